@@ -1,0 +1,123 @@
+"""Request dependencies: the verified caller, and a database session scoped to its organization.
+
+One transaction per request: `get_tenant_session` begins it with the caller's org set, makes
+sure the org and the user exist (just-in-time, from the token's claims), and commits when the
+route returns (FastAPI's function scope, so a failing commit is an error response, not a
+success already sent).
+"""
+
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.auth.tokens import Principal, verify_token
+from outreach.errors import Forbidden, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from your identity provider")
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized(detail="Send 'Authorization: Bearer <token>'.")
+    return verify_token(credentials.credentials, request.app.state.settings)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+class KnownPrincipals:
+    """The (org, user, claims) seen recently by this process, to skip the just-in-time upsert."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._seen: OrderedDict[Principal, None] = OrderedDict()
+        self._size = size
+
+    def __contains__(self, principal: Principal) -> bool:
+        if principal in self._seen:
+            self._seen.move_to_end(principal)
+            return True
+        return False
+
+    def add(self, principal: Principal) -> None:
+        self._seen[principal] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+
+
+async def ensure_org_and_user(session: AsyncSession, principal: Principal) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO organizations (id, name) VALUES (:org_id, :name) "
+            "ON CONFLICT (id) DO NOTHING"
+        ),
+        {"org_id": principal.org_id, "name": principal.org_name or f"Organization {principal.org_id}"},
+    )
+    await session.execute(
+        text(
+            "INSERT INTO user_profiles (id, org_id, email, name, role) "
+            "VALUES (:user_id, :org_id, :email, :name, :role) ON CONFLICT (id) DO NOTHING"
+        ),
+        _profile_params(principal),
+    )
+    found = await session.execute(
+        text(
+            "UPDATE user_profiles SET role = :role, email = coalesce(:email, email), "
+            "name = coalesce(:name, name) WHERE id = :user_id RETURNING id"
+        ),
+        _profile_params(principal),
+    )
+    if found.first() is None:
+        raise Forbidden(detail="This user belongs to another organization.")
+
+
+def _profile_params(principal: Principal) -> dict[str, object]:
+    return {
+        "user_id": principal.user_id,
+        "org_id": principal.org_id,
+        "email": principal.email,
+        "name": principal.name,
+        "role": principal.role.value,
+    }
+
+
+async def get_tenant_session(
+    request: Request, principal: CurrentPrincipal
+) -> AsyncIterator[AsyncSession]:
+    state = request.app.state
+    async with state.sessionmaker() as session:
+        session.info["org_id"] = principal.org_id
+        first_seen = principal not in state.known_principals
+        async with session.begin():
+            if first_seen:
+                await ensure_org_and_user(session, principal)
+            yield session
+        if first_seen:  # only once committed: a rolled-back request created nothing
+            state.known_principals.add(principal)
+
+
+TenantSession = Annotated[AsyncSession, Depends(get_tenant_session, scope="function")]
+
+
+def require_writer(principal: Principal) -> None:
+    if not principal.can_write:
+        raise Forbidden(detail="Viewers have read-only access.")
+
+
+def require_manager(principal: Principal) -> None:
+    if not principal.manages_org:
+        raise Forbidden(detail="Only admins and TA managers may do this.")
+
+
+def require_owner_or_manager(principal: Principal, owner_id: uuid.UUID) -> None:
+    require_writer(principal)
+    if not principal.manages_org and owner_id != principal.user_id:
+        raise Forbidden(detail="Recruiters may change only the campaigns they own.")

@@ -1,0 +1,133 @@
+"""JWT verification (python-jose with every check turned on) and minting for local use.
+
+The key is chosen by the token's algorithm only after that algorithm is found in the
+allowlist: HS256 verifies with the shared secret, RS256/ES256 with the public key, so a token
+can never pick its own key type (the classic RS256-to-HS256 confusion).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from jose import JWTError, jwt
+
+from outreach.config import Settings
+from outreach.errors import Unauthorized
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    TA_MANAGER = "ta_manager"
+    RECRUITER = "recruiter"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: taken from a verified token, never from the request body."""
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    role: Role
+    email: str | None = None
+    name: str | None = None
+    org_name: str | None = None
+
+    @property
+    def manages_org(self) -> bool:
+        return self.role in (Role.ADMIN, Role.TA_MANAGER)
+
+    @property
+    def can_write(self) -> bool:
+        return self.role is not Role.VIEWER
+
+
+def _key_for(algorithm: str, settings: Settings) -> str:
+    if algorithm == "HS256":
+        return settings.jwt_secret
+    assert settings.jwt_public_key is not None  # Settings refuses asymmetric without a key
+    return settings.jwt_public_key
+
+
+def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(claims[name]))
+    except (KeyError, ValueError) as exc:
+        raise Unauthorized(detail=f"The token's '{name}' claim must be a UUID.") from exc
+
+
+def _optional_str(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value[:320] if isinstance(value, str) and value else None
+
+
+def verify_token(token: str, settings: Settings) -> Principal:
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise Unauthorized(detail="The bearer token is not a JWT.") from exc
+    algorithm = header.get("alg")
+    if algorithm not in settings.jwt_algorithms:
+        raise Unauthorized(detail=f"Tokens signed with {algorithm!r} are not accepted.")
+    options = {
+        "require_exp": True,
+        "require_sub": True,
+        "verify_aud": settings.jwt_audience is not None,
+        "require_aud": settings.jwt_audience is not None,
+        "verify_iss": settings.jwt_issuer is not None,
+        "require_iss": settings.jwt_issuer is not None,
+        "leeway": settings.jwt_leeway_seconds,
+    }
+    try:
+        claims = jwt.decode(
+            token,
+            _key_for(algorithm, settings),
+            algorithms=[algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options=options,
+        )
+    except JWTError as exc:
+        raise Unauthorized(detail=f"The bearer token was refused: {exc}.") from exc
+    try:
+        role = Role(claims.get("role"))
+    except ValueError as exc:
+        raise Unauthorized(
+            detail="The token's 'role' claim must be admin, ta_manager, recruiter or viewer."
+        ) from exc
+    return Principal(
+        user_id=_uuid_claim(claims, "sub"),
+        org_id=_uuid_claim(claims, "org_id"),
+        role=role,
+        email=_optional_str(claims, "email"),
+        name=_optional_str(claims, "name"),
+        org_name=_optional_str(claims, "org_name"),
+    )
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: Role,
+    ttl: timedelta = timedelta(hours=12),
+    **extra_claims: Any,
+) -> str:
+    """An HS256 token signed with the configured secret, for local use and tests."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "org_id": str(org_id),
+        "role": role.value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        **extra_claims,
+    }
+    if settings.jwt_issuer:
+        claims.setdefault("iss", settings.jwt_issuer)
+    if settings.jwt_audience:
+        claims.setdefault("aud", settings.jwt_audience)
+    return str(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))

@@ -1,0 +1,5 @@
+"""campaigns routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

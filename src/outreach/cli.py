@@ -1,0 +1,105 @@
+"""The `outreach` command: serve, worker, migrate, token."""
+
+import argparse
+import logging
+import os
+import sys
+import uuid
+from datetime import timedelta
+
+from outreach.auth.tokens import Role, mint_token
+from outreach.config import get_settings
+from outreach.db import DatabaseUrls, resolve_database_urls
+from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
+
+log = logging.getLogger("outreach")
+
+
+def _prepare_database() -> DatabaseUrls:
+    """Resolve the URLs (starting the embedded server if needed) and migrate to head."""
+    settings = get_settings()
+    if not settings.database_url:
+        print(f"DATABASE_URL is unset: using the embedded PostgreSQL in {settings.data_dir}/")
+    urls = resolve_database_urls(settings)
+    print("applying migrations ...")
+    upgrade(urls)
+    return urls
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    urls = _prepare_database()
+    try:
+        check_app_role(urls.app)
+    except UnsafeDatabaseRole as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+    # Worker processes inherit the resolved URLs instead of starting the server again.
+    os.environ["DATABASE_URL"] = urls.app
+    os.environ["DATABASE_OWNER_URL"] = urls.owner
+    get_settings.cache_clear()
+    print(f"outreach answers on http://{args.host}:{args.port} (API docs: /docs)")
+    uvicorn.run(
+        "outreach.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=get_settings().log_level.lower(),
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    _prepare_database()
+    print("database is at the latest migration")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    token = mint_token(
+        get_settings(),
+        org_id=args.org,
+        user_id=args.user,
+        role=Role(args.role),
+        ttl=timedelta(hours=args.hours),
+        **({"email": args.email} if args.email else {}),
+    )
+    print(token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outreach", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (and its scheduler)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=_migrate)
+
+    token = commands.add_parser("token", help="mint a JWT for local use")
+    token.add_argument("--org", type=uuid.UUID, default=uuid.uuid4())
+    token.add_argument("--user", type=uuid.UUID, default=uuid.uuid4())
+    token.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
+    token.add_argument("--email")
+    token.add_argument("--hours", type=float, default=12)
+    token.set_defaults(handler=_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

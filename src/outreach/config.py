@@ -1,0 +1,56 @@
+"""Settings from environment variables; every one of them is listed in .env.example."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - the documented local default
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTREACH_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "OUTREACH_DATABASE_URL")
+    )
+    database_owner_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_OWNER_URL", "OUTREACH_DATABASE_OWNER_URL"),
+    )
+    app_role: str = "outreach_app"
+    data_dir: Path = Path(".data")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_algorithms: list[Literal["HS256", "RS256", "ES256"]] = ["HS256"]
+    jwt_public_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
+
+    public_url: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError(
+                "OUTREACH_JWT_SECRET is the development default; set a real secret in production"
+            )
+        asymmetric = {"RS256", "ES256"} & set(self.jwt_algorithms)
+        if asymmetric and not self.jwt_public_key:
+            raise ValueError(
+                f"OUTREACH_JWT_ALGORITHMS allows {sorted(asymmetric)}: "
+                "set OUTREACH_JWT_PUBLIC_KEY to the identity provider's public key"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,5 @@
+"""contacts routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

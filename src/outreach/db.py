@@ -1,0 +1,85 @@
+"""Database wiring: which URLs to use, the engine, and the organization set per transaction.
+
+Every transaction of a tenant session starts with `set_config('app.org_id', ..., true)`, so
+row-level security sees the request's organization and a pooled connection never carries it
+into the next transaction. A session with no organization sees no tenant rows at all.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, make_url, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
+
+from outreach.config import Settings
+from outreach.embedded import start_embedded_postgres
+
+EMBEDDED_DATABASE = "outreach"
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    app: str  # the application's role: subject to row-level security
+    owner: str  # owns the schema; runs migrations
+
+    @property
+    def app_role(self) -> str:
+        return make_url(self.app).username or ""
+
+    @property
+    def app_password(self) -> str | None:
+        return make_url(self.app).password
+
+
+def sqlalchemy_url(url: str) -> URL:
+    """Accept postgres://, postgresql:// or postgresql+psycopg:// and use psycopg 3."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def libpq_url(url: str) -> str:
+    """The same URL for psycopg itself (no SQLAlchemy driver suffix)."""
+    return sqlalchemy_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def resolve_database_urls(settings: Settings) -> DatabaseUrls:
+    """DATABASE_URL (and DATABASE_OWNER_URL) when set; otherwise the embedded server."""
+    if settings.database_url:
+        return DatabaseUrls(
+            app=settings.database_url, owner=settings.database_owner_url or settings.database_url
+        )
+    owner = start_embedded_postgres(settings.data_dir, EMBEDDED_DATABASE)
+    app = make_url(owner).set(username=settings.app_role, password=None)
+    return DatabaseUrls(app=app.render_as_string(hide_password=False), owner=owner)
+
+
+class TenantSession(Session):
+    """A session whose transactions run with `app.org_id` set from `info["org_id"]`."""
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _set_org_for_transaction(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    org_id: uuid.UUID | None = session.info.get("org_id")
+    connection.execute(
+        text("SELECT set_config('app.org_id', :org_id, true)"),
+        {"org_id": str(org_id) if org_id else ""},
+    )
+
+
+def create_engine(url: str, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        **kwargs,
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, sync_session_class=TenantSession, expire_on_commit=False)

@@ -1,0 +1,92 @@
+"""Domain errors, each with its HTTP status and machine code, rendered as problem+json.
+
+    AppError                      500 INTERNAL_ERROR
+    ├── Unauthorized              401 UNAUTHORIZED
+    ├── Forbidden                 403 FORBIDDEN
+    ├── NotFound                  404 NOT_FOUND
+    ├── Conflict                  409 (INVALID_STATUS_TRANSITION, CAMPAIGN_READ_ONLY, ...)
+    ├── ValidationFailed          422 VALIDATION_ERROR or the code of its single field error
+    └── RateLimited               429 RATE_LIMITED
+
+Services raise these; `outreach.kit.problems` turns them (and the framework's own errors)
+into RFC 9457 responses.
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 500
+    default_code: ClassVar[str] = "INTERNAL_ERROR"
+    default_title: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        code: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        errors: list[FieldError] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.code = code or self.default_code
+        self.title = title or self.default_title
+        self.detail = detail
+        self.errors = errors or []
+        self.extra = extra or {}
+        super().__init__(f"{self.code}: {self.title}")
+
+
+class Unauthorized(AppError):
+    status = 401
+    default_code = "UNAUTHORIZED"
+    default_title = "Authentication required"
+
+
+class Forbidden(AppError):
+    status = 403
+    default_code = "FORBIDDEN"
+    default_title = "You do not have permission to do this"
+
+
+class NotFound(AppError):
+    status = 404
+    default_code = "NOT_FOUND"
+    default_title = "Resource not found"
+
+
+class Conflict(AppError):
+    status = 409
+    default_code = "CONFLICT"
+    default_title = "The request conflicts with the resource's current state"
+
+
+class ValidationFailed(AppError):
+    status = 422
+    default_code = "VALIDATION_ERROR"
+    default_title = "The request is not valid"
+
+    @classmethod
+    def field(cls, field: str, code: str, message: str) -> "ValidationFailed":
+        """One invalid field: its code is also the problem's code."""
+        return cls(code=code, title=message, errors=[FieldError(field, code, message)])
+
+
+class RateLimited(AppError):
+    status = 429
+    default_code = "RATE_LIMITED"
+    default_title = "Too many requests"
+
+
+def not_found(resource: str) -> NotFound:
+    return NotFound(title=f"{resource} not found")

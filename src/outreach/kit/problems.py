@@ -1,0 +1,179 @@
+"""RFC 9457 problem details: one shape for every error, the framework's own included."""
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from outreach.errors import AppError, FieldError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]+$")
+
+# pydantic's own error types, named in the API's vocabulary
+_PYDANTIC_CODES = {
+    "missing": "FIELD_REQUIRED",
+    "extra_forbidden": "FIELD_UNKNOWN",
+    "json_invalid": "JSON_INVALID",
+    "uuid_parsing": "UUID_INVALID",
+    "uuid_type": "UUID_INVALID",
+    "enum": "VALUE_NOT_ALLOWED",
+    "literal_error": "VALUE_NOT_ALLOWED",
+    "string_too_short": "VALUE_TOO_SHORT",
+    "string_too_long": "VALUE_TOO_LONG",
+    "too_long": "TOO_MANY_ITEMS",
+    "greater_than_equal": "VALUE_TOO_SMALL",
+    "greater_than": "VALUE_TOO_SMALL",
+    "less_than_equal": "VALUE_TOO_LARGE",
+    "less_than": "VALUE_TOO_LARGE",
+}
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An error, as `application/problem+json`."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    errors: list[FieldErrorOut] = []
+    request_id: str | None = None
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    request_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://outreach.dev/errors/{code.lower().replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = [e.as_dict() for e in errors]
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _field_error(error: dict[str, Any]) -> FieldError:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+    kind = str(error.get("type", ""))
+    code = kind if _CODE_PATTERN.match(kind) else _PYDANTIC_CODES.get(kind, "VALUE_INVALID")
+    message = str(error.get("msg", "Invalid value"))
+    return FieldError(field=".".join(location) or "body", code=code, message=message)
+
+
+def field_errors_to_problem(errors: list[FieldError], request_id: str | None) -> JSONResponse:
+    """One error: its code is the problem's code; several: VALIDATION_ERROR with the list."""
+    if len(errors) == 1:
+        code, title = errors[0].code, errors[0].message
+    else:
+        code, title = "VALIDATION_ERROR", "The request is not valid"
+    return problem_response(422, code, title, errors=errors, request_id=request_id)
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        exc.errors,
+        _request_id(request),
+        exc.extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_field_error(dict(e)) for e in exc.errors()]
+    return field_errors_to_problem(errors, _request_id(request))
+
+
+_HTTP_CODES = {
+    400: ("BAD_REQUEST", "Bad request"),
+    401: ("UNAUTHORIZED", "Authentication required"),
+    403: ("FORBIDDEN", "You do not have permission to do this"),
+    404: ("NOT_FOUND", "Resource not found"),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
+    406: ("NOT_ACCEPTABLE", "Not acceptable"),
+    413: ("PAYLOAD_TOO_LARGE", "Request body too large"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, title = _HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "HTTP error"))
+    return problem_response(
+        exc.status_code, code, title, request_id=_request_id(request), headers=exc.headers
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = _request_id(request)
+    log.exception("unhandled error (request_id=%s)", request_id, exc_info=exc)
+    return problem_response(
+        500,
+        "INTERNAL_ERROR",
+        "Internal server error",
+        "Something went wrong on our side; quote the request_id when reporting it.",
+        request_id=request_id,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each listed status documented as a Problem."""
+    descriptions = {
+        401: "Missing, invalid or expired token (UNAUTHORIZED)",
+        403: "The caller's role may not do this (FORBIDDEN)",
+        404: "Not found, or belongs to another organization (NOT_FOUND)",
+        409: "Conflicts with the resource's state",
+        422: "Invalid input: VALIDATION_ERROR or a field's own code",
+        429: "Too many requests (RATE_LIMITED)",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": descriptions.get(status, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,86 @@
+"""The application: routers, middleware, error handlers and the database engine's lifespan."""
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from outreach.auth.dependencies import KnownPrincipals
+from outreach.campaigns.router import router as campaigns_router
+from outreach.config import Settings, get_settings
+from outreach.contacts.router import router as contacts_router
+from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolve_database_urls
+from outreach.health.router import router as health_router
+from outreach.kit.problems import install_problem_handlers
+from outreach.schema import check_app_role, head_revision
+from outreach.suppressions.router import router as suppressions_router
+from outreach.templates.router import router as templates_router
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Plan outreach campaigns, add contacts, and watch their metrics.
+
+Every `/api/v1` route needs `Authorization: Bearer <JWT>` with the claims `sub`, `org_id`,
+`role` and `exp`. Errors are `application/problem+json` with a machine `code`.
+Lists take `?limit=` and `?cursor=` and answer `{"items": [...], "next_cursor": ...}`.
+"""
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (or keeps the caller's X-Request-ID) for logs and errors."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
+        request_id = given if given.isprintable() and given else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"].append((b"x-request-id", request_id.encode("latin-1")))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    urls = urls or resolve_database_urls(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_app_role(urls.app)
+        engine = create_engine(urls.app, pool_size=settings.db_pool_size)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        yield
+        await engine.dispose()
+
+    app = FastAPIOffline(
+        title="outreach",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.known_principals = KnownPrincipals()
+    app.state.migration_head = head_revision(urls)
+    app.add_middleware(RequestIdMiddleware)
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    for router in (campaigns_router, contacts_router, templates_router, suppressions_router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

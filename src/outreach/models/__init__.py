@@ -1,0 +1,25 @@
+"""The tables, one module each. The schema itself is defined by the Alembic migrations."""
+
+from outreach.models.base import Base
+from outreach.models.campaign import Campaign
+from outreach.models.campaign_contact import CampaignContact
+from outreach.models.contact import Contact
+from outreach.models.engagement_event import EngagementEvent
+from outreach.models.idempotency_key import IdempotencyKey
+from outreach.models.message_template import MessageTemplate
+from outreach.models.organization import Organization
+from outreach.models.suppression import Suppression
+from outreach.models.user_profile import UserProfile
+
+__all__ = [
+    "Base",
+    "Campaign",
+    "CampaignContact",
+    "Contact",
+    "EngagementEvent",
+    "IdempotencyKey",
+    "MessageTemplate",
+    "Organization",
+    "Suppression",
+    "UserProfile",
+]

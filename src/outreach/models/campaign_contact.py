@@ -1,0 +1,34 @@
+"""A contact's membership of a campaign: status, A/B variant, engagement and conversion."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, Text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from outreach.models.base import Base, IdMixin, TenantMixin, TimestampMixin
+
+
+class CampaignContact(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "campaign_contacts"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    contact_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    contact_type: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
+    ab_variant: Mapped[str | None] = mapped_column(Text)
+    template_used_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    channel: Mapped[str | None] = mapped_column(Text)
+
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    clicked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_text: Mapped[str | None] = mapped_column(Text)
+    converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    conversion_type: Mapped[str | None] = mapped_column(Text)
+    conversion_entity_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error_message: Mapped[str | None] = mapped_column(Text)

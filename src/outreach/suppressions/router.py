@@ -1,0 +1,5 @@
+"""suppressions routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""templates routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
