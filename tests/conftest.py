@@ -9,7 +9,6 @@ security keeps them apart, the same way it keeps customers apart.
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -17,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
-from outreach.auth.tokens import Role, mint_token
 from outreach.config import Settings
 from outreach.db import DatabaseUrls, libpq_url
 from outreach.embedded import start_embedded_postgres
 from outreach.main import create_app
 from outreach.schema import upgrade
+from tests.factories import Org
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP_ROLE = "outreach_app"
@@ -63,24 +62,6 @@ def client(settings: Settings, database_urls: DatabaseUrls) -> Iterator[TestClie
     app = create_app(settings, database_urls)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
-
-
-@dataclass
-class Org:
-    """A fresh organization of the test, with a helper to act as one of its users."""
-
-    settings: Settings
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-    users: dict[Role, uuid.UUID] = field(default_factory=dict)
-
-    def user(self, role: Role = Role.ADMIN) -> uuid.UUID:
-        return self.users.setdefault(role, uuid.uuid4())
-
-    def headers(self, role: Role = Role.ADMIN, user_id: uuid.UUID | None = None) -> dict[str, str]:
-        token = mint_token(
-            self.settings, org_id=self.id, user_id=user_id or self.user(role), role=role
-        )
-        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -184,7 +184,7 @@ CREATE TABLE campaigns (
   CONSTRAINT ck_campaigns_allocation_sums_to_100 CHECK (
     email_allocation + linkedin_allocation + voice_allocation
     + sms_allocation + mail_allocation = 100),
-  CONSTRAINT ck_campaigns_dates CHECK (end_date > start_date),
+  CONSTRAINT ck_campaigns_dates CHECK (end_date >= start_date),
   CONSTRAINT ck_campaigns_ab_templates_differ
     CHECK (variant_a_template_id IS DISTINCT FROM variant_b_template_id
            OR variant_a_template_id IS NULL),

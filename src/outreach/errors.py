@@ -76,10 +76,22 @@ class ValidationFailed(AppError):
     default_code = "VALIDATION_ERROR"
     default_title = "The request is not valid"
 
+    def __init__(
+        self,
+        code: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        errors: list[FieldError] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if code is None and errors and len(errors) == 1:
+            # One invalid field: its code is also the problem's code.
+            code, title = errors[0].code, title or errors[0].message
+        super().__init__(code, title, detail, errors, extra)
+
     @classmethod
     def field(cls, field: str, code: str, message: str) -> "ValidationFailed":
-        """One invalid field: its code is also the problem's code."""
-        return cls(code=code, title=message, errors=[FieldError(field, code, message)])
+        return cls(errors=[FieldError(field, code, message)])
 
 
 class RateLimited(AppError):

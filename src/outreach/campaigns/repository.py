@@ -1,11 +1,43 @@
 """Campaign queries."""
 
 import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Date, Select, cast, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.models import Campaign
+from outreach.models import Campaign, CampaignContact, MessageTemplate, UserProfile
+
+ORDERABLE = ("created_at", "name", "start_date", "response_rate")
+
+
+@dataclass(frozen=True)
+class CampaignFilters:
+    statuses: list[str]
+    campaign_type: str | None
+    channel: str | None
+    owner_id: uuid.UUID | None
+    q: str | None
+    start_date_from: date | None
+    end_date_to: date | None
+
+
+def _sort_key(order_by: str, descending: bool) -> ColumnElement[Any]:
+    if order_by == "start_date":
+        # Undated campaigns sort last in both directions.
+        missing = literal("-infinity" if descending else "infinity")
+        return func.coalesce(Campaign.start_date, cast(missing, Date))
+    column: ColumnElement[Any] = getattr(Campaign, order_by)
+    return column
+
+
+def sort_value(campaign: Campaign, order_by: str, descending: bool) -> Any:
+    value = getattr(campaign, order_by)
+    if order_by == "start_date" and value is None:
+        return "-infinity" if descending else "infinity"
+    return value
 
 
 async def get_campaign(
@@ -16,3 +48,88 @@ async def get_campaign(
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_campaigns(
+    session: AsyncSession,
+    filters: CampaignFilters,
+    order_by: str,
+    descending: bool,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+) -> list[Campaign]:
+    key = _sort_key(order_by, descending)
+    query: Select[tuple[Campaign]] = select(Campaign).where(Campaign.deleted_at.is_(None))
+    if filters.statuses:
+        query = query.where(Campaign.status.in_(filters.statuses))
+    if filters.campaign_type:
+        query = query.where(Campaign.campaign_type == filters.campaign_type)
+    if filters.channel:
+        query = query.where(Campaign.channel == filters.channel)
+    if filters.owner_id:
+        query = query.where(Campaign.owner_id == filters.owner_id)
+    if filters.q:
+        query = query.where(Campaign.name.icontains(filters.q, autoescape=True))
+    if filters.start_date_from:
+        query = query.where(Campaign.start_date >= filters.start_date_from)
+    if filters.end_date_to:
+        query = query.where(Campaign.end_date <= filters.end_date_to)
+    if after is not None:
+        value, last_id = after
+        bound = cast(literal(str(value)), key.type) if order_by == "start_date" else literal(value)
+        position = tuple_(key, Campaign.id)
+        query = query.where(
+            position < tuple_(bound, last_id) if descending else position > tuple_(bound, last_id)
+        )
+    if descending:
+        query = query.order_by(key.desc(), Campaign.id.desc())
+    else:
+        query = query.order_by(key.asc(), Campaign.id.asc())
+    return list((await session.execute(query.limit(limit))).scalars())
+
+
+async def contact_counts(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str, int]:
+    rows = await session.execute(
+        select(CampaignContact.status, func.count())
+        .where(CampaignContact.campaign_id == campaign_id)
+        .group_by(CampaignContact.status)
+    )
+    return {status: count for status, count in rows}
+
+
+async def total_contacts(
+    session: AsyncSession, campaign_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(
+        select(CampaignContact.campaign_id, func.count())
+        .where(CampaignContact.campaign_id.in_(campaign_ids))
+        .group_by(CampaignContact.campaign_id)
+    )
+    return {campaign_id: count for campaign_id, count in rows}
+
+
+async def has_contacts(session: AsyncSession, campaign_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(literal(True)).where(CampaignContact.campaign_id == campaign_id).limit(1)
+    )
+    return bool(found)
+
+
+async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(literal(True)).where(UserProfile.id == user_id)))
+
+
+async def template_channels(
+    session: AsyncSession, template_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The channel of each of these templates that belongs to the organization."""
+    if not template_ids:
+        return {}
+    rows = await session.execute(
+        select(MessageTemplate.id, MessageTemplate.channel).where(
+            MessageTemplate.id.in_(template_ids)
+        )
+    )
+    return {template_id: channel for template_id, channel in rows}

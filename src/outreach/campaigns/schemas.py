@@ -1,0 +1,207 @@
+"""Campaign request and response bodies."""
+
+import unicodedata
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
+
+from outreach.campaigns.rules import (
+    CampaignStatus,
+    CampaignType,
+    Channel,
+    PermissionMode,
+    ResponseRateBand,
+)
+
+# Control, format (bidi overrides), surrogate, private-use, unassigned, line/paragraph separators
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _campaign_name(value: object) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise PydanticCustomError("CAMPAIGN_NAME_REQUIRED", "Campaign name is required")
+    if not isinstance(value, str):
+        raise PydanticCustomError("CAMPAIGN_NAME_INVALID", "Campaign name must be text")
+    name = value.strip()
+    if not 3 <= len(name) <= 200:
+        raise PydanticCustomError(
+            "CAMPAIGN_NAME_LENGTH", "Campaign name must be 3 to 200 characters"
+        )
+    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in name):
+        raise PydanticCustomError(
+            "CAMPAIGN_NAME_INVALID", "Campaign name cannot contain control characters"
+        )
+    return name
+
+
+def _distinct(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+CampaignName = Annotated[str, BeforeValidator(_campaign_name)]
+Text500 = Annotated[str, StringConstraints(max_length=500)]
+Text5000 = Annotated[str, StringConstraints(max_length=5000)]
+
+
+Locations = Annotated[
+    list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]],
+    Field(max_length=50),
+    AfterValidator(_distinct),
+]
+Skills = Annotated[
+    list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]],
+    Field(max_length=30),
+    AfterValidator(_distinct),
+]
+CompanySize = Literal["1-10", "11-50", "51-200", "201-500", "501-1000", "1001-5000", "5001+"]
+CompanySizes = Annotated[list[CompanySize], AfterValidator(_distinct)]
+Percent = Annotated[int, Field(ge=0, le=100)]
+SplitPercent = Annotated[int, Field(ge=10, le=90)]
+TargetContacts = Annotated[int, Field(ge=1, le=100_000)]
+TargetRate = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+TargetConversions = Annotated[int, Field(ge=1, le=10_000)]
+DailyLeadLimit = Annotated[int, Field(ge=1, le=100_000)]
+TotalLeadLimit = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class _CampaignFields(BaseModel):
+    """Every editable field, optional: shared by create (with defaults) and patch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: Text5000 | None = None
+    campaign_type: CampaignType | None = None
+    channel: Channel | None = None
+    permission_mode: PermissionMode | None = None
+    target_audience: Text500 | None = None
+    target_locations: Locations | None = None
+    target_skills: Skills | None = None
+    target_company_sizes: CompanySizes | None = None
+    target_industries: Locations | None = None
+    target_titles: Locations | None = None
+    template_id: uuid.UUID | None = None
+    is_ab_test: bool | None = None
+    variant_a_template_id: uuid.UUID | None = None
+    variant_b_template_id: uuid.UUID | None = None
+    ab_split_percentage: SplitPercent | None = None
+    email_allocation: Percent | None = None
+    linkedin_allocation: Percent | None = None
+    voice_allocation: Percent | None = None
+    sms_allocation: Percent | None = None
+    mail_allocation: Percent | None = None
+    daily_lead_limit: DailyLeadLimit | None = None
+    total_lead_limit: TotalLeadLimit | None = None
+    target_contacts_count: TargetContacts | None = None
+    target_response_rate: TargetRate | None = None
+    target_conversion_count: TargetConversions | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    owner_id: uuid.UUID | None = None
+
+
+class CampaignCreate(_CampaignFields):
+    """A new campaign, created as a draft. Unset fields take the spec's defaults."""
+
+    name: CampaignName = Field(default=None, validate_default=True)  # type: ignore[assignment]
+
+
+class CampaignUpdate(_CampaignFields):
+    """A partial edit: only the fields sent change; `null` clears an optional field."""
+
+    name: CampaignName = None  # type: ignore[assignment]
+
+
+class ScheduleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: AwareDatetime
+
+
+class ResponseRateBandOut(BaseModel):
+    key: str
+    label: str
+    color: str
+
+    @classmethod
+    def of(cls, band: ResponseRateBand | None) -> "ResponseRateBandOut | None":
+        return None if band is None else cls(key=band.key, label=band.label, color=band.color)
+
+
+class CampaignOut(BaseModel):
+    """A campaign with its metrics."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    campaign_type: CampaignType
+    channel: Channel
+    status: CampaignStatus
+    permission_mode: PermissionMode
+    target_audience: str | None
+    target_locations: list[str]
+    target_skills: list[str]
+    target_company_sizes: list[str]
+    target_industries: list[str]
+    target_titles: list[str]
+    template_id: uuid.UUID | None
+    is_ab_test: bool
+    variant_a_template_id: uuid.UUID | None
+    variant_b_template_id: uuid.UUID | None
+    ab_split_percentage: int
+    email_allocation: int
+    linkedin_allocation: int
+    voice_allocation: int
+    sms_allocation: int
+    mail_allocation: int
+    daily_lead_limit: int
+    total_lead_limit: int | None
+    target_contacts_count: int | None
+    target_response_rate: Decimal | None
+    target_conversion_count: int | None
+    contacts_reached: int
+    emails_sent: int
+    linkedin_messages_sent: int
+    responses_received: int
+    conversions: int
+    response_rate: Decimal
+    conversion_rate: Decimal = Field(description="conversions / responses_received, %")
+    overall_performance: Decimal = Field(description="conversions / contacts_reached, %")
+    progress_percentage: Decimal = Field(
+        description="contacts_reached / target_contacts_count (or / all contacts), %"
+    )
+    response_rate_band: ResponseRateBandOut | None = Field(
+        description="The spec's colour band of response_rate; null until someone is reached"
+    )
+    start_date: date | None
+    end_date: date | None
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    archived_at: datetime | None
+    last_error: str | None
+    owner_id: uuid.UUID
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignDetail(CampaignOut):
+    """A campaign with its metrics and how many of its contacts are in each status."""
+
+    total_contacts: int
+    contact_counts: dict[str, int] = Field(
+        description="Contacts per status: pending, sent, opened, responded, converted, "
+        "bounced, unsubscribed"
+    )
