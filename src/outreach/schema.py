@@ -44,8 +44,7 @@ def check_app_role(app_url: str) -> None:
     """Refuse to run as a role that row-level security would not hold."""
     with psycopg.connect(libpq_url(app_url)) as conn:
         row = conn.execute(
-            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
-            "WHERE rolname = current_user"
+            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
         ).fetchone()
         assert row is not None
         user, is_superuser, bypasses_rls = row

@@ -59,7 +59,10 @@ async def ensure_org_and_user(session: AsyncSession, principal: Principal) -> No
             "INSERT INTO organizations (id, name) VALUES (:org_id, :name) "
             "ON CONFLICT (id) DO NOTHING"
         ),
-        {"org_id": principal.org_id, "name": principal.org_name or f"Organization {principal.org_id}"},
+        {
+            "org_id": principal.org_id,
+            "name": principal.org_name or f"Organization {principal.org_id}",
+        },
     )
     await session.execute(
         text(
@@ -117,7 +120,9 @@ def require_manager(principal: Principal) -> None:
         raise Forbidden(detail="Only admins and TA managers may do this.")
 
 
-def require_owner_or_manager(principal: Principal, owner_id: uuid.UUID) -> None:
+def require_owner_or_manager(
+    principal: Principal, owner_id: uuid.UUID | None, resource: str = "campaigns"
+) -> None:
     require_writer(principal)
     if not principal.manages_org and owner_id != principal.user_id:
-        raise Forbidden(detail="Recruiters may change only the campaigns they own.")
+        raise Forbidden(detail=f"Recruiters may change only the {resource} they own.")

@@ -92,7 +92,8 @@ def verify_token(token: str, settings: Settings) -> Principal:
     except JWTError as exc:
         raise Unauthorized(detail=f"The bearer token was refused: {exc}.") from exc
     try:
-        role = Role(claims.get("role"))
+        role_claim = claims.get("role")
+        role = Role(role_claim if isinstance(role_claim, str) else "")
     except ValueError as exc:
         raise Unauthorized(
             detail="The token's 'role' claim must be admin, ta_manager, recruiter or viewer."

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, cast, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Date, cast, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.models import Campaign, CampaignContact, MessageTemplate, UserProfile
@@ -59,7 +59,7 @@ async def list_campaigns(
     limit: int,
 ) -> list[Campaign]:
     key = _sort_key(order_by, descending)
-    query: Select[tuple[Campaign]] = select(Campaign).where(Campaign.deleted_at.is_(None))
+    query = select(Campaign).where(Campaign.deleted_at.is_(None))
     if filters.statuses:
         query = query.where(Campaign.status.in_(filters.statuses))
     if filters.campaign_type:
@@ -76,7 +76,12 @@ async def list_campaigns(
         query = query.where(Campaign.end_date <= filters.end_date_to)
     if after is not None:
         value, last_id = after
-        bound = cast(literal(str(value)), key.type) if order_by == "start_date" else literal(value)
+        # start_date cursors may hold 'infinity', which only PostgreSQL's date type can
+        bound = (
+            cast(literal(str(value)), key.type)
+            if order_by == "start_date"
+            else literal(value, key.type)
+        )
         position = tuple_(key, Campaign.id)
         query = query.where(
             position < tuple_(bound, last_id) if descending else position > tuple_(bound, last_id)

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -114,7 +114,7 @@ class _CampaignFields(BaseModel):
 class CampaignCreate(_CampaignFields):
     """A new campaign, created as a draft. Unset fields take the spec's defaults."""
 
-    name: CampaignName = Field(default=None, validate_default=True)  # type: ignore[assignment]
+    name: CampaignName = Field(default=None, validate_default=True)
 
 
 class CampaignUpdate(_CampaignFields):

@@ -1,7 +1,9 @@
 """Campaign business rules: creation, edits by status, the status workflow, reads with metrics."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +35,7 @@ from outreach.campaigns.schemas import (
     ResponseRateBandOut,
 )
 from outreach.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
-from outreach.kit.pagination import Page, decode_cursor, encode_cursor
+from outreach.kit.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
 from outreach.models import Campaign
 
 CONTACT_STATUSES = (
@@ -124,15 +126,7 @@ async def list_campaigns(
             "order_by", "VALUE_NOT_ALLOWED", f"order_by must be one of {', '.join(ORDERABLE)}"
         )
     descending = (order or ("asc" if order_by == "name" else "desc")) == "desc"
-    after = None
-    if cursor:
-        value, last_id = decode_cursor(cursor, 2)
-        try:
-            after = (value, uuid.UUID(str(last_id)))
-        except ValueError as exc:
-            raise ValidationFailed.field(
-                "cursor", "CURSOR_INVALID", "The cursor is not one this API gave out"
-            ) from exc
+    after = _decode_list_cursor(cursor, order_by) if cursor else None
     rows = await repository.list_campaigns(session, filters, order_by, descending, after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
     totals = await repository.total_contacts(
@@ -148,6 +142,22 @@ async def list_campaigns(
         items=[CampaignOut(**to_out(c, totals.get(c.id, 0))) for c in page],
         next_cursor=next_cursor,
     )
+
+
+_CURSOR_PARSERS: dict[str, Callable[[str], Any]] = {
+    "created_at": datetime.fromisoformat,
+    "name": str,
+    "start_date": lambda v: v if v in ("infinity", "-infinity") else date.fromisoformat(v),
+    "response_rate": Decimal,
+}
+
+
+def _decode_list_cursor(cursor: str, order_by: str) -> tuple[Any, uuid.UUID]:
+    value, last_id = decode_cursor(cursor, 2)
+    try:
+        return _CURSOR_PARSERS[order_by](str(value)), uuid.UUID(str(last_id))
+    except (ValueError, ArithmeticError) as exc:
+        raise invalid_cursor() from exc
 
 
 # -- create and edit ---------------------------------------------------------------------

@@ -38,13 +38,13 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
     except (binascii.Error, ValueError) as exc:
-        raise _invalid() from exc
+        raise invalid_cursor() from exc
     if not isinstance(values, list) or len(values) != size:
-        raise _invalid()
+        raise invalid_cursor()
     return values
 
 
-def _invalid() -> ValidationFailed:
+def invalid_cursor() -> ValidationFailed:
     return ValidationFailed.field(
         "cursor", "CURSOR_INVALID", "The cursor is not one this API gave out"
     )

@@ -2,6 +2,7 @@
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -62,7 +63,7 @@ def problem_response(
     errors: list[FieldError] | None = None,
     request_id: str | None = None,
     extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://outreach.dev/errors/{code.lower().replace('_', '-')}",
@@ -143,12 +144,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
     log.exception("unhandled error (request_id=%s)", request_id, exc_info=exc)
+    # Starlette answers unhandled errors from its outermost middleware, outside the
+    # request-id middleware, so this response must carry the X-Request-ID header itself.
     return problem_response(
         500,
         "INTERNAL_ERROR",
         "Internal server error",
         "Something went wrong on our side; quote the request_id when reporting it.",
         request_id=request_id,
+        headers={"X-Request-ID": request_id} if request_id else None,
     )
 
 
