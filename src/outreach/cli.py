@@ -3,6 +3,7 @@
 import argparse
 import logging
 import os
+import signal
 import sys
 import uuid
 from datetime import timedelta
@@ -40,6 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["DATABASE_OWNER_URL"] = urls.owner
     get_settings.cache_clear()
     print(f"outreach answers on http://{args.host}:{args.port} (API docs: /docs)")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the
+    # embedded PostgreSQL stop itself (its atexit hook) instead of being left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "outreach.main:create_app",
         factory=True,
@@ -97,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
 
