@@ -164,7 +164,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route: each listed status documented as a Problem."""
+    """The `responses=` of a route: each listed status, and 422 (any parameter can be
+    invalid), documented as a Problem."""
     descriptions = {
         401: "Missing, invalid or expired token (UNAUTHORIZED)",
         403: "The caller's role may not do this (FORBIDDEN)",
@@ -173,11 +174,12 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input: VALIDATION_ERROR or a field's own code",
         429: "Too many requests (RATE_LIMITED)",
     }
+    schema = {"$ref": "#/components/schemas/Problem"}
     return {
         status: {
             "model": Problem,
             "description": descriptions.get(status, "Error"),
-            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
         }
-        for status in statuses
+        for status in sorted({*statuses, 422})
     }
