@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role, mint_token
@@ -50,6 +51,21 @@ def create_template(client: TestClient, org: Org, **fields: Any) -> dict[str, An
     return dict(answer.json())
 
 
+def post_contacts(
+    client: TestClient,
+    org: Org,
+    campaign_id: str,
+    rows: list[Any],
+    role: Role = Role.ADMIN,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return client.post(
+        f"/api/v1/campaigns/{campaign_id}/contacts",
+        json={"contacts": rows},
+        headers={**org.headers(role), **(headers or {})},
+    )
+
+
 def add_contacts(
     client: TestClient, org: Org, campaign_id: str, count: int, start: int = 0
 ) -> dict[str, Any]:
@@ -57,10 +73,6 @@ def add_contacts(
         {"email": f"person{i}@example.com", "first_name": f"Person{i}"}
         for i in range(start, start + count)
     ]
-    answer = client.post(
-        f"/api/v1/campaigns/{campaign_id}/contacts",
-        json={"contacts": rows},
-        headers=org.headers(),
-    )
+    answer = post_contacts(client, org, campaign_id, rows)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())

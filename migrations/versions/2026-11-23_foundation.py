@@ -146,6 +146,7 @@ CREATE TABLE campaigns (
   target_conversion_count integer CONSTRAINT ck_campaigns_target_conversion_count
     CHECK (target_conversion_count BETWEEN 1 AND 10000),
 
+  total_contacts integer NOT NULL DEFAULT 0 CHECK (total_contacts >= 0),
   contacts_reached integer NOT NULL DEFAULT 0 CHECK (contacts_reached >= 0),
   emails_sent integer NOT NULL DEFAULT 0 CHECK (emails_sent >= 0),
   linkedin_messages_sent integer NOT NULL DEFAULT 0 CHECK (linkedin_messages_sent >= 0),
@@ -268,10 +269,33 @@ CREATE TABLE campaign_contacts (
     REFERENCES message_templates (org_id, id)
 );
 CREATE INDEX idx_campaign_contacts_campaign_id
-  ON campaign_contacts (campaign_id, created_at DESC, id DESC);
-CREATE INDEX idx_campaign_contacts_status ON campaign_contacts (campaign_id, status);
-CREATE INDEX idx_campaign_contacts_ab_variant ON campaign_contacts (campaign_id, ab_variant);
+  ON campaign_contacts (org_id, campaign_id, created_at DESC, id DESC);
+CREATE INDEX idx_campaign_contacts_status ON campaign_contacts (org_id, campaign_id, status);
+CREATE INDEX idx_campaign_contacts_ab_variant
+  ON campaign_contacts (org_id, campaign_id, ab_variant);
 CREATE INDEX idx_campaign_contacts_contact_id ON campaign_contacts (org_id, contact_id);
+
+-- campaigns.total_contacts follows its members, statement by statement (bulk adds stay cheap)
+CREATE FUNCTION count_added_campaign_contacts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE campaigns c SET total_contacts = c.total_contacts + added.n
+  FROM (SELECT org_id, campaign_id, count(*) AS n FROM added_rows GROUP BY 1, 2) added
+  WHERE c.org_id = added.org_id AND c.id = added.campaign_id;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION count_removed_campaign_contacts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE campaigns c SET total_contacts = c.total_contacts - removed.n
+  FROM (SELECT org_id, campaign_id, count(*) AS n FROM removed_rows GROUP BY 1, 2) removed
+  WHERE c.org_id = removed.org_id AND c.id = removed.campaign_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER campaign_contacts_count_added AFTER INSERT ON campaign_contacts
+  REFERENCING NEW TABLE AS added_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION count_added_campaign_contacts();
+CREATE TRIGGER campaign_contacts_count_removed AFTER DELETE ON campaign_contacts
+  REFERENCING OLD TABLE AS removed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION count_removed_campaign_contacts();
 
 CREATE TABLE engagement_events (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -298,11 +322,12 @@ CREATE TABLE engagement_events (
     REFERENCES campaigns (org_id, id) ON DELETE CASCADE,
   CONSTRAINT uq_engagement_events_provider_event UNIQUE (org_id, provider, provider_event_id)
 );
-CREATE INDEX idx_engagement_events_contact ON engagement_events (campaign_contact_id);
+CREATE INDEX idx_engagement_events_contact
+  ON engagement_events (org_id, campaign_contact_id);
 CREATE INDEX idx_engagement_events_campaign_time
-  ON engagement_events (campaign_id, event_timestamp DESC);
-CREATE INDEX idx_engagement_events_type ON engagement_events (campaign_id, event_type);
-CREATE INDEX idx_engagement_events_tracking_id ON engagement_events (tracking_id)
+  ON engagement_events (org_id, campaign_id, event_timestamp DESC);
+CREATE INDEX idx_engagement_events_type ON engagement_events (org_id, campaign_id, event_type);
+CREATE INDEX idx_engagement_events_tracking_id ON engagement_events (org_id, tracking_id)
   WHERE tracking_id IS NOT NULL;
 
 CREATE TABLE suppressions (
@@ -387,9 +412,7 @@ def upgrade() -> None:
     )
     if password:
         _execute(
-            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(password)
-            )
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
         )
     grants = [
         "GRANT USAGE ON SCHEMA public TO {role}",
@@ -413,4 +436,7 @@ def downgrade() -> None:
         "DROP TABLE idempotency_keys, suppressions, engagement_events, campaign_contacts, "
         "contacts, campaigns, message_templates, user_profiles, organizations"
     )
-    op.execute("DROP FUNCTION set_updated_at()")
+    op.execute(
+        "DROP FUNCTION set_updated_at(), count_added_campaign_contacts(), "
+        "count_removed_campaign_contacts()"
+    )

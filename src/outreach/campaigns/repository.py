@@ -102,26 +102,6 @@ async def contact_counts(session: AsyncSession, campaign_id: uuid.UUID) -> dict[
     return {status: count for status, count in rows}
 
 
-async def total_contacts(
-    session: AsyncSession, campaign_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, int]:
-    if not campaign_ids:
-        return {}
-    rows = await session.execute(
-        select(CampaignContact.campaign_id, func.count())
-        .where(CampaignContact.campaign_id.in_(campaign_ids))
-        .group_by(CampaignContact.campaign_id)
-    )
-    return {campaign_id: count for campaign_id, count in rows}
-
-
-async def has_contacts(session: AsyncSession, campaign_id: uuid.UUID) -> bool:
-    found = await session.scalar(
-        select(literal(True)).where(CampaignContact.campaign_id == campaign_id).limit(1)
-    )
-    return bool(found)
-
-
 async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return bool(await session.scalar(select(literal(True)).where(UserProfile.id == user_id)))
 

@@ -170,6 +170,7 @@ class CampaignOut(BaseModel):
     target_contacts_count: int | None
     target_response_rate: Decimal | None
     target_conversion_count: int | None
+    total_contacts: int = Field(description="Contacts in the campaign")
     contacts_reached: int
     emails_sent: int
     linkedin_messages_sent: int
@@ -200,7 +201,6 @@ class CampaignOut(BaseModel):
 class CampaignDetail(CampaignOut):
     """A campaign with its metrics and how many of its contacts are in each status."""
 
-    total_contacts: int
     contact_counts: dict[str, int] = Field(
         description="Contacts per status: pending, sent, opened, responded, converted, "
         "bounced, unsubscribed"

@@ -78,9 +78,9 @@ COMPUTED = frozenset(
 COLUMNS = tuple(field for field in CampaignOut.model_fields if field not in COMPUTED)
 
 
-def to_out(campaign: Campaign, total_contacts: int) -> dict[str, Any]:
+def to_out(campaign: Campaign) -> dict[str, Any]:
     values = {column: getattr(campaign, column) for column in COLUMNS}
-    target = campaign.target_contacts_count or total_contacts
+    target = campaign.target_contacts_count or campaign.total_contacts
     values |= {
         "conversion_rate": percentage(campaign.conversions, campaign.responses_received),
         "overall_performance": percentage(campaign.conversions, campaign.contacts_reached),
@@ -101,10 +101,8 @@ async def get_readable_campaign(session: AsyncSession, campaign_id: uuid.UUID) -
 
 async def campaign_detail(session: AsyncSession, campaign: Campaign) -> CampaignDetail:
     counts = await repository.contact_counts(session, campaign.id)
-    total = sum(counts.values())
     return CampaignDetail(
-        **to_out(campaign, total),
-        total_contacts=total,
+        **to_out(campaign),
         contact_counts={status: counts.get(status, 0) for status in CONTACT_STATUSES},
     )
 
@@ -129,9 +127,6 @@ async def list_campaigns(
     after = _decode_list_cursor(cursor, order_by) if cursor else None
     rows = await repository.list_campaigns(session, filters, order_by, descending, after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    totals = await repository.total_contacts(
-        session, [c.id for c in page if not c.target_contacts_count]
-    )
     next_cursor = None
     if more:
         last = page[-1]
@@ -139,7 +134,7 @@ async def list_campaigns(
             [repository.sort_value(last, order_by, descending), str(last.id)]
         )
     return Page(
-        items=[CampaignOut(**to_out(c, totals.get(c.id, 0))) for c in page],
+        items=[CampaignOut(**to_out(c)) for c in page],
         next_cursor=next_cursor,
     )
 
@@ -401,7 +396,7 @@ async def transition(
 async def _check_ready_to_run(session: AsyncSession, campaign: Campaign) -> None:
     """The activation rules of the spec; also checked when scheduling, so that the
     scheduler's activation cannot fail later for a reason known now."""
-    if not await repository.has_contacts(session, campaign.id):
+    if campaign.total_contacts == 0:
         raise Conflict(
             "CAMPAIGN_NO_CONTACTS",
             "Cannot activate campaign with 0 contacts",

@@ -5,8 +5,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from outreach.errors import ValidationFailed
-from outreach.kit.pagination import Page, decode_cursor, encode_cursor
+from outreach.kit.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
 
 Position = tuple[datetime, uuid.UUID]
 
@@ -31,9 +30,7 @@ def position_after(cursor: str | None) -> Position | None:
     try:
         return datetime.fromisoformat(created_at), uuid.UUID(row_id)
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed.field(
-            "cursor", "CURSOR_INVALID", "The cursor is not one this API gave out"
-        ) from exc
+        raise invalid_cursor() from exc
 
 
 def page_of(rows: Sequence[RowT], limit: int, to_item: Callable[[RowT], ItemT]) -> Page[ItemT]:

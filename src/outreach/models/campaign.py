@@ -51,11 +51,10 @@ class Campaign(IdMixin, TenantMixin, TimestampMixin, Base):
     target_response_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     target_conversion_count: Mapped[int | None] = mapped_column(Integer)
 
+    total_contacts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     contacts_reached: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     emails_sent: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    linkedin_messages_sent: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0"
-    )
+    linkedin_messages_sent: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     responses_received: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     conversions: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     response_rate: Mapped[Decimal] = mapped_column(

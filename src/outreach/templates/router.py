@@ -1,5 +1,115 @@
-"""templates routes."""
+"""Message template routes: CRUD and previews."""
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.kit.idempotency import IdempotencyKey, idempotent
+from outreach.kit.pagination import Cursor, Limit, Page
+from outreach.kit.problems import problem_responses
+from outreach.templates import service
+from outreach.templates.schemas import (
+    Channel,
+    PreviewIn,
+    PreviewOut,
+    TemplateIn,
+    TemplateOut,
+    TemplatePatch,
+)
+
+router = APIRouter(prefix="/templates", tags=["templates"])
+
+
+@router.post(
+    "",
+    summary="Create a message template",
+    status_code=201,
+    response_model=TemplateOut,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_template(
+    body: TemplateIn,
+    request: Request,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await idempotent(
+        session, request, idempotency_key, lambda: service.create_template(session, principal, body)
+    )
+
+
+@router.get(
+    "",
+    summary="List message templates, newest first",
+    response_model=Page[TemplateOut],
+    responses=problem_responses(401, 422),
+)
+async def list_templates(
+    session: TenantSession,
+    channel: Channel | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Part of the name, any case")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[TemplateOut]:
+    return await service.list_templates(session, channel=channel, q=q, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/{template_id}",
+    summary="Get a message template",
+    response_model=TemplateOut,
+    responses=problem_responses(401, 404, 422),
+)
+async def get_template(template_id: uuid.UUID, session: TenantSession) -> TemplateOut:
+    return await service.get_template(session, template_id)
+
+
+@router.patch(
+    "/{template_id}",
+    summary="Change a message template",
+    description="Absent fields stay as they are, `null` clears an optional field; the "
+    "resulting template is checked as a whole.",
+    response_model=TemplateOut,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def update_template(
+    template_id: uuid.UUID, body: TemplatePatch, session: TenantSession, principal: CurrentPrincipal
+) -> TemplateOut:
+    return await service.update_template(session, principal, template_id, body)
+
+
+@router.delete(
+    "/{template_id}",
+    summary="Delete a message template",
+    description="Refused with `409 TEMPLATE_IN_USE` while a campaign or campaign contact "
+    "refers to it.",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def delete_template(
+    template_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> Response:
+    await service.delete_template(session, principal, template_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{template_id}/preview",
+    summary="Render a message template with sample data or a contact",
+    response_model=PreviewOut,
+    responses=problem_responses(401, 404, 422),
+)
+async def preview_template(
+    template_id: uuid.UUID,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    body: PreviewIn | None = None,
+) -> PreviewOut:
+    return await service.preview_template(session, principal, template_id, body or PreviewIn())

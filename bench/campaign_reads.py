@@ -1,0 +1,642 @@
+"""Campaign reads at scale: load 1M campaign contacts, time the API under RLS, and RLS's cost.
+
+Phases: a fresh database (on OUTREACH_TEST_ADMIN_URL, a superuser URL, or the embedded
+PostgreSQL under .data/bench), migrated; a COPY load of 10 orgs x 100 campaigns x 1,000
+contacts; the real service (uvicorn, 2 workers, as the app role) read by 16 concurrent clients;
+the same list and get SQL as the app role (RLS on) and as the superuser (RLS bypassed); a
+summary against the targets. The server is stopped and the database dropped at the end.
+
+    .venv/bin/python bench/campaign_reads.py                     # the full run (a few minutes)
+    .venv/bin/python bench/campaign_reads.py --orgs 2 --campaigns 10 --contacts 100
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy import make_url
+
+from outreach.auth.tokens import Role, mint_token
+from outreach.config import Settings, get_settings
+from outreach.db import DatabaseUrls, libpq_url
+from outreach.embedded import start_embedded_postgres
+from outreach.schema import upgrade
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+APP_ROLE = "outreach_app"
+CLIENTS = 16
+
+TARGET_LIST_P95_MS = 50.0
+TARGET_GET_P95_MS = 30.0
+TARGET_RLS_OVERHEAD = 0.15
+TARGET_LOAD_SECONDS = 120.0
+
+ROLES = [
+    "Java developers",
+    "Data engineers",
+    "SRE",
+    "Product designers",
+    "Sales directors",
+    "Frontend engineers",
+    "Développeurs Python",
+    "ML researchers",
+    "CFO search",
+    "DevOps",
+]
+CITIES = ["Paris", "Lyon", "Berlin", "London", "Madrid", "Remote", "Lisbon", "Amsterdam"]
+STATUSES = ["draft", "scheduled", "active", "active", "active", "paused", "completed", "archived"]
+CAMPAIGN_TYPES = ["talent_sourcing", "talent_sourcing", "business_development", "mixed"]
+# channel -> email, linkedin, voice, sms, mail allocations (they must sum to 100)
+CHANNELS = {
+    "email": (100, 0, 0, 0, 0),
+    "linkedin": (0, 100, 0, 0, 0),
+    "combined": (60, 40, 0, 0, 0),
+}
+CONTACT_TYPES = ["candidate", "candidate", "candidate", "hiring_manager", "decision_maker"]
+
+# The SQL that src/outreach/campaigns/repository.py issues for a list page and for one campaign.
+# The app relies on RLS for the org; the owner, which RLS does not hold, gets the same rows by
+# an explicit `org_id = ...` (the {org} slot), so the difference is what the policy costs.
+LIST_SQL = (
+    "SELECT * FROM campaigns WHERE {org} deleted_at IS NULL "
+    "ORDER BY created_at DESC, id DESC LIMIT 51"
+)
+LIST_TOTALS_SQL = (  # contact totals of the page's campaigns that have no target count
+    "SELECT campaign_id, count(*) FROM campaign_contacts "
+    "WHERE {org} campaign_id = ANY(%(ids)s) GROUP BY campaign_id"
+)
+GET_SQL = "SELECT * FROM campaigns WHERE {org} id = %(id)s AND deleted_at IS NULL"
+COUNTS_SQL = (
+    "SELECT status, count(*) FROM campaign_contacts WHERE {org} campaign_id = %(id)s "
+    "GROUP BY status"
+)
+
+
+@dataclass
+class Scale:
+    orgs: int
+    campaigns: int  # per org
+    contacts: int  # per campaign; the org has 10 times as many contacts
+
+    @property
+    def org_contacts(self) -> int:
+        return self.contacts * 10
+
+
+@dataclass
+class Dataset:
+    """What the load created, for the readers: users and live campaigns of each org."""
+
+    users: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+    campaigns: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+    name_prefixes: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass
+class Timings:
+    label: str
+    seconds: list[float]
+    errors: int = 0
+    elapsed: float = 0.0
+
+    def percentile_ms(self, p: float) -> float:
+        if not self.seconds:
+            return float("nan")
+        ordered = sorted(self.seconds)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+    def merge(self, other: "Timings") -> None:
+        self.seconds += other.seconds
+        self.errors += other.errors
+        self.elapsed += other.elapsed
+
+    @property
+    def per_second(self) -> float:
+        return len(self.seconds) / self.elapsed if self.elapsed else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.label:<34} n={len(self.seconds):>6}  p50={self.percentile_ms(50):7.2f} ms  "
+            f"p95={self.percentile_ms(95):7.2f} ms  p99={self.percentile_ms(99):7.2f} ms  "
+            f"{self.per_second:8.1f} req/s  errors={self.errors}"
+        )
+
+
+def phase(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+# -- (a) a fresh database ----------------------------------------------------------------
+
+
+def admin_url() -> str:
+    given = os.environ.get("OUTREACH_TEST_ADMIN_URL")
+    if given:
+        return libpq_url(given)
+    return libpq_url(start_embedded_postgres(PROJECT_ROOT / ".data" / "bench", "postgres"))
+
+
+@contextmanager
+def fresh_database() -> Iterator[DatabaseUrls]:
+    """A new database, migrated, dropped on the way out (Ctrl-C and failures included)."""
+    admin = admin_url()
+    name = f"outreach_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        conn.execute(f'CREATE DATABASE "{name}"')
+    owner = make_url(admin).set(database=name)
+    urls = DatabaseUrls(
+        app=owner.set(username=APP_ROLE, password=None).render_as_string(hide_password=False),
+        owner=owner.render_as_string(hide_password=False),
+    )
+    print(f"database {name} on PostgreSQL {version[0] if version else '?'}")
+    try:
+        upgrade(urls)
+        yield urls
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        print(f"\ndropped database {name}")
+
+
+# -- (b) the load ------------------------------------------------------------------------
+
+
+CAMPAIGN_COLUMNS = (
+    "id", "org_id", "name", "campaign_type", "channel", "status",
+    "email_allocation", "linkedin_allocation", "voice_allocation", "sms_allocation",
+    "mail_allocation", "target_contacts_count", "start_date", "end_date", "scheduled_at",
+    "deleted_at", "owner_id", "created_at",
+    "contacts_reached", "emails_sent", "responses_received", "conversions",
+)  # fmt: skip
+CONTACT_STATUS_WEIGHTS = {
+    "pending": 40, "sent": 25, "opened": 15, "responded": 8, "converted": 3, "bounced": 5,
+    "unsubscribed": 4,
+}  # fmt: skip
+
+
+@dataclass
+class LoadedOrg:
+    id: uuid.UUID
+    users: list[uuid.UUID]
+    live_campaigns: list[uuid.UUID]
+    rows: int
+
+
+def campaign_row(
+    org_id: uuid.UUID, i: int, users: list[uuid.UUID], statuses: list[str], rng: random.Random
+) -> tuple[object, ...]:
+    """One campaign with varied status, type, channel, name and dates, and metrics that
+    agree with its contacts' statuses."""
+    now = datetime.now(UTC)
+    status = rng.choice(STATUSES)
+    channel = rng.choice(list(CHANNELS))
+    created = now - timedelta(days=rng.uniform(0, 365))
+    start: date | None = None if status in ("draft", "scheduled") else created.date()
+    end = start + timedelta(days=rng.randint(30, 120)) if start else None
+    reached = len(statuses) - statuses.count("pending")
+    responses = statuses.count("responded") + statuses.count("converted")
+    return (
+        uuid.uuid4(), org_id, f"{ROLES[i % len(ROLES)]} {rng.choice(CITIES)} #{i}",
+        rng.choice(CAMPAIGN_TYPES), channel, status, *CHANNELS[channel],
+        len(statuses) if i % 2 else None,  # target_contacts_count
+        start, end, now + timedelta(days=3) if status == "scheduled" else None,
+        now if i % 50 == 49 else None,  # deleted_at: 2% are soft-deleted
+        rng.choice(users), created,
+        reached, reached, responses, statuses.count("converted"),
+    )  # fmt: skip
+
+
+def load_org(urls: DatabaseUrls, scale: Scale, o: int, seed: int) -> LoadedOrg:
+    """One organization in one transaction: users, contacts, campaigns, campaign contacts."""
+    rng = random.Random(seed * 1000 + o)
+    org_id = uuid.uuid4()
+    users = [uuid.uuid4() for _ in range(5)]
+    contacts = [uuid.uuid4() for _ in range(scale.org_contacts)]
+    states, weights = zip(*CONTACT_STATUS_WEIGHTS.items(), strict=True)
+    statuses = [rng.choices(states, weights, k=scale.contacts) for _ in range(scale.campaigns)]
+    campaigns = [campaign_row(org_id, i, users, statuses[i], rng) for i in range(scale.campaigns)]
+    with psycopg.connect(libpq_url(urls.owner)) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO organizations (id, name) VALUES (%s, %s)", (org_id, f"Org {o}"))
+        with cur.copy("COPY user_profiles (id, org_id, email, name, role) FROM STDIN") as copy:
+            for u, user in enumerate(users):
+                role = "admin" if u == 0 else "recruiter"
+                copy.write_row((user, org_id, f"user{u}@org{o}.example", f"User {u}", role))
+        columns = "id, org_id, email, first_name, last_name, company_name, title"
+        with cur.copy(f"COPY contacts ({columns}) FROM STDIN") as copy:
+            for c, contact in enumerate(contacts):
+                email = f"person{c}@org{o}.example"
+                copy.write_row(
+                    (contact, org_id, email, "Ada", f"Person {c}", f"Co {c % 300}", "CTO")
+                )
+        with cur.copy(f"COPY campaigns ({', '.join(CAMPAIGN_COLUMNS)}) FROM STDIN") as copy:
+            for row in campaigns:
+                copy.write_row(row)
+        columns = "org_id, campaign_id, contact_id, contact_type, status, channel"
+        with cur.copy(f"COPY campaign_contacts ({columns}) FROM STDIN") as copy:
+            for i, campaign in enumerate(campaigns):
+                for k, status in enumerate(statuses[i]):
+                    contact = contacts[(i * scale.contacts + k) % scale.org_contacts]
+                    contact_type = CONTACT_TYPES[k % len(CONTACT_TYPES)]
+                    copy.write_row((org_id, campaign[0], contact, contact_type, status, "email"))
+    deleted_at = CAMPAIGN_COLUMNS.index("deleted_at")
+    return LoadedOrg(
+        id=org_id,
+        users=users,
+        live_campaigns=[uuid.UUID(str(c[0])) for c in campaigns if c[deleted_at] is None],
+        rows=1 + len(users) + len(contacts) + len(campaigns) + scale.campaigns * scale.contacts,
+    )
+
+
+def load(urls: DatabaseUrls, scale: Scale, seed: int, jobs: int) -> Dataset:
+    """COPY as the owner (a superuser: RLS does not apply), `jobs` organizations at a time."""
+    data = Dataset(name_prefixes=sorted({role[:4] for role in ROLES}))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(load_org, urls, scale, o, seed) for o in range(scale.orgs)]
+        for future in futures:
+            org = future.result()
+            data.users[org.id] = org.users
+            data.campaigns[org.id] = org.live_campaigns
+            data.rows += org.rows
+    return data
+
+
+def analyze(urls: DatabaseUrls) -> None:
+    with psycopg.connect(libpq_url(urls.owner), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+# -- (c) the service ---------------------------------------------------------------------
+
+
+@contextmanager
+def running_service(urls: DatabaseUrls, port: int, workers: int) -> Iterator[str]:
+    """The real app under uvicorn, as the app role; stopped on the way out."""
+    env = os.environ | {"DATABASE_URL": urls.app, "DATABASE_OWNER_URL": urls.owner}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "outreach.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(server, base_url)
+        yield base_url
+    finally:
+        stop(server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's own process group (uvicorn and its workers), then SIGKILL."""
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def wait_until_ready(server: subprocess.Popen[bytes], base_url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with code {server.returncode}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError("the server was not ready within 60 s")
+
+
+# -- (d) reads through the API -----------------------------------------------------------
+
+
+Request = Callable[[random.Random], Awaitable[float | None]]
+
+
+async def run_clients(label: str, total: int, request: Request, warmup: int) -> Timings:
+    """CLIENTS concurrent loops sharing `total` requests, after `warmup` uncounted ones.
+
+    A request returns the seconds it measured, or None when it failed.
+    """
+    timings = Timings(label, [])
+
+    async def client(n: int, share: int, record: bool) -> None:
+        rng = random.Random(n)
+        for _ in range(share):
+            seconds = await request(rng)
+            if record and seconds is None:
+                timings.errors += 1
+            elif record and seconds is not None:
+                timings.seconds.append(seconds)
+
+    async def clients(count: int, record: bool) -> None:
+        shares = [count // CLIENTS + (n < count % CLIENTS) for n in range(CLIENTS)]
+        await asyncio.gather(*(client(n, share, record) for n, share in enumerate(shares)))
+
+    await clients(warmup, record=False)
+    started = time.perf_counter()
+    await clients(total, record=True)
+    timings.elapsed = time.perf_counter() - started
+    return timings
+
+
+async def api_reads(base_url: str, data: Dataset, settings: Settings, total: int) -> list[Timings]:
+    headers = {
+        org: {
+            "Authorization": "Bearer "
+            + mint_token(settings, org_id=org, user_id=users[0], role=Role.ADMIN)
+        }
+        for org, users in data.users.items()
+    }
+    orgs = list(data.users)
+    failures: list[str] = []
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+
+        async def call(path: str, org: uuid.UUID, params: dict[str, str]) -> float | None:
+            started = time.perf_counter()
+            response = await http.get(path, params=params, headers=headers[org])
+            seconds = time.perf_counter() - started
+            if response.status_code == 200:
+                return seconds
+            if len(failures) < 3:
+                failures.append(
+                    f"GET {response.url} -> {response.status_code} {response.text[:200]}"
+                )
+            return None
+
+        async def list_page(rng: random.Random) -> float | None:
+            params = {"limit": "50"}
+            mix = rng.random()
+            if mix < 0.15:
+                params["status"] = "active"
+            elif mix < 0.30:
+                params["q"] = rng.choice(data.name_prefixes)
+            elif mix < 0.45:
+                params["order_by"] = "name"
+            return await call("/api/v1/campaigns", rng.choice(orgs), params)
+
+        async def get_one(rng: random.Random) -> float | None:
+            org = rng.choice(orgs)
+            return await call(f"/api/v1/campaigns/{rng.choice(data.campaigns[org])}", org, {})
+
+        results = [
+            await run_clients("GET /campaigns?limit=50 (mixed)", total, list_page, warmup=200),
+            await run_clients("GET /campaigns/{id}", total, get_one, warmup=200),
+        ]
+    for failure in failures:
+        print(f"  failed: {failure}")
+    return results
+
+
+# -- (e) RLS cost in SQL -----------------------------------------------------------------
+
+
+async def sql_reads(url: str, data: Dataset, total: int, *, rls: bool) -> list[Timings]:
+    """The list and get queries over CLIENTS connections, org set per transaction as the app
+    does; with `rls` False the queries name the org themselves."""
+    org_filter = "" if rls else "org_id = %(org)s AND"
+    list_sql, totals_sql, get_sql, counts_sql = (
+        sql.format(org=org_filter) for sql in (LIST_SQL, LIST_TOTALS_SQL, GET_SQL, COUNTS_SQL)
+    )
+    orgs = list(data.users)
+    connections = [await psycopg.AsyncConnection.connect(libpq_url(url)) for _ in range(CLIENTS)]
+    async with connections[0].cursor() as cur:
+        await cur.execute("SELECT * FROM campaigns LIMIT 0")
+        target_column = [c.name for c in cur.description or []].index("target_contacts_count")
+    idle = asyncio.Queue[psycopg.AsyncConnection]()
+    for conn in connections:
+        idle.put_nowait(conn)
+
+    async def in_org_transaction(
+        rng: random.Random, query: Callable[..., Awaitable[None]]
+    ) -> float | None:
+        """Times the queries only: the transaction and set_config cost the same either way."""
+        org = rng.choice(orgs)
+        conn = await idle.get()
+        try:
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.execute("SELECT set_config('app.org_id', %s, true)", (str(org),))
+                started = time.perf_counter()
+                await query(cur, org, rng)
+                return time.perf_counter() - started
+        finally:
+            idle.put_nowait(conn)
+
+    async def list_query(
+        cur: psycopg.AsyncCursor[tuple[object, ...]], org: uuid.UUID, rng: random.Random
+    ) -> None:
+        await cur.execute(list_sql, {"org": org})
+        page = (await cur.fetchall())[:50]
+        without_target = [row[0] for row in page if row[target_column] is None]
+        if without_target:
+            await cur.execute(totals_sql, {"org": org, "ids": without_target})
+            await cur.fetchall()
+
+    async def get_query(
+        cur: psycopg.AsyncCursor[tuple[object, ...]], org: uuid.UUID, rng: random.Random
+    ) -> None:
+        campaign = rng.choice(data.campaigns[org])
+        await cur.execute(get_sql, {"org": org, "id": campaign})
+        await cur.fetchall()
+        await cur.execute(counts_sql, {"org": org, "id": campaign})
+        await cur.fetchall()
+
+    try:
+        return [
+            await run_clients(
+                "list",
+                total,
+                lambda rng: in_org_transaction(rng, list_query),
+                warmup=200,
+            ),
+            await run_clients(
+                "get",
+                total,
+                lambda rng: in_org_transaction(rng, get_query),
+                warmup=200,
+            ),
+        ]
+    finally:
+        for conn in connections:
+            await conn.close()
+
+
+async def compare_rls(
+    urls: DatabaseUrls, data: Dataset, total: int, rounds: int = 4
+) -> tuple[list[Timings], list[Timings]]:
+    """Alternate the two sides in rounds, so that drift (caches, other load) hits both alike."""
+    rls = [Timings("SQL list, app role (RLS)", []), Timings("SQL get, app role (RLS)", [])]
+    owner = [Timings("SQL list, owner (no RLS)", []), Timings("SQL get, owner (no RLS)", [])]
+    for n in range(rounds):
+        sides = [(urls.app, rls, True), (urls.owner, owner, False)]
+        for url, merged, on in sides if n % 2 == 0 else sides[::-1]:
+            parts = await sql_reads(url, data, total // rounds, rls=on)
+            for into, part in zip(merged, parts, strict=True):
+                into.merge(part)
+    return rls, owner
+
+
+def bypasses_rls(url: str) -> bool:
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+    return bool(row and row[0])
+
+
+# -- (f) the summary ---------------------------------------------------------------------
+
+
+def summary(
+    load_seconds: float, api: list[Timings], rls: list[Timings], owner: list[Timings]
+) -> bool:
+    overheads = [
+        statistics.median(a.seconds) / statistics.median(b.seconds) - 1
+        for a, b in zip(rls, owner, strict=True)
+    ]
+    checks = [
+        (
+            "load time",
+            f"{load_seconds:.1f} s",
+            f"< {TARGET_LOAD_SECONDS:.0f} s",
+            load_seconds < TARGET_LOAD_SECONDS,
+        ),
+        (
+            "list p95 (API, RLS)",
+            f"{api[0].percentile_ms(95):.1f} ms",
+            f"< {TARGET_LIST_P95_MS:.0f} ms",
+            api[0].percentile_ms(95) < TARGET_LIST_P95_MS,
+        ),
+        (
+            "get p95 (API, RLS)",
+            f"{api[1].percentile_ms(95):.1f} ms",
+            f"< {TARGET_GET_P95_MS:.0f} ms",
+            api[1].percentile_ms(95) < TARGET_GET_P95_MS,
+        ),
+        ("API errors", str(api[0].errors + api[1].errors), "0", api[0].errors + api[1].errors == 0),
+        (
+            "RLS overhead, list (SQL p50)",
+            f"{overheads[0]:+.1%}",
+            f"< {TARGET_RLS_OVERHEAD:.0%}",
+            overheads[0] < TARGET_RLS_OVERHEAD,
+        ),
+        (
+            "RLS overhead, get (SQL p50)",
+            f"{overheads[1]:+.1%}",
+            f"< {TARGET_RLS_OVERHEAD:.0%}",
+            overheads[1] < TARGET_RLS_OVERHEAD,
+        ),
+    ]
+    phase("summary")
+    print(f"{'measure':<30} {'value':>12}  {'target':>10}  result")
+    for name, value, target, ok in checks:
+        print(f"{name:<30} {value:>12}  {target:>10}  {'PASS' if ok else 'FAIL'}")
+    return all(ok for *_, ok in checks)
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orgs", type=int, default=10)
+    parser.add_argument("--campaigns", type=int, default=100, help="campaigns per org")
+    parser.add_argument(
+        "--contacts",
+        type=int,
+        default=1000,
+        help="contacts per campaign (each org has 10 times as many contacts)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=4000,
+        help="measured requests per endpoint and per SQL query, over 16 clients",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--load-jobs", type=int, default=4, help="organizations loaded at once")
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    scale = Scale(args.orgs, args.campaigns, args.contacts)
+    settings = get_settings()
+    print(
+        f"scale: {scale.orgs} orgs x {scale.campaigns} campaigns x {scale.contacts} contacts "
+        f"= {scale.orgs * scale.campaigns * scale.contacts:,} campaign contacts"
+    )
+    with fresh_database() as urls:
+        phase("load (COPY as the owner)")
+        started = time.perf_counter()
+        data = load(urls, scale, args.seed, args.load_jobs)
+        load_seconds = time.perf_counter() - started
+        print(
+            f"{data.rows:,} rows in {load_seconds:.1f} s ({data.rows / load_seconds:,.0f} rows/s)"
+        )
+        started = time.perf_counter()
+        analyze(urls)
+        print(f"VACUUM ANALYZE in {time.perf_counter() - started:.1f} s")
+
+        phase(f"API: {CLIENTS} clients, {args.workers} uvicorn workers, app role (RLS on)")
+        with running_service(urls, args.port, args.workers) as base_url:
+            api = asyncio.run(api_reads(base_url, data, settings, args.requests))
+        for timings in api:
+            print(timings.line())
+
+        phase(f"SQL: {CLIENTS} connections, app role (RLS on) vs owner (RLS bypassed)")
+        if not bypasses_rls(urls.owner):
+            print("warning: the owner URL is not a superuser or BYPASSRLS role: RLS applies to it")
+        rls, owner = asyncio.run(compare_rls(urls, data, args.requests))
+        for timings in (*rls, *owner):
+            print(timings.line())
+
+        passed = summary(load_seconds, api, rls, owner)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: server stopped, database dropped", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,139 @@
+"""The framework's own errors are problem+json with a machine code, and a 500 leaks nothing."""
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from outreach.config import Settings
+from outreach.db import DatabaseUrls
+from outreach.main import create_app
+
+ECHO = "/_test/echo"
+BOOM = "/_test/boom"
+
+
+class EchoIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    count: int = 1
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings, database_urls: DatabaseUrls) -> FastAPI:
+    app = create_app(settings, database_urls)
+
+    @app.post(ECHO)
+    async def echo(body: EchoIn) -> EchoIn:
+        return body
+
+    @app.get(BOOM)
+    async def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def api(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def _problem(answer: Response, status: int, code: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["status"] == status
+    assert problem["code"] == code
+    assert problem["type"] == f"https://outreach.dev/errors/{code.lower().replace('_', '-')}"
+    assert problem["title"]
+    return dict(problem)
+
+
+def test_unknown_path_is_404_not_found(api: TestClient) -> None:
+    _problem(api.get("/api/v1/no-such-thing"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_405_method_not_allowed(api: TestClient) -> None:
+    answer = api.delete("/healthz")
+    _problem(answer, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in answer.headers["allow"]
+
+
+def test_valid_body_is_accepted(api: TestClient) -> None:
+    answer = api.post(ECHO, json={"name": "Ada"})
+    assert answer.status_code == 200
+    assert answer.json() == {"name": "Ada", "count": 1}
+
+
+def test_malformed_json_body_is_422_json_invalid(api: TestClient) -> None:
+    answer = api.post(ECHO, content=b'{"name": ', headers={"content-type": "application/json"})
+    problem = _problem(answer, 422, "JSON_INVALID")
+    assert [e["code"] for e in problem["errors"]] == ["JSON_INVALID"]
+
+
+def test_unknown_body_field_is_422_field_unknown(api: TestClient) -> None:
+    problem = _problem(api.post(ECHO, json={"name": "Ada", "org_id": "x"}), 422, "FIELD_UNKNOWN")
+    assert problem["errors"] == [
+        {"field": "org_id", "code": "FIELD_UNKNOWN", "message": "Extra inputs are not permitted"}
+    ]
+
+
+def test_missing_body_field_is_422_field_required(api: TestClient) -> None:
+    problem = _problem(api.post(ECHO, json={}), 422, "FIELD_REQUIRED")
+    assert problem["errors"][0]["field"] == "name"
+
+
+def test_several_invalid_fields_are_422_validation_error_listing_each(api: TestClient) -> None:
+    problem = _problem(
+        api.post(ECHO, json={"name": "", "count": "many", "extra": 1}), 422, "VALIDATION_ERROR"
+    )
+    codes = {e["field"]: e["code"] for e in problem["errors"]}
+    assert codes == {"name": "VALUE_TOO_SHORT", "count": "VALUE_INVALID", "extra": "FIELD_UNKNOWN"}
+
+
+def test_unexpected_error_is_500_without_internals(
+    api: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="outreach.kit.problems"):
+        answer = api.get(BOOM, headers={"X-Request-ID": "req-boom-1"})
+    problem = _problem(answer, 500, "INTERNAL_ERROR")
+    assert problem["request_id"] == "req-boom-1"
+    assert answer.headers["x-request-id"] == "req-boom-1"
+    assert "secret detail" not in answer.text
+    assert "RuntimeError" not in answer.text
+    assert "Traceback" not in answer.text
+    assert set(problem) <= {"type", "title", "status", "code", "detail", "request_id"}
+    # the details are in the log, under the same request id
+    assert any("req-boom-1" in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def test_unexpected_error_gets_a_request_id_when_none_is_sent(api: TestClient) -> None:
+    problem = _problem(api.get(BOOM), 500, "INTERNAL_ERROR")
+    assert isinstance(problem["request_id"], str)
+    assert len(problem["request_id"]) >= 16
+
+
+def test_request_id_is_echoed(api: TestClient) -> None:
+    answer = api.get("/healthz", headers={"X-Request-ID": "req-echo-42"})
+    assert answer.headers["x-request-id"] == "req-echo-42"
+
+
+def test_request_id_is_generated_when_none_is_sent(api: TestClient) -> None:
+    first = api.get("/healthz").headers["x-request-id"]
+    second = api.get("/healthz").headers["x-request-id"]
+    assert first
+    assert first != second
+
+
+def test_problem_carries_the_request_id_of_its_request(api: TestClient) -> None:
+    answer = api.get("/api/v1/no-such-thing", headers={"X-Request-ID": "req-404"})
+    assert _problem(answer, 404, "NOT_FOUND")["request_id"] == "req-404"
+    assert answer.headers["x-request-id"] == "req-404"

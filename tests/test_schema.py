@@ -1,0 +1,121 @@
+"""Migrations run up, down and up again on a new database; the app role is checked at startup."""
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from outreach.db import DatabaseUrls, libpq_url
+from outreach.schema import UnsafeDatabaseRole, check_app_role, downgrade, head_revision, upgrade
+
+TABLES = {
+    "organizations",
+    "user_profiles",
+    "message_templates",
+    "campaigns",
+    "contacts",
+    "campaign_contacts",
+    "engagement_events",
+    "suppressions",
+    "idempotency_keys",
+}
+
+
+@pytest.fixture
+def blank_database(database_urls: DatabaseUrls) -> Iterator[DatabaseUrls]:
+    """A brand-new, empty database on the test server, dropped afterwards."""
+    admin = libpq_url(database_urls.owner)
+    name = f"outreach_schema_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        owner = make_url(database_urls.owner).set(database=name)
+        app = make_url(database_urls.app).set(database=name)
+        yield DatabaseUrls(
+            app=app.render_as_string(hide_password=False),
+            owner=owner.render_as_string(hide_password=False),
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _public_tables(urls: DatabaseUrls) -> set[str]:
+    with psycopg.connect(libpq_url(urls.owner)) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {row[0] for row in rows} - {"alembic_version"}
+
+
+def _revision(urls: DatabaseUrls) -> str | None:
+    with psycopg.connect(libpq_url(urls.owner)) as conn:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
+
+
+def test_migrations_upgrade_downgrade_and_upgrade_again(blank_database: DatabaseUrls) -> None:
+    upgrade(blank_database)
+    assert _public_tables(blank_database) >= TABLES
+    assert _revision(blank_database) == head_revision(blank_database)
+
+    downgrade(blank_database, "base")
+    assert _public_tables(blank_database) == set()
+    assert _revision(blank_database) is None
+
+    upgrade(blank_database)
+    assert _public_tables(blank_database) >= TABLES
+    assert _revision(blank_database) == head_revision(blank_database)
+    # the role the migration created (or found) can use the fresh schema, under RLS
+    check_app_role(blank_database.app)
+    with psycopg.connect(libpq_url(blank_database.app)) as conn:
+        assert conn.execute("SELECT count(*) FROM campaigns").fetchone() == (0,)
+
+
+def test_superuser_as_app_role_is_refused(database_urls: DatabaseUrls) -> None:
+    with pytest.raises(UnsafeDatabaseRole, match="superuser") as refused:
+        check_app_role(database_urls.owner)
+    message = str(refused.value)
+    assert "DATABASE_URL" in message
+    assert "outreach_app" in message
+
+
+def test_app_role_passes_the_startup_check(database_urls: DatabaseUrls) -> None:
+    check_app_role(database_urls.app)
+
+
+@pytest.fixture
+def login_role(database_urls: DatabaseUrls) -> Iterator[str]:
+    """A throwaway login role (roles are cluster-wide: dropped after the test)."""
+    name = f"outreach_probe_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq_url(database_urls.owner), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER NOBYPASSRLS')
+        try:
+            yield name
+        finally:
+            conn.execute(f'DROP OWNED BY "{name}"')
+            conn.execute(f'DROP ROLE "{name}"')
+
+
+def _as_role(urls: DatabaseUrls, role: str) -> str:
+    return make_url(urls.app).set(username=role).render_as_string(hide_password=False)
+
+
+def test_role_with_bypassrls_is_refused(database_urls: DatabaseUrls, login_role: str) -> None:
+    check_app_role(_as_role(database_urls, login_role))
+    with psycopg.connect(libpq_url(database_urls.owner), autocommit=True) as conn:
+        conn.execute(f'ALTER ROLE "{login_role}" BYPASSRLS')
+    with pytest.raises(UnsafeDatabaseRole, match="BYPASSRLS"):
+        check_app_role(_as_role(database_urls, login_role))
+
+
+def test_role_that_owns_a_table_is_refused(database_urls: DatabaseUrls, login_role: str) -> None:
+    with psycopg.connect(libpq_url(database_urls.owner), autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{login_role}_owned" (id int)')
+        conn.execute(f'ALTER TABLE "{login_role}_owned" OWNER TO "{login_role}"')
+    try:
+        with pytest.raises(UnsafeDatabaseRole, match="owns"):
+            check_app_role(_as_role(database_urls, login_role))
+    finally:
+        with psycopg.connect(libpq_url(database_urls.owner), autocommit=True) as conn:
+            conn.execute(f'DROP TABLE "{login_role}_owned"')
