@@ -51,6 +51,23 @@ def create_template(client: TestClient, org: Org, **fields: Any) -> dict[str, An
     return dict(answer.json())
 
 
+def create_ab_campaign(
+    client: TestClient, org: Org, split: int = 50, **fields: Any
+) -> dict[str, Any]:
+    """A draft A/B test campaign with two email templates, `split` % to variant A."""
+    a = create_template(client, org, name="Variant A")
+    b = create_template(client, org, name="Variant B")
+    return create_campaign(
+        client,
+        org,
+        is_ab_test=True,
+        variant_a_template_id=a["id"],
+        variant_b_template_id=b["id"],
+        ab_split_percentage=split,
+        **fields,
+    )
+
+
 def post_contacts(
     client: TestClient,
     org: Org,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.main import create_app
+from tests.factories import Org, create_campaign
 
 ECHO = "/_test/echo"
 BOOM = "/_test/boom"
@@ -137,3 +138,22 @@ def test_problem_carries_the_request_id_of_its_request(api: TestClient) -> None:
     answer = api.get("/api/v1/no-such-thing", headers={"X-Request-ID": "req-404"})
     assert _problem(answer, 404, "NOT_FOUND")["request_id"] == "req-404"
     assert answer.headers["x-request-id"] == "req-404"
+
+
+def test_nul_characters_are_refused_not_a_500(client: TestClient, org: Org) -> None:
+    campaign = create_campaign(client, org)
+    answer = client.patch(
+        f"/api/v1/campaigns/{campaign['id']}",
+        json={"description": "before\u0000after"},
+        headers=org.headers(),
+    )
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "TEXT_INVALID"
+    rows = [{"email": "nul@example.com", "custom_fields": {"note": "a\u0000b"}}]
+    added = client.post(
+        f"/api/v1/campaigns/{campaign['id']}/contacts",
+        json={"contacts": rows},
+        headers=org.headers(),
+    )
+    assert added.status_code == 422
+    assert added.json()["code"] == "TEXT_INVALID"

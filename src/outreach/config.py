@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     )
     app_role: str = "outreach_app"
     data_dir: Path = Path(".data")
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200)
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithms: list[Literal["HS256", "RS256", "ES256"]] = ["HS256"]

@@ -76,11 +76,13 @@ def _set_org_for_transaction(
     )
 
 
-def create_engine(url: str, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
+    # Connections beyond pool_size are closed on return: under steady load that means a new
+    # connection per request, so the pool itself must be as large as the expected concurrency.
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size // 2,
         pool_pre_ping=False,
         **kwargs,
     )

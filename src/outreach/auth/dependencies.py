@@ -22,7 +22,8 @@ from outreach.errors import Forbidden, Unauthorized
 _bearer = HTTPBearer(auto_error=False, description="A JWT from your identity provider")
 
 
-def get_principal(
+# Async on purpose: a sync dependency would cost every request a hop to the thread pool.
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:

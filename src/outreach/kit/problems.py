@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach.errors import AppError, FieldError
@@ -85,7 +86,8 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def _field_error(error: dict[str, Any]) -> FieldError:
+def field_error(error: dict[str, Any]) -> FieldError:
+    """One of pydantic's errors, in the API's vocabulary."""
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
     kind = str(error.get("type", ""))
     code = kind if _CODE_PATTERN.match(kind) else _PYDANTIC_CODES.get(kind, "VALUE_INVALID")
@@ -117,7 +119,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [_field_error(dict(e)) for e in exc.errors()]
+    errors = [field_error(dict(e)) for e in exc.errors()]
     return field_errors_to_problem(errors, _request_id(request))
 
 
@@ -141,6 +143,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Text PostgreSQL cannot store: a NUL character ("\\u0000") in a string or in JSON.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    # The server refuses NUL in JSON; psycopg itself refuses it in text parameters.
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _UNSTORABLE_TEXT or "NUL (0x00)" in str(exc.orig):
+        return problem_response(
+            422,
+            "TEXT_INVALID",
+            "Text cannot contain NUL characters",
+            "Remove \\u0000 from the strings of the request.",
+            request_id=_request_id(request),
+        )
+    return await _unexpected_error(request, exc)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
     log.exception("unhandled error (request_id=%s)", request_id, exc_info=exc)
@@ -160,6 +181,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

@@ -1,0 +1,226 @@
+"""Request and answer shapes of a campaign's contacts, with the field rules pydantic checks."""
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
+
+from outreach.kit.problems import FieldErrorOut
+
+MAX_BATCH = 1000
+LINKEDIN_URL_PATTERN = r"^https?://(www\.)?linkedin\.com/in/[a-zA-Z0-9-]+/?$"
+
+ContactType = Literal["candidate", "hiring_manager", "decision_maker", "referral"]
+ContactStatus = Literal[
+    "pending", "sent", "opened", "responded", "converted", "bounced", "unsubscribed"
+]
+AbVariant = Literal["A", "B"]
+LeadTier = Literal["hot", "warm", "cold"]
+
+
+def _coded(code: str, message: str) -> WrapValidator:
+    """Report any failure of the wrapped type under the API's own error code."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(code, message) from None
+
+    return WrapValidator(validate)
+
+
+def _known_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("unknown time zone") from exc
+    return name
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+Email = Annotated[EmailStr, _coded("CONTACT_EMAIL_INVALID", "Invalid email address format")]
+LinkedInUrl = Annotated[
+    str,
+    StringConstraints(pattern=LINKEDIN_URL_PATTERN),
+    _coded(
+        "CONTACT_LINKEDIN_URL_INVALID",
+        "LinkedIn URL must look like https://www.linkedin.com/in/name",
+    ),
+]
+Timezone = Annotated[
+    str,
+    AfterValidator(_known_timezone),
+    _coded("CONTACT_TIMEZONE_INVALID", "Unknown time zone: use an IANA name like Europe/Paris"),
+]
+ContactTypeField = Annotated[
+    ContactType,
+    _coded(
+        "CONTACT_TYPE_INVALID",
+        "contact_type must be candidate, hiring_manager, decision_maker or referral",
+    ),
+]
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, default=str)) > 8192:
+        raise PydanticCustomError("CUSTOM_FIELDS_TOO_LARGE", "custom_fields must stay under 8 KB")
+    return value
+
+
+CustomFields = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any],
+    Field(max_length=50),
+    AfterValidator(_small_json),
+]
+Tags = Annotated[
+    list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]],
+    Field(max_length=50),
+    AfterValidator(_unique),
+]
+
+
+class ContactFields(BaseModel):
+    """The org-level person's editable fields (PATCH: `null` clears one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email | None = None
+    lead_id: uuid.UUID | None = None
+    first_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    last_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    linkedin_url: LinkedInUrl | None = None
+    company_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    timezone: Timezone | None = None
+    lead_tier: LeadTier | None = None
+    tags: Tags | None = None
+    custom_fields: CustomFields | None = None
+
+
+class ContactIn(ContactFields):
+    """One row of a bulk add: the person, and their role in this campaign."""
+
+    contact_type: ContactTypeField | None = None
+
+
+def _batch_size(rows: list[Any]) -> list[Any]:
+    if not rows:
+        raise PydanticCustomError("CONTACTS_BATCH_EMPTY", "Send at least one contact")
+    if len(rows) > MAX_BATCH:
+        raise PydanticCustomError(
+            "CONTACTS_BATCH_TOO_LARGE",
+            f"At most {MAX_BATCH:,} contacts per call; use the CSV import for more",
+        )
+    return rows
+
+
+class BulkAddIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Rows stay raw here and are validated one by one, so one bad row does not refuse the call.
+    contacts: Annotated[
+        list[Any],
+        AfterValidator(_batch_size),
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": ContactIn.model_json_schema(),
+                "minItems": 1,
+                "maxItems": MAX_BATCH,
+            }
+        ),
+    ]
+
+
+class RowResult(BaseModel):
+    index: int
+    status: Literal["created", "skipped", "invalid"]
+    campaign_contact_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+    code: str | None = None
+    message: str | None = None
+    errors: list[FieldErrorOut] = []
+
+
+class BulkSummary(BaseModel):
+    created: int
+    skipped: int
+    invalid: int
+
+
+class BulkAddOut(BaseModel):
+    summary: BulkSummary
+    results: list[RowResult]
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str | None
+    lead_id: uuid.UUID | None
+    first_name: str | None
+    last_name: str | None
+    linkedin_url: str | None
+    company_name: str | None
+    title: str | None
+    phone: str | None
+    timezone: str | None
+    lead_tier: str | None
+    tags: list[str]
+    score: int
+    custom_fields: dict[str, Any]
+
+
+class CampaignContactOut(BaseModel):
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    contact_type: str
+    status: str
+    ab_variant: str | None
+    channel: str | None
+    template_used_id: uuid.UUID | None
+    sent_at: datetime | None
+    opened_at: datetime | None
+    clicked_at: datetime | None
+    responded_at: datetime | None
+    response_text: str | None
+    converted_at: datetime | None
+    conversion_type: str | None
+    conversion_entity_id: uuid.UUID | None
+    bounced_at: datetime | None
+    unsubscribed_at: datetime | None
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+    contact: ContactOut
+
+
+class CampaignContactUpdate(BaseModel):
+    """Status and engagement fields are not here: events change them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_type: ContactTypeField | None = None
+    ab_variant: AbVariant | None = None
+    contact: ContactFields | None = None

@@ -1,0 +1,377 @@
+"""Contacts in a campaign: bulk add with a result per row, A/B assignment, reads and edits."""
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.auth.tokens import Principal
+from outreach.campaigns.rules import CampaignStatus, CampaignType, Channel
+from outreach.campaigns.service import get_readable_campaign, get_writable_campaign
+from outreach.contacts import repository
+from outreach.contacts.repository import Member, MemberFilters, identity_key
+from outreach.contacts.schemas import (
+    BulkAddOut,
+    BulkSummary,
+    CampaignContactOut,
+    CampaignContactUpdate,
+    ContactIn,
+    ContactOut,
+    RowResult,
+)
+from outreach.errors import Conflict, FieldError, ValidationFailed, not_found
+from outreach.kit.keyset import page_of, position_after
+from outreach.kit.pagination import Page
+from outreach.kit.problems import FieldErrorOut, field_error
+from outreach.models import Campaign, CampaignContact, Contact
+from outreach.suppressions.repository import suppressed_emails
+
+ACCEPTED_TYPES: dict[CampaignType, frozenset[str]] = {
+    CampaignType.TALENT_SOURCING: frozenset({"candidate", "referral"}),
+    CampaignType.BUSINESS_DEVELOPMENT: frozenset({"hiring_manager", "decision_maker", "referral"}),
+    CampaignType.MIXED: frozenset({"candidate", "hiring_manager", "decision_maker", "referral"}),
+}
+DEFAULT_TYPE: dict[CampaignType, str] = {
+    CampaignType.TALENT_SOURCING: "candidate",
+    CampaignType.BUSINESS_DEVELOPMENT: "hiring_manager",
+    CampaignType.MIXED: "candidate",
+}
+SUPPRESSION_SKIPS: dict[str, tuple[str, str]] = {
+    "hard_bounce": ("CONTACT_BOUNCED", "Email previously bounced"),
+    "unsubscribed": ("CONTACT_UNSUBSCRIBED", "Contact has unsubscribed"),
+    "complaint": ("CONTACT_UNSUBSCRIBED", "Contact has unsubscribed (spam complaint)"),
+    "manual": ("CONTACT_UNSUBSCRIBED", "Contact is on the do-not-contact list"),
+}
+# Columns that always hold a value: null in a PATCH clears them to empty.
+CLEARED_TO_EMPTY: dict[str, Callable[[], Any]] = {"tags": list, "custom_fields": dict}
+
+
+# -- rules -------------------------------------------------------------------------------
+
+
+def _reachability_errors(
+    campaign: Campaign,
+    email: str | None,
+    lead_id: uuid.UUID | None,
+    linkedin_url: str | None,
+    prefix: str = "",
+) -> list[FieldError]:
+    """Who the person is (email or lead id) and whether the campaign's channel can reach them."""
+    channel = Channel(campaign.channel)
+    if channel is Channel.EMAIL and email is None:
+        message = "An email campaign needs the contact's email"
+        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+    if email is None and lead_id is None:
+        message = "A contact needs an email or a lead_id"
+        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+    if channel is Channel.LINKEDIN and linkedin_url is None:
+        message = "A LinkedIn campaign needs the contact's linkedin_url"
+        return [FieldError(f"{prefix}linkedin_url", "CONTACT_LINKEDIN_URL_REQUIRED", message)]
+    if channel is Channel.COMBINED and email is None and linkedin_url is None:
+        message = "A combined campaign needs the contact's email or linkedin_url"
+        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+    return []
+
+
+def _type_errors(campaign: Campaign, contact_type: str) -> list[FieldError]:
+    campaign_type = CampaignType(campaign.campaign_type)
+    if contact_type in ACCEPTED_TYPES[campaign_type]:
+        return []
+    accepted = ", ".join(sorted(ACCEPTED_TYPES[campaign_type]))
+    message = f"A {campaign_type} campaign accepts contacts of type {accepted}"
+    return [FieldError("contact_type", "CONTACT_TYPE_MISMATCH", message)]
+
+
+# -- bulk add ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    index: int
+    contact: ContactIn
+    contact_type: str
+
+    @property
+    def key(self) -> str:
+        return identity_key(self.contact.email, self.contact.lead_id)
+
+
+def _check_row(campaign: Campaign, index: int, raw: Any) -> _Row | list[FieldError]:
+    try:
+        contact = ContactIn.model_validate(raw)
+    except ValidationError as exc:
+        return [field_error(dict(error)) for error in exc.errors()]
+    contact_type = contact.contact_type or DEFAULT_TYPE[CampaignType(campaign.campaign_type)]
+    errors = _reachability_errors(campaign, contact.email, contact.lead_id, contact.linkedin_url)
+    errors += _type_errors(campaign, contact_type)
+    return errors or _Row(index, contact, contact_type)
+
+
+def _invalid_row(index: int, errors: list[FieldError]) -> RowResult:
+    return RowResult(
+        index=index,
+        status="invalid",
+        code=errors[0].code,
+        message=errors[0].message,
+        errors=[FieldErrorOut(**error.as_dict()) for error in errors],
+    )
+
+
+def _skipped(
+    index: int,
+    code: str,
+    message: str,
+    contact_id: uuid.UUID | None = None,
+    member_id: uuid.UUID | None = None,
+) -> RowResult:
+    return RowResult(
+        index=index,
+        status="skipped",
+        code=code,
+        message=message,
+        contact_id=contact_id,
+        campaign_contact_id=member_id,
+    )
+
+
+async def _new_people(
+    session: AsyncSession, rows: list[_Row], results: dict[int, RowResult]
+) -> tuple[dict[str, _Row], list[_Row]]:
+    """Skip the suppressed rows; answer the row that adds each person, and the repeats."""
+    emails = [row.contact.email for row in rows if row.contact.email is not None]
+    suppressed = await suppressed_emails(session, emails)
+    first: dict[str, _Row] = {}
+    repeated: list[_Row] = []
+    for row in rows:
+        reason = suppressed.get(row.key) if row.contact.email is not None else None
+        if reason is not None:
+            results[row.index] = _skipped(row.index, *SUPPRESSION_SKIPS[reason])
+        elif row.key in first:
+            repeated.append(row)
+        else:
+            first[row.key] = row
+    return first, repeated
+
+
+async def _add_people(
+    session: AsyncSession,
+    campaign: Campaign,
+    first: dict[str, _Row],
+    repeated: list[_Row],
+    results: dict[int, RowResult],
+) -> None:
+    """Create or update each person, then add those not yet in the campaign."""
+    # In key order, so that concurrent adds of the same people lock them in the same order
+    # and cannot deadlock.
+    people = [first[key].contact for key in sorted(first)]
+    contact_ids = await repository.upsert_contacts(
+        session,
+        campaign.org_id,
+        [person.model_dump(mode="json", exclude={"contact_type"}) for person in people],
+    )
+    added = await repository.add_members(
+        session,
+        campaign.org_id,
+        campaign.id,
+        {contact_ids[key]: row.contact_type for key, row in first.items()},
+    )
+    members = added | await repository.member_ids(
+        session, campaign.id, [id_ for id_ in contact_ids.values() if id_ not in added]
+    )
+    for row in [*first.values(), *repeated]:
+        contact_id = contact_ids[row.key]
+        if row is first[row.key] and contact_id in added:
+            results[row.index] = RowResult(
+                index=row.index,
+                status="created",
+                contact_id=contact_id,
+                campaign_contact_id=added[contact_id],
+            )
+        else:
+            message = "This person is already in the campaign"
+            results[row.index] = _skipped(
+                row.index, "CONTACT_DUPLICATE", message, contact_id, members[contact_id]
+            )
+
+
+async def add_contacts(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, rows: list[Any]
+) -> BulkAddOut:
+    """Add the valid rows in one go; answer each row's fate, in order."""
+    campaign = await get_writable_campaign(session, principal, campaign_id)
+    results: dict[int, RowResult] = {}
+    checked: list[_Row] = []
+    for index, raw in enumerate(rows):
+        row = _check_row(campaign, index, raw)
+        if isinstance(row, _Row):
+            checked.append(row)
+        else:
+            results[index] = _invalid_row(index, row)
+    first, repeated = await _new_people(session, checked, results)
+    if first:
+        await _add_people(session, campaign, first, repeated, results)
+        await assign_ab_variants(session, campaign)
+
+    ordered = [results[index] for index in range(len(rows))]
+    summary = BulkSummary(
+        created=sum(r.status == "created" for r in ordered),
+        skipped=sum(r.status == "skipped" for r in ordered),
+        invalid=sum(r.status == "invalid" for r in ordered),
+    )
+    return BulkAddOut(summary=summary, results=ordered)
+
+
+async def assign_ab_variants(session: AsyncSession, campaign: Campaign) -> int:
+    """Give every member of an A/B test campaign without a variant one, keeping the split as
+    close to `ab_split_percentage` (% of A) as the members already assigned allow."""
+    if not campaign.is_ab_test:
+        return 0
+    unassigned = await repository.unassigned_member_ids(session, campaign.id)
+    if not unassigned:
+        return 0
+    counts = await repository.variant_counts(session, campaign.id)
+    a, b = counts.get("A", 0), counts.get("B", 0)
+    target = round((a + b + len(unassigned)) * campaign.ab_split_percentage / 100)
+    new_a = min(max(target - a, 0), len(unassigned))
+    variant_a = random.sample(unassigned, new_a)
+    await repository.assign_variants(session, campaign.id, variant_a)
+    return len(unassigned)
+
+
+# -- reads -------------------------------------------------------------------------------
+
+
+def _out(member: Member) -> CampaignContactOut:
+    fields = CampaignContactOut.model_fields.keys() - {"contact"}
+    return CampaignContactOut(
+        **{name: getattr(member.membership, name) for name in fields},
+        contact=ContactOut.model_validate(member.contact),
+    )
+
+
+async def list_members(
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    filters: MemberFilters,
+    limit: int,
+    cursor: str | None,
+) -> Page[CampaignContactOut]:
+    await get_readable_campaign(session, campaign_id)
+    after = position_after(cursor)
+    rows = await repository.list_members(session, campaign_id, filters, after, limit + 1)
+    return page_of(rows, limit, _out)
+
+
+async def _get_member(
+    session: AsyncSession, campaign_id: uuid.UUID, member_id: uuid.UUID, *, for_update: bool
+) -> Member:
+    member = await repository.get_member(session, campaign_id, member_id, for_update=for_update)
+    if member is None:
+        raise not_found("Campaign contact")
+    return member
+
+
+async def get_member(
+    session: AsyncSession, campaign_id: uuid.UUID, member_id: uuid.UUID
+) -> CampaignContactOut:
+    await get_readable_campaign(session, campaign_id)
+    return _out(await _get_member(session, campaign_id, member_id, for_update=False))
+
+
+# -- edits -------------------------------------------------------------------------------
+
+
+def _membership_errors(
+    campaign: Campaign, membership: CampaignContact, body: CampaignContactUpdate
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    given = body.model_fields_set
+    if "contact_type" in given:
+        if body.contact_type is None:
+            message = "contact_type cannot be cleared"
+            errors.append(FieldError("contact_type", "FIELD_REQUIRED", message))
+        else:
+            errors += _type_errors(campaign, body.contact_type)
+    if "ab_variant" in given and body.ab_variant != membership.ab_variant:
+        if campaign.status != CampaignStatus.DRAFT:
+            raise Conflict(
+                "CAMPAIGN_FIELD_LOCKED",
+                "ab_variant can change only while the campaign is a draft",
+                "Once a campaign is scheduled or running, its A/B groups are fixed.",
+            )
+        if body.ab_variant is not None and not campaign.is_ab_test:
+            message = "This campaign is not an A/B test"
+            errors.append(FieldError("ab_variant", "CONTACT_AB_VARIANT_INVALID", message))
+    return errors
+
+
+def _person_changes(
+    campaign: Campaign, person: Contact, body: CampaignContactUpdate
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The person's fields to change, and what is wrong with the person they would make."""
+    if "contact" not in body.model_fields_set:
+        return {}, []
+    if body.contact is None:
+        return {}, [FieldError("contact", "FIELD_REQUIRED", "contact cannot be null")]
+    changes = body.contact.model_dump(exclude_unset=True)
+    for name, empty in CLEARED_TO_EMPTY.items():
+        if name in changes and changes[name] is None:
+            changes[name] = empty()
+    resulting = {
+        name: changes.get(name, getattr(person, name))
+        for name in ("email", "lead_id", "linkedin_url")
+    }
+    return changes, _reachability_errors(campaign, **resulting, prefix="contact.")
+
+
+async def _check_identity_free(
+    session: AsyncSession, person: Contact, changes: dict[str, Any]
+) -> None:
+    if not changes.keys() & {"email", "lead_id"}:
+        return
+    holder = await repository.find_contact_id(
+        session, changes.get("email", person.email), changes.get("lead_id", person.lead_id)
+    )
+    if holder is not None and holder != person.id:
+        raise Conflict(
+            "CONTACT_DUPLICATE",
+            "Another contact of the organization already has this email or lead_id",
+        )
+
+
+async def update_member(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    member_id: uuid.UUID,
+    body: CampaignContactUpdate,
+) -> CampaignContactOut:
+    """Change the membership and, through it, the person (who may be in other campaigns too)."""
+    campaign = await get_writable_campaign(session, principal, campaign_id)
+    membership, person = await _get_member(session, campaign.id, member_id, for_update=True)
+    errors = _membership_errors(campaign, membership, body)
+    changes, person_errors = _person_changes(campaign, person, body)
+    if errors or person_errors:
+        raise ValidationFailed(errors=errors + person_errors)
+    await _check_identity_free(session, person, changes)
+    for name, value in changes.items():
+        setattr(person, name, value)
+    for name in body.model_fields_set - {"contact"}:
+        setattr(membership, name, getattr(body, name))
+    await session.flush()
+    await session.refresh(membership)
+    await session.refresh(person)
+    return _out(Member(membership, person))
+
+
+async def remove_member(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, member_id: uuid.UUID
+) -> None:
+    """Take the person out of the campaign; the organization's contact stays."""
+    campaign = await get_writable_campaign(session, principal, campaign_id)
+    if not await repository.delete_member(session, campaign.id, member_id):
+        raise not_found("Campaign contact")
