@@ -1,5 +1,6 @@
 """The application: routers, middleware, error handlers and the database engine's lifespan."""
 
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -9,7 +10,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from outreach.auth.dependencies import KnownPrincipals
+from outreach.auth.dependencies import known_principals
+from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
 from outreach.config import Settings, get_settings
 from outreach.contacts.router import router as contacts_router
@@ -65,6 +67,9 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         check_app_role(urls.app)
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         app.state.sessionmaker = create_sessionmaker(engine)
+        # What startup built lives as long as the process: keep the collector off it.
+        gc.collect()
+        gc.freeze()
         yield
         await engine.dispose()
 
@@ -76,7 +81,8 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.known_principals = KnownPrincipals()
+    app.state.known_principals = known_principals()
+    app.state.token_verifier = TokenVerifier(settings)
     app.state.migration_head = head_revision(urls)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)

@@ -7,16 +7,16 @@ success already sent).
 """
 
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+from cachetools import LRUCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.auth.tokens import Principal, verify_token
+from outreach.auth.tokens import Principal, TokenVerifier
 from outreach.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from your identity provider")
@@ -29,29 +29,16 @@ async def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(detail="Send 'Authorization: Bearer <token>'.")
-    return verify_token(credentials.credentials, request.app.state.settings)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(credentials.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-class KnownPrincipals:
+def known_principals(size: int = 10_000) -> LRUCache[Principal, bool]:
     """The (org, user, claims) seen recently by this process, to skip the just-in-time upsert."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._seen: OrderedDict[Principal, None] = OrderedDict()
-        self._size = size
-
-    def __contains__(self, principal: Principal) -> bool:
-        if principal in self._seen:
-            self._seen.move_to_end(principal)
-            return True
-        return False
-
-    def add(self, principal: Principal) -> None:
-        self._seen[principal] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
+    return LRUCache(maxsize=size)
 
 
 async def ensure_org_and_user(session: AsyncSession, principal: Principal) -> None:
@@ -99,13 +86,13 @@ async def get_tenant_session(
     state = request.app.state
     async with state.sessionmaker() as session:
         session.info["org_id"] = principal.org_id
-        first_seen = principal not in state.known_principals
+        first_seen = state.known_principals.get(principal) is None
         async with session.begin():
             if first_seen:
                 await ensure_org_and_user(session, principal)
             yield session
         if first_seen:  # only once committed: a rolled-back request created nothing
-            state.known_principals.add(principal)
+            state.known_principals[principal] = True
 
 
 TenantSession = Annotated[AsyncSession, Depends(get_tenant_session, scope="function")]

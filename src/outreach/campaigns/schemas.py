@@ -4,6 +4,7 @@ import unicodedata
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -135,6 +136,7 @@ class ResponseRateBandOut(BaseModel):
     color: str
 
     @classmethod
+    @cache  # five bands: build each answer once
     def of(cls, band: ResponseRateBand | None) -> "ResponseRateBandOut | None":
         return None if band is None else cls(key=band.key, label=band.label, color=band.color)
 
