@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, bindparam, cast, func, literal, select, tuple_
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import ColumnElement, Date, bindparam, cast, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.models import Campaign, CampaignContact, MessageTemplate, UserProfile
@@ -48,9 +47,15 @@ _CAMPAIGN = select(Campaign).where(
     Campaign.id == bindparam("campaign_id"), Campaign.deleted_at.is_(None)
 )
 _CAMPAIGN_FOR_UPDATE = _CAMPAIGN.with_for_update()
-_CAMPAIGN_ROW = select(CAMPAIGNS).where(
-    CAMPAIGNS.c.id == bindparam("campaign_id"), CAMPAIGNS.c.deleted_at.is_(None)
-)
+_CAMPAIGN_WITH_COUNTS = text("""
+SELECT c.*, coalesce((
+    SELECT json_object_agg(status, n)
+    FROM (SELECT status, count(*) AS n FROM campaign_contacts
+          WHERE campaign_id = c.id GROUP BY status) AS counted
+  ), '{}') AS contact_counts
+FROM campaigns c
+WHERE c.id = :campaign_id AND c.deleted_at IS NULL
+""")
 _CONTACT_COUNTS = (
     select(CampaignContact.status, func.count())
     .where(CampaignContact.campaign_id == bindparam("campaign_id"))
@@ -66,9 +71,14 @@ async def get_campaign(
     return (await session.execute(query, {"campaign_id": campaign_id})).scalar_one_or_none()
 
 
-async def get_campaign_row(session: AsyncSession, campaign_id: uuid.UUID) -> RowMapping | None:
-    """The campaign as a plain row, for reads."""
-    return (await session.execute(_CAMPAIGN_ROW, {"campaign_id": campaign_id})).mappings().first()
+async def get_campaign_with_counts(
+    session: AsyncSession, campaign_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The campaign as a plain row with its contacts counted by status, in one round trip."""
+    connection = await session.connection()  # Core: no ORM objects on this hot read
+    result = await connection.execute(_CAMPAIGN_WITH_COUNTS, {"campaign_id": campaign_id})
+    row = result.first()
+    return None if row is None else dict(zip(result.keys(), row, strict=True))
 
 
 async def list_campaigns(
@@ -111,7 +121,7 @@ async def list_campaigns(
         query = query.order_by(key.desc(), Campaign.id.desc())
     else:
         query = query.order_by(key.asc(), Campaign.id.asc())
-    result = await session.execute(query.limit(limit))
+    result = await (await session.connection()).execute(query.limit(limit))
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]  # cheaper than RowMapping
 

@@ -82,7 +82,7 @@ def campaign_values(campaign: Campaign) -> dict[str, Any]:
     return {column: getattr(campaign, column) for column in COLUMNS}
 
 
-def with_metrics(campaign: Mapping[Any, Any]) -> dict[str, Any]:
+def with_metrics(campaign: Mapping[str, Any]) -> dict[str, Any]:
     """A campaign's columns and the figures derived from them."""
     reached, responses, conversions = (
         campaign["contacts_reached"],
@@ -108,8 +108,12 @@ async def get_readable_campaign(session: AsyncSession, campaign_id: uuid.UUID) -
     return campaign
 
 
-async def campaign_detail(session: AsyncSession, campaign: Mapping[Any, Any]) -> CampaignDetail:
-    counts = await repository.contact_counts(session, campaign["id"])
+async def campaign_detail(session: AsyncSession, campaign: Campaign) -> CampaignDetail:
+    counts = await repository.contact_counts(session, campaign.id)
+    return _detail(campaign_values(campaign), counts)
+
+
+def _detail(campaign: Mapping[str, Any], counts: Mapping[str, int]) -> CampaignDetail:
     return CampaignDetail.model_validate(
         with_metrics(campaign)
         | {"contact_counts": {status: counts.get(status, 0) for status in CONTACT_STATUSES}}
@@ -117,11 +121,10 @@ async def campaign_detail(session: AsyncSession, campaign: Mapping[Any, Any]) ->
 
 
 async def get_campaign_detail(session: AsyncSession, campaign_id: uuid.UUID) -> CampaignDetail:
-    # Read as plain rows: ORM objects cost more than the query on this hot path.
-    campaign = await repository.get_campaign_row(session, campaign_id)
+    campaign = await repository.get_campaign_with_counts(session, campaign_id)
     if campaign is None:
         raise not_found("Campaign")
-    return await campaign_detail(session, campaign)
+    return _detail(campaign, campaign["contact_counts"])
 
 
 async def list_campaigns(
@@ -229,7 +232,7 @@ async def create_campaign(
     session.add(campaign)
     await session.flush()
     await session.refresh(campaign)
-    return await campaign_detail(session, campaign_values(campaign))
+    return await campaign_detail(session, campaign)
 
 
 async def update_campaign(
@@ -270,7 +273,7 @@ async def update_campaign(
         setattr(campaign, field, value)
     await session.flush()
     await session.refresh(campaign)
-    return await campaign_detail(session, campaign_values(campaign))
+    return await campaign_detail(session, campaign)
 
 
 def _editable_columns() -> set[str]:
@@ -403,7 +406,7 @@ async def transition(
     campaign.status = target
     await session.flush()
     await session.refresh(campaign)
-    return await campaign_detail(session, campaign_values(campaign))
+    return await campaign_detail(session, campaign)
 
 
 async def _check_ready_to_run(session: AsyncSession, campaign: Campaign) -> None:
