@@ -519,7 +519,7 @@ async def sql_reads(url: str, data: Dataset, total: int, *, rls: bool) -> list[T
 
 
 async def compare_rls(
-    urls: DatabaseUrls, data: Dataset, total: int, rounds: int = 4
+    urls: DatabaseUrls, data: Dataset, total: int, rounds: int = 8
 ) -> tuple[list[Timings], list[Timings]]:
     """Alternate the two sides in rounds, so that drift (caches, other load) hits both alike."""
     rls = [Timings("SQL list, app role (RLS)", []), Timings("SQL get, app role (RLS)", [])]
@@ -533,6 +533,56 @@ async def compare_rls(
     return rls, owner
 
 
+def server_times(
+    urls: DatabaseUrls, data: Dataset, samples: int
+) -> tuple[list[Timings], list[Timings]]:
+    """What the database itself spends on each query (planning + execution, from EXPLAIN
+    ANALYZE), RLS on and off interleaved query by query: the client's own time, which dwarfs
+    a sub-millisecond query, is left out, so the difference is the policy's cost alone."""
+    rng = random.Random(11)
+    orgs = list(data.users)
+    sides = {
+        True: [
+            Timings("DB time list, app role (RLS)", []),
+            Timings("DB time get, app role (RLS)", []),
+        ],
+        False: [
+            Timings("DB time list, owner (no RLS)", []),
+            Timings("DB time get, owner (no RLS)", []),
+        ],
+    }
+    warmup = 200  # a new connection fills its catalog caches first: leave those samples out
+    with (
+        psycopg.connect(libpq_url(urls.app)) as app,
+        psycopg.connect(libpq_url(urls.owner)) as owner,
+    ):
+        for n in range(warmup + samples):
+            org = rng.choice(orgs)
+            params = {"org": org, "id": rng.choice(data.campaigns[org])}
+            for rls, conn in (
+                ((True, app), (False, owner)) if n % 2 else ((False, owner), (True, app))
+            ):
+                org_filter = "" if rls else "org_id = %(org)s AND"
+                queries = (
+                    LIST_SQL.format(org=org_filter),
+                    GET_SQL.format(org=org_filter, org_c="" if rls else "c.org_id = %(org)s AND"),
+                )
+                with conn.transaction():
+                    conn.execute("SELECT set_config('app.org_id', %s, true)", (str(org),))
+                    for timings, query in zip(sides[rls], queries, strict=True):
+                        plan = conn.execute(
+                            "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) " + query, params
+                        ).fetchall()
+                        ms = sum(
+                            float(line.split(":")[1].split()[0])
+                            for (line,) in plan
+                            if line.startswith(("Planning Time", "Execution Time"))
+                        )
+                        if n >= warmup:
+                            timings.seconds.append(ms / 1000)
+    return sides[True], sides[False]
+
+
 def bypasses_rls(url: str) -> bool:
     with psycopg.connect(libpq_url(url)) as conn:
         row = conn.execute(
@@ -544,13 +594,21 @@ def bypasses_rls(url: str) -> bool:
 # -- (f) the summary ---------------------------------------------------------------------
 
 
+def overhead(rls: Timings, owner: Timings) -> float:
+    return statistics.median(rls.seconds) / statistics.median(owner.seconds) - 1
+
+
 def summary(
-    load_seconds: float, api: list[Timings], rls: list[Timings], owner: list[Timings]
+    load_seconds: float,
+    api: list[Timings],
+    sql: tuple[list[Timings], list[Timings]],
+    db: tuple[list[Timings], list[Timings]],
 ) -> bool:
-    overheads = [
-        statistics.median(a.seconds) / statistics.median(b.seconds) - 1
-        for a, b in zip(rls, owner, strict=True)
-    ]
+    """The targets of the issue. RLS's cost is judged as the issue puts it: the same queries
+    from 16 concurrent clients, RLS on and off; the database-internal ratio is printed beside
+    it, for a sub-millisecond query it is the stricter lens."""
+    overheads = [overhead(a, b) for a, b in zip(*sql, strict=True)]
+    internal = [overhead(a, b) for a, b in zip(*db, strict=True)]
     checks = [
         (
             "load time",
@@ -573,21 +631,21 @@ def summary(
         ("API errors", str(api[0].errors + api[1].errors), "0", api[0].errors + api[1].errors == 0),
         (
             "RLS overhead, list (SQL p50)",
-            f"{overheads[0]:+.1%}",
+            f"{overheads[0]:+.1%} (DB-internal {internal[0]:+.1%})",
             f"< {TARGET_RLS_OVERHEAD:.0%}",
             overheads[0] < TARGET_RLS_OVERHEAD,
         ),
         (
             "RLS overhead, get (SQL p50)",
-            f"{overheads[1]:+.1%}",
+            f"{overheads[1]:+.1%} (DB-internal {internal[1]:+.1%})",
             f"< {TARGET_RLS_OVERHEAD:.0%}",
             overheads[1] < TARGET_RLS_OVERHEAD,
         ),
     ]
     phase("summary")
-    print(f"{'measure':<30} {'value':>12}  {'target':>10}  result")
+    print(f"{'measure':<30} {'value':>32}  {'target':>10}  result")
     for name, value, target, ok in checks:
-        print(f"{name:<30} {value:>12}  {target:>10}  {'PASS' if ok else 'FAIL'}")
+        print(f"{name:<30} {value:>32}  {target:>10}  {'PASS' if ok else 'FAIL'}")
     return all(ok for *_, ok in checks)
 
 
@@ -657,8 +715,12 @@ def main() -> int:
         rls, owner = asyncio.run(compare_rls(urls, data, args.requests))
         for timings in (*rls, *owner):
             print(timings.line())
+        phase("SQL: time spent in the database, app role (RLS on) vs owner (RLS bypassed)")
+        db_rls, db_owner = server_times(urls, data, args.requests // 2)
+        for timings in (*db_rls, *db_owner):
+            print(timings.line())
 
-        passed = summary(load_seconds, api, rls, owner)
+        passed = summary(load_seconds, api, (rls, owner), (db_rls, db_owner))
     return 0 if passed else 1
 
 
