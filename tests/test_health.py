@@ -1,14 +1,17 @@
 from fastapi.testclient import TestClient
 
+from outreach.db import DatabaseUrls
+from outreach.schema import head_revision
+
 
 def test_healthz_answers_ok(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_readyz_reports_database_at_head(client: TestClient) -> None:
+def test_readyz_reports_database_at_head(client: TestClient, database_urls: DatabaseUrls) -> None:
     answer = client.get("/readyz")
     assert answer.status_code == 200
-    assert answer.json()["migration"] == "0001_foundation"
+    assert answer.json()["migration"] == head_revision(database_urls)
 
 
 def test_docs_are_served_without_a_cdn(client: TestClient) -> None:

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
 
     public_url: str | None = None
+    reconcile_minutes: int = Field(default=5, ge=1, le=1440)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

@@ -16,7 +16,9 @@ from outreach.campaigns.router import router as campaigns_router
 from outreach.config import Settings, get_settings
 from outreach.contacts.router import router as contacts_router
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolve_database_urls
+from outreach.events.router import router as events_router
 from outreach.health.router import router as health_router
+from outreach.jobs.scheduler import start_scheduler
 from outreach.kit.problems import install_problem_handlers
 from outreach.schema import check_app_role, head_revision
 from outreach.suppressions.router import router as suppressions_router
@@ -67,10 +69,12 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         check_app_role(urls.app)
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         app.state.sessionmaker = create_sessionmaker(engine)
+        scheduler = start_scheduler(settings, app.state.sessionmaker)
         # What startup built lives as long as the process: keep the collector off it.
         gc.collect()
         gc.freeze()
         yield
+        scheduler.shutdown(wait=False)
         await engine.dispose()
 
     app = FastAPIOffline(
@@ -87,6 +91,12 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
-    for router in (campaigns_router, contacts_router, templates_router, suppressions_router):
+    for router in (
+        campaigns_router,
+        contacts_router,
+        events_router,
+        templates_router,
+        suppressions_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app

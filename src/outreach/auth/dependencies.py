@@ -44,6 +44,8 @@ def known_principals(size: int = 10_000) -> LRUCache[Principal, bool]:
 async def ensure_org_and_user(session: AsyncSession, principal: Principal) -> None:
     await session.execute(
         text(
+            "WITH listed AS (INSERT INTO tenant_directory (id) VALUES (:org_id) "
+            "ON CONFLICT (id) DO NOTHING) "
             "INSERT INTO organizations (id, name) VALUES (:org_id, :name) "
             "ON CONFLICT (id) DO NOTHING"
         ),

@@ -73,6 +73,15 @@ LOCKED_WHILE_RUNNING = frozenset(
     }
 )
 
+# The spec's conversions of each campaign type (mixed accepts them all).
+TALENT_CONVERSIONS = frozenset({"phone_screen", "submission", "interview", "placement"})
+BD_CONVERSIONS = frozenset({"discovery_call", "meeting", "proposal", "deal"})
+CONVERSION_TYPES: dict[CampaignType, frozenset[str]] = {
+    CampaignType.TALENT_SOURCING: TALENT_CONVERSIONS,
+    CampaignType.BUSINESS_DEVELOPMENT: BD_CONVERSIONS,
+    CampaignType.MIXED: TALENT_CONVERSIONS | BD_CONVERSIONS,
+}
+
 ALLOCATION_FIELDS = (
     "email_allocation",
     "linkedin_allocation",

@@ -201,6 +201,9 @@ class CampaignContactOut(BaseModel):
     channel: str | None
     template_used_id: uuid.UUID | None
     sent_at: datetime | None
+    email_sent_at: datetime | None
+    linkedin_sent_at: datetime | None
+    delivered_at: datetime | None
     opened_at: datetime | None
     clicked_at: datetime | None
     responded_at: datetime | None
@@ -209,7 +212,9 @@ class CampaignContactOut(BaseModel):
     conversion_type: str | None
     conversion_entity_id: uuid.UUID | None
     bounced_at: datetime | None
+    bounce_type: str | None
     unsubscribed_at: datetime | None
+    complained_at: datetime | None
     error_message: str | None
     created_at: datetime
     updated_at: datetime

@@ -22,6 +22,9 @@ class CampaignContact(IdMixin, TenantMixin, TimestampMixin, Base):
     channel: Mapped[str | None] = mapped_column(Text)
 
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    linkedin_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     clicked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -31,4 +34,6 @@ class CampaignContact(IdMixin, TenantMixin, TimestampMixin, Base):
     conversion_entity_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    complained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bounce_type: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)

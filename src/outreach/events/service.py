@@ -1,0 +1,250 @@
+"""Recording events: appended once, applied to their contacts, counted on their campaigns.
+
+All of it happens in the caller's transaction, so an event, its contact's new state, the
+campaign's counters and any suppression it causes are committed together or not at all.
+"""
+
+import ipaddress
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.auth.dependencies import require_owner_or_manager
+from outreach.auth.tokens import Principal
+from outreach.campaigns.rules import CONVERSION_TYPES, CampaignStatus, CampaignType
+from outreach.campaigns.service import campaign_read_only, get_readable_campaign
+from outreach.contacts import service as contacts_service
+from outreach.errors import FieldError, ValidationFailed
+from outreach.events import repository
+from outreach.events.schemas import ManualEventIn, ManualEventOut, Outcome
+from outreach.events.state import (
+    Engagement,
+    EventType,
+    Occurrence,
+    advance,
+    contact_deltas,
+    event_counter,
+)
+from outreach.models import Campaign
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    campaign_contact_id: uuid.UUID
+    event_type: EventType
+    occurred_at: datetime
+    is_machine: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+    tracking_id: str | None = None
+    user_agent: str | None = None
+    ip_address: str | None = None
+    clicked_url: str | None = None
+    provider: str | None = None
+    provider_event_id: str | None = None
+
+    def as_row(self, campaign_id: uuid.UUID) -> dict[str, Any]:
+        return {
+            "campaign_id": campaign_id,
+            "campaign_contact_id": self.campaign_contact_id,
+            "event_type": self.event_type.value,
+            "event_data": self.data,
+            "event_timestamp": self.occurred_at.isoformat(),
+            "tracking_id": self.tracking_id,
+            "user_agent": self.user_agent[:512] if self.user_agent else None,
+            "ip_address": _valid_ip(self.ip_address),
+            "clicked_url": self.clicked_url,
+            "provider": self.provider,
+            "provider_event_id": self.provider_event_id,
+            "is_machine": self.is_machine,
+        }
+
+
+def _valid_ip(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _occurrence(row: dict[str, Any]) -> Occurrence:
+    data = row["event_data"] or {}
+    entity = data.get("conversion_entity_id")
+    return Occurrence(
+        event_type=EventType(row["event_type"]),
+        at=row["event_timestamp"],
+        is_machine=row["is_machine"],
+        bounce_type=data.get("bounce_type"),
+        reason=data.get("reason"),
+        response_text=data.get("response_text"),
+        conversion_type=data.get("conversion_type"),
+        conversion_entity_id=uuid.UUID(entity) if entity else None,
+    )
+
+
+def _suppression_reason(before: Engagement, after: Engagement) -> str | None:
+    if after.complained_at and not before.complained_at:
+        return "complaint"
+    if after.unsubscribed_at and not before.unsubscribed_at:
+        return "unsubscribed"
+    if after.bounced_at and not before.bounced_at:
+        return "hard_bounce"
+    return None
+
+
+async def record_events(
+    session: AsyncSession, org_id: uuid.UUID, events: list[NewEvent]
+) -> list[Outcome]:
+    """Record `events` of one organization; answers one outcome per event, in order."""
+    contacts = await repository.lock_contacts(session, [e.campaign_contact_id for e in events])
+    known = [e for e in events if e.campaign_contact_id in contacts]
+    inserted = await repository.append_events(
+        session, org_id, [e.as_row(contacts[e.campaign_contact_id][0]) for e in known]
+    )
+
+    occurrences: dict[uuid.UUID, list[Occurrence]] = defaultdict(list)
+    for row in inserted:
+        occurrences[row["campaign_contact_id"]].append(_occurrence(row))
+    deltas: dict[uuid.UUID, Counter[str]] = defaultdict(Counter)
+    changed, suppressions = [], []
+    for contact_id, happened in occurrences.items():
+        campaign_id, email, before = contacts[contact_id]
+        after = before
+        for occurrence in sorted(happened, key=lambda o: o.at):
+            after = advance(after, occurrence)
+            if counter := event_counter(occurrence):
+                deltas[campaign_id][counter] += 1
+        deltas[campaign_id].update(contact_deltas(before, after))
+        if after != before:
+            changed.append({"id": contact_id, "status": after.status, **asdict(after)})
+        if (reason := _suppression_reason(before, after)) and email:
+            suppressions.append(
+                {"email": email.lower(), "reason": reason, "campaign_id": campaign_id}
+            )
+
+    await repository.write_contacts(session, changed)
+    for campaign_id in sorted(deltas):  # one lock order for every writer
+        if moved := {name: n for name, n in deltas[campaign_id].items() if n}:
+            await repository.add_to_counters(session, campaign_id, moved)
+    await repository.suppress(session, org_id, suppressions)
+    return _outcomes(events, contacts.keys(), inserted)
+
+
+def _outcomes(events: list[NewEvent], known: Any, inserted: list[dict[str, Any]]) -> list[Outcome]:
+    new_provider_ids = Counter(row["provider_event_id"] for row in inserted)
+    outcomes = []
+    for event in events:
+        if event.campaign_contact_id not in known:
+            outcomes.append(Outcome.UNKNOWN_CONTACT)
+        elif event.provider_event_id is None or new_provider_ids[event.provider_event_id] > 0:
+            new_provider_ids[event.provider_event_id] -= 1
+            outcomes.append(Outcome.RECORDED)
+        else:
+            outcomes.append(Outcome.DUPLICATE)
+    return outcomes
+
+
+# -- manual events -----------------------------------------------------------------------
+
+
+async def record_manual_event(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    member_id: uuid.UUID,
+    body: ManualEventIn,
+) -> ManualEventOut:
+    """A reply, conversion or LinkedIn step logged by a person. Any contact of the campaign
+    may have one, contacted yet or not: a reply may come by phone."""
+    campaign = await get_readable_campaign(session, campaign_id)
+    require_owner_or_manager(principal, campaign.owner_id)
+    if campaign.status == CampaignStatus.ARCHIVED:
+        raise campaign_read_only(campaign)
+    member = await contacts_service.get_member(session, campaign_id, member_id)
+    event = NewEvent(
+        campaign_contact_id=member.id,
+        event_type=EventType(body.event_type),
+        occurred_at=_occurred_at(body),
+        data=_manual_data(campaign, body),
+    )
+    [outcome] = await record_events(session, principal.org_id, [event])
+    return ManualEventOut(
+        outcome=outcome, contact=await contacts_service.get_member(session, campaign_id, member_id)
+    )
+
+
+def _occurred_at(body: ManualEventIn) -> datetime:
+    now = datetime.now(UTC)
+    if body.occurred_at is None:
+        return now
+    if body.occurred_at > now + timedelta(minutes=5):
+        raise ValidationFailed.field(
+            "occurred_at", "EVENT_IN_FUTURE", "An event cannot have happened in the future"
+        )
+    return body.occurred_at
+
+
+def _manual_data(campaign: Campaign, body: ManualEventIn) -> dict[str, Any]:
+    errors: list[FieldError] = []
+    if body.event_type != "response_received":
+        errors += [
+            FieldError(name, "FIELD_NOT_ALLOWED", f"{name} goes with response_received only")
+            for name in ("response_text", "channel")
+            if getattr(body, name) is not None
+        ]
+    if body.event_type != "converted":
+        errors += [
+            FieldError(name, "FIELD_NOT_ALLOWED", f"{name} goes with converted only")
+            for name in ("conversion_type", "conversion_entity_id")
+            if getattr(body, name) is not None
+        ]
+    allowed = CONVERSION_TYPES[CampaignType(campaign.campaign_type)]
+    if body.event_type == "converted" and body.conversion_type not in allowed:
+        errors.append(
+            FieldError(
+                "conversion_type",
+                "CONVERSION_TYPE_INVALID",
+                f"A {campaign.campaign_type} campaign converts by {', '.join(sorted(allowed))}",
+            )
+        )
+    if errors:
+        raise ValidationFailed(errors=errors)
+    data = body.model_dump(
+        mode="json",
+        include={"response_text", "channel", "conversion_type", "conversion_entity_id"},
+        exclude_none=True,
+    )
+    return {**data, "source": "manual"}
+
+
+# -- reconciliation ----------------------------------------------------------------------
+
+
+async def reconcile_counters(
+    session: AsyncSession, campaign_ids: list[uuid.UUID] | None = None
+) -> dict[uuid.UUID, dict[str, tuple[int, int]]]:
+    """Recompute the counters of the organization's campaigns from their contacts and
+    events, repair any that drifted, and say which: campaign -> counter -> (held, actual).
+
+    The campaigns are locked first, so no event moves a counter between the recount and the
+    repair; events committed before the lock are in the recount, later ones add to it.
+    """
+    ids = (
+        campaign_ids
+        if campaign_ids is not None
+        else await repository.campaigns_to_reconcile(session)
+    )
+    if not ids:
+        return {}
+    held = await repository.lock_counters(session, ids)
+    actual = await repository.recomputed_counters(session, ids)
+    drift: dict[uuid.UUID, dict[str, tuple[int, int]]] = {}
+    for campaign_id in sorted(held):
+        wrong = {n: v for n, v in actual[campaign_id].items() if held[campaign_id][n] != v}
+        if wrong:
+            await repository.set_counters(session, campaign_id, wrong)
+            drift[campaign_id] = {n: (held[campaign_id][n], v) for n, v in wrong.items()}
+    return drift
