@@ -186,7 +186,8 @@ def test_metrics_progress_and_rates(
 ) -> None:
     campaign = create_campaign(client, org, target_contacts_count=200)
     as_owner.execute(
-        "UPDATE campaigns SET contacts_reached = 50, responses_received = 10, conversions = 4 "
+        "UPDATE campaigns SET contacts_reached = 50, responses_received = 10, conversions = 4, "
+        "emails_sent = 40, opens_unique = 10, clicks_unique = 4, emails_bounced = 2 "
         "WHERE id = %s",
         (campaign["id"],),
     )
@@ -195,6 +196,8 @@ def test_metrics_progress_and_rates(
     assert detail["response_rate"] == "20.00"
     assert detail["conversion_rate"] == "40.00"
     assert detail["overall_performance"] == "8.00"
+    rates = [detail[f"{r}_rate"] for r in ("open", "click", "reply", "bounce")]
+    assert rates == ["25.00", "10.00", "25.00", "5.00"]
     assert set(detail["contact_counts"]) == {
         "pending",
         "sent",

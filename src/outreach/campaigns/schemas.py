@@ -179,6 +179,20 @@ class CampaignOut(BaseModel):
     responses_received: int
     conversions: int
     response_rate: Decimal
+    emails_delivered: int
+    emails_bounced: int
+    opens_unique: int = Field(description="Contacts who opened (people, not machines)")
+    opens_total: int = Field(description="Opens by people, repeats included")
+    machine_opens: int = Field(description="Opens by mail privacy proxies and scanners")
+    clicks_unique: int = Field(description="Contacts who clicked (people, not machines)")
+    clicks_total: int = Field(description="Clicks by people, repeats included")
+    machine_clicks: int = Field(description="Clicks by link scanners")
+    unsubscribes: int
+    complaints: int
+    open_rate: Decimal = Field(description="opens_unique / emails_sent, %")
+    click_rate: Decimal = Field(description="clicks_unique / emails_sent, %")
+    reply_rate: Decimal = Field(description="responses_received / emails_sent, %")
+    bounce_rate: Decimal = Field(description="emails_bounced / emails_sent, %")
     conversion_rate: Decimal = Field(description="conversions / responses_received, %")
     overall_performance: Decimal = Field(description="conversions / contacts_reached, %")
     progress_percentage: Decimal = Field(

@@ -73,7 +73,16 @@ def _today() -> date:
 
 
 COMPUTED = frozenset(
-    {"conversion_rate", "overall_performance", "progress_percentage", "response_rate_band"}
+    {
+        "open_rate",
+        "click_rate",
+        "reply_rate",
+        "bounce_rate",
+        "conversion_rate",
+        "overall_performance",
+        "progress_percentage",
+        "response_rate_band",
+    }
 )
 COLUMNS = tuple(field for field in CampaignOut.model_fields if field not in COMPUTED)
 
@@ -90,8 +99,13 @@ def with_metrics(campaign: Mapping[str, Any]) -> dict[str, Any]:
         campaign["conversions"],
     )
     target = campaign["target_contacts_count"] or campaign["total_contacts"]
+    sent = campaign["emails_sent"]
     return {
         **campaign,
+        "open_rate": percentage(campaign["opens_unique"], sent),
+        "click_rate": percentage(campaign["clicks_unique"], sent),
+        "reply_rate": percentage(responses, sent),
+        "bounce_rate": percentage(campaign["emails_bounced"], sent),
         "conversion_rate": percentage(conversions, responses),
         "overall_performance": percentage(conversions, reached),
         "progress_percentage": percentage(reached, target),
