@@ -17,6 +17,7 @@ from outreach.config import Settings, get_settings
 from outreach.contacts.router import router as contacts_router
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolve_database_urls
 from outreach.events.router import router as events_router
+from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
 from outreach.jobs.scheduler import start_scheduler
 from outreach.kit.problems import install_problem_handlers
@@ -70,11 +71,14 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         app.state.sessionmaker = create_sessionmaker(engine)
         scheduler = start_scheduler(settings, app.state.sessionmaker)
+        app.state.event_writer = EventWriter(app.state.sessionmaker)
+        app.state.event_writer.start()
         # What startup built lives as long as the process: keep the collector off it.
         gc.collect()
         gc.freeze()
         yield
         scheduler.shutdown(wait=False)
+        await app.state.event_writer.stop()
         await engine.dispose()
 
     app = FastAPIOffline(
