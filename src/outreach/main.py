@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from outreach.analytics.router import router as analytics_router
 from outreach.auth.dependencies import known_principals
 from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         events_router,
         templates_router,
         suppressions_router,
+        analytics_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -192,12 +192,12 @@ def test_metrics_progress_and_rates(
         (campaign["id"],),
     )
     detail = client.get(f"/api/v1/campaigns/{campaign['id']}", headers=org.headers()).json()
-    assert detail["progress_percentage"] == "25.00"
-    assert detail["response_rate"] == "20.00"
-    assert detail["conversion_rate"] == "40.00"
-    assert detail["overall_performance"] == "8.00"
+    assert detail["progress_percentage"] == 25.0
+    assert detail["response_rate"] == 20.0
+    assert detail["conversion_rate"] == 40.0
+    assert detail["overall_performance"] == 8.0
     rates = [detail[f"{r}_rate"] for r in ("open", "click", "reply", "bounce")]
-    assert rates == ["25.00", "10.00", "25.00", "5.00"]
+    assert rates == [25.0, 10.0, 25.0, 5.0]
     assert set(detail["contact_counts"]) == {
         "pending",
         "sent",

@@ -130,7 +130,7 @@ def test_pause_and_resume_keep_the_metrics(
     resumed = act(client, org, ready, "resume").json()
     assert resumed["status"] == "active"
     assert (resumed["contacts_reached"], resumed["responses_received"]) == (3, 1)
-    assert resumed["response_rate"] == "33.33"
+    assert resumed["response_rate"] == 33.33
 
 
 def test_a_paused_campaign_can_be_activated_again(

@@ -48,7 +48,7 @@ def test_a_reply_by_phone_is_a_response_for_a_contact_never_emailed(
     assert (contact["status"], contact["response_text"]) == ("responded", "Call me")
     metrics = campaign(client, org, member)
     assert (metrics["responses_received"], metrics["contacts_reached"]) == (1, 1)
-    assert metrics["response_rate"] == "100.00"
+    assert metrics["response_rate"] == 100.0
     assert metrics["contact_counts"]["responded"] == 1
 
 

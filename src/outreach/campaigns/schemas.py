@@ -25,6 +25,7 @@ from outreach.campaigns.rules import (
     PermissionMode,
     ResponseRateBand,
 )
+from outreach.kit.numbers import Percentage
 
 # Control, format (bidi overrides), surrogate, private-use, unassigned, line/paragraph separators
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -170,7 +171,7 @@ class CampaignOut(BaseModel):
     daily_lead_limit: int
     total_lead_limit: int | None
     target_contacts_count: int | None
-    target_response_rate: Decimal | None
+    target_response_rate: Percentage | None
     target_conversion_count: int | None
     total_contacts: int = Field(description="Contacts in the campaign")
     contacts_reached: int
@@ -178,7 +179,7 @@ class CampaignOut(BaseModel):
     linkedin_messages_sent: int
     responses_received: int
     conversions: int
-    response_rate: Decimal
+    response_rate: Percentage
     emails_delivered: int
     emails_bounced: int
     opens_unique: int = Field(description="Contacts who opened (people, not machines)")
@@ -189,13 +190,13 @@ class CampaignOut(BaseModel):
     machine_clicks: int = Field(description="Clicks by link scanners")
     unsubscribes: int
     complaints: int
-    open_rate: Decimal = Field(description="opens_unique / emails_sent, %")
-    click_rate: Decimal = Field(description="clicks_unique / emails_sent, %")
-    reply_rate: Decimal = Field(description="responses_received / emails_sent, %")
-    bounce_rate: Decimal = Field(description="emails_bounced / emails_sent, %")
-    conversion_rate: Decimal = Field(description="conversions / responses_received, %")
-    overall_performance: Decimal = Field(description="conversions / contacts_reached, %")
-    progress_percentage: Decimal = Field(
+    open_rate: Percentage = Field(description="opens_unique / emails_sent, %")
+    click_rate: Percentage = Field(description="clicks_unique / emails_sent, %")
+    reply_rate: Percentage = Field(description="responses_received / emails_sent, %")
+    bounce_rate: Percentage = Field(description="emails_bounced / emails_sent, %")
+    conversion_rate: Percentage = Field(description="conversions / responses_received, %")
+    overall_performance: Percentage = Field(description="conversions / contacts_reached, %")
+    progress_percentage: Percentage = Field(
         description="contacts_reached / target_contacts_count (or / all contacts), %"
     )
     response_rate_band: ResponseRateBandOut | None = Field(
