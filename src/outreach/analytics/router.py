@@ -1,22 +1,110 @@
-"""Analytics routes: a campaign's A/B test results."""
+"""Analytics routes: A/B results, dashboard, timeseries, links, engaged contacts, events."""
 
 import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from outreach.analytics import service
-from outreach.analytics.schemas import AbTestOut
+from outreach.analytics.schemas import (
+    AbTestOut,
+    DashboardCampaignOut,
+    EngagedContactsOut,
+    EventOut,
+    LinksOut,
+    TimeseriesOut,
+)
 from outreach.auth.dependencies import TenantSession
+from outreach.events.state import EventType
+from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 
-router = APIRouter(prefix="/campaigns", tags=["analytics"])
+router = APIRouter(tags=["analytics"])
 
 
 @router.get(
-    "/{campaign_id}/ab-test",
+    "/campaigns/{campaign_id}/ab-test",
     summary="An A/B test's figures per variant, p-values, and the winner or why none yet",
     response_model=AbTestOut,
     responses=problem_responses(401, 404, 409),
 )
 async def get_ab_test(campaign_id: uuid.UUID, session: TenantSession) -> AbTestOut:
     return await service.get_ab_test(session, campaign_id)
+
+
+@router.get(
+    "/dashboard",
+    summary="The organization's active and paused campaigns, with metrics and pending counts",
+    response_model=Page[DashboardCampaignOut],
+    responses=problem_responses(401),
+)
+async def get_dashboard(
+    session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+) -> Page[DashboardCampaignOut]:
+    return await service.get_dashboard(session, limit, cursor)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/timeseries",
+    summary="Sends, opens, clicks, responses and conversions per day or hour",
+    response_model=TimeseriesOut,
+    responses=problem_responses(401, 404),
+)
+async def get_timeseries(
+    campaign_id: uuid.UUID,
+    session: TenantSession,
+    bucket: Literal["day", "hour"] = "day",
+    since: Annotated[
+        AwareDatetime | None, Query(description="Default: the campaign's start")
+    ] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
+    tz: Annotated[str, Query(max_length=64, description="IANA time zone of the buckets")] = "UTC",
+) -> TimeseriesOut:
+    return await service.get_timeseries(session, campaign_id, bucket, since, until, tz)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/links",
+    summary="The most clicked links, with total and unique clicks by people",
+    response_model=LinksOut,
+    responses=problem_responses(401, 404),
+)
+async def get_links(
+    campaign_id: uuid.UUID,
+    session: TenantSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> LinksOut:
+    return await service.get_links(session, campaign_id, limit)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/engaged-contacts",
+    summary="Highly engaged contacts (3+ clicks by default) with their engagement score",
+    response_model=EngagedContactsOut,
+    responses=problem_responses(401, 404),
+)
+async def get_engaged_contacts(
+    campaign_id: uuid.UUID,
+    session: TenantSession,
+    min_clicks: Annotated[int, Query(ge=1, le=1000)] = 3,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> EngagedContactsOut:
+    return await service.get_engaged_contacts(session, campaign_id, min_clicks, limit)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/events",
+    summary="The campaign's event log, newest first",
+    response_model=Page[EventOut],
+    responses=problem_responses(401, 404),
+)
+async def list_events(
+    campaign_id: uuid.UUID,
+    session: TenantSession,
+    event_type: Annotated[list[EventType] | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[EventOut]:
+    types = [t.value for t in event_type or []]
+    return await service.list_events(session, campaign_id, types, limit, cursor)

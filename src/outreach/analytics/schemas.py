@@ -1,8 +1,13 @@
 """Analytics response bodies."""
 
-from pydantic import BaseModel, ConfigDict, Field
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from outreach.analytics.ab_test import NoWinnerReason, Variant
+from outreach.campaigns.schemas import CampaignOut
 from outreach.kit.numbers import Percentage
 
 
@@ -63,3 +68,75 @@ class AbTestOut(_FromResult):
     )
     reason: NoWinnerReason | None = Field(description="Why there is no winner yet")
     summary: str = Field(description="The verdict in plain words, as the UI displays it")
+
+
+class TimeseriesPoint(BaseModel):
+    bucket: datetime = Field(description="Start of the day or hour, in the requested time zone")
+    sends: int
+    opens: int = Field(description="Opens by people")
+    clicks: int = Field(description="Clicks by people")
+    responses: int
+    conversions: int
+    bounces: int
+    unsubscribes: int = Field(description="Unsubscribes and spam complaints")
+
+
+class TimeseriesOut(BaseModel):
+    bucket: Literal["day", "hour"]
+    tz: str
+    points: list[TimeseriesPoint]
+
+
+class LinkOut(BaseModel):
+    url: str
+    total_clicks: int = Field(description="Clicks by people, repeats included")
+    unique_clicks: int = Field(description="Contacts who clicked it")
+    machine_clicks: int = Field(description="Clicks by link scanners, left out of the others")
+
+
+class LinksOut(BaseModel):
+    items: list[LinkOut]
+
+
+class EngagedContactOut(BaseModel):
+    campaign_contact_id: uuid.UUID
+    contact_id: uuid.UUID
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    status: str
+    opens: int
+    clicks: int
+    responded_at: datetime | None
+    converted_at: datetime | None
+    engagement_score: int = Field(
+        description="opens + 3 x clicks + 10 if responded + 20 if converted (people only)"
+    )
+
+
+class EngagedContactsOut(BaseModel):
+    items: list[EngagedContactOut]
+
+
+class EventOut(BaseModel):
+    id: uuid.UUID
+    campaign_contact_id: uuid.UUID
+    event_type: str
+    event_timestamp: datetime
+    is_machine: bool
+    event_data: dict[str, Any]
+    clicked_url: str | None
+    user_agent: str | None
+    ip_address: str | None
+    provider: str | None
+    provider_event_id: str | None
+    created_at: datetime
+
+    @field_validator("ip_address", mode="before")
+    @classmethod
+    def _ip_text(cls, value: object) -> str | None:
+        return None if value is None else str(value)
+
+
+class DashboardCampaignOut(CampaignOut):
+    pending_contacts: int = Field(description="Contacts not contacted yet")
