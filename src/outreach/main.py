@@ -20,6 +20,7 @@ from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolv
 from outreach.events.router import router as events_router
 from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
+from outreach.inbound.router import router as inbound_router
 from outreach.jobs.scheduler import start_scheduler
 from outreach.kit.problems import install_problem_handlers
 from outreach.schema import check_app_role, head_revision
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         templates_router,
         suppressions_router,
         analytics_router,
+        inbound_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

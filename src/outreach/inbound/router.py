@@ -1,0 +1,63 @@
+"""Inbound provider events (authenticated by the org's secret, not a user token), and the
+rotation of that secret."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+
+from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.errors import AppError
+from outreach.inbound import service
+from outreach.inbound.schemas import InboundResult, InboundSecretOut
+from outreach.inbound.signature import SIGNATURE_HEADER
+from outreach.kit.problems import problem_responses
+
+router = APIRouter(prefix="/inbound", tags=["inbound"])
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    default_code = "PAYLOAD_TOO_LARGE"
+    default_title = "Request body too large"
+
+
+@router.post(
+    "/secrets",
+    summary="Create a new inbound secret (the previous one keeps working until the next)",
+    response_model=InboundSecretOut,
+    status_code=201,
+    responses=problem_responses(401, 403),
+)
+async def rotate_secret(
+    request: Request, session: TenantSession, principal: CurrentPrincipal
+) -> InboundSecretOut:
+    base_url = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
+    return await service.rotate_secret(session, principal, base_url)
+
+
+@router.post(
+    "/{provider}",
+    summary="Record deliveries, bounces, complaints, replies and unsubscribes of a provider",
+    description="Providers: `generic` (body signed with `X-Outreach-Signature: sha256=<hex>`), "
+    "`ses` (SNS) and `postmark` (the webhook URL of `POST /inbound/secrets`, with its token).",
+    response_model=InboundResult,
+    responses=problem_responses(401, 404, 413),
+)
+async def receive(
+    provider: str,
+    request: Request,
+    org: Annotated[
+        uuid.UUID | None, Query(description="The organization the events belong to")
+    ] = None,
+    token: Annotated[str | None, Query(max_length=64)] = None,
+    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER, max_length=100)] = None,
+) -> InboundResult:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(detail=f"At most {MAX_BODY_BYTES} bytes per request.")
+    return await service.receive(
+        request.app.state.sessionmaker, org, provider, body, signature, token
+    )
