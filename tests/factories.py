@@ -1,5 +1,6 @@
 """Small builders for tests: resources created through the API, as a client would."""
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import Settings
+from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
+from outreach.events.service import NewEvent, record_events
 
 
 @dataclass
@@ -93,3 +96,22 @@ def add_contacts(
     answer = post_contacts(client, org, campaign_id, rows)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
+
+
+async def record_concurrently(
+    urls: DatabaseUrls, org_id: uuid.UUID, events: list[NewEvent], writers: int
+) -> None:
+    """Record `events` in batches of 25 from `writers` concurrent transactions."""
+    engine = create_engine(urls.app, pool_size=writers)
+    sessionmaker = create_sessionmaker(engine)
+
+    async def writer(batches: list[list[NewEvent]]) -> None:
+        for batch in batches:
+            async with sessionmaker() as session:
+                session.info["org_id"] = org_id
+                async with session.begin():
+                    await record_events(session, org_id, batch)
+
+    batches = [events[i : i + 25] for i in range(0, len(events), 25)]
+    await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
+    await engine.dispose()

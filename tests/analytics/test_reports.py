@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from outreach.db import DatabaseUrls
 from outreach.events.service import NewEvent
 from outreach.events.state import EventType
-from tests.events.test_counters_under_load import record_concurrently
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import Org, add_contacts, create_campaign, record_concurrently
 
 DAY1 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.events.jobs import reconcile_all_counters
-from outreach.events.service import NewEvent, reconcile_counters, record_events
+from outreach.events.service import NewEvent, reconcile_counters
 from outreach.events.state import EventType
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import Org, add_contacts, create_campaign, record_concurrently
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 KINDS = [
@@ -49,24 +49,6 @@ def random_events(members: list[uuid.UUID], count: int, seed: int) -> list[NewEv
             )
         )
     return events
-
-
-async def record_concurrently(
-    urls: DatabaseUrls, org_id: uuid.UUID, events: list[NewEvent], writers: int
-) -> None:
-    engine = create_engine(urls.app, pool_size=writers)
-    sessionmaker = create_sessionmaker(engine)
-
-    async def writer(batches: list[list[NewEvent]]) -> None:
-        for batch in batches:
-            async with sessionmaker() as session:
-                session.info["org_id"] = org_id
-                async with session.begin():
-                    await record_events(session, org_id, batch)
-
-    batches = [events[i : i + 25] for i in range(0, len(events), 25)]
-    await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
-    await engine.dispose()
 
 
 async def drift(urls: DatabaseUrls, org_id: uuid.UUID) -> dict[uuid.UUID, object]:

@@ -16,8 +16,7 @@ from outreach.db import DatabaseUrls
 from outreach.events.service import NewEvent
 from outreach.events.state import EventType
 from outreach.inbound.signature import SIGNATURE_HEADER, sign
-from tests.events.test_counters_under_load import record_concurrently
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import Org, add_contacts, create_campaign, record_concurrently
 
 
 @pytest.fixture
