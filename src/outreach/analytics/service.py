@@ -19,14 +19,14 @@ from outreach.analytics.schemas import (
     LinksOut,
     TimeseriesOut,
 )
-from outreach.campaigns.service import get_readable_campaign, with_metrics
+from outreach.campaigns.service import get_campaign_facts, with_metrics
 from outreach.errors import Conflict, ValidationFailed
 from outreach.kit.keyset import position_after
 from outreach.kit.pagination import Page, encode_cursor
 
 
 async def get_ab_test(session: AsyncSession, campaign_id: uuid.UUID) -> AbTestOut:
-    campaign = await get_readable_campaign(session, campaign_id)
+    campaign = await get_campaign_facts(session, campaign_id)
     if not campaign.is_ab_test:
         raise Conflict(
             "CAMPAIGN_NOT_AB_TEST",
@@ -48,7 +48,7 @@ async def get_timeseries(
     until: datetime | None,
     tz: str,
 ) -> TimeseriesOut:
-    campaign = await get_readable_campaign(session, campaign_id)
+    campaign = await get_campaign_facts(session, campaign_id)
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -69,7 +69,7 @@ async def get_timeseries(
 
 
 async def get_links(session: AsyncSession, campaign_id: uuid.UUID, limit: int) -> LinksOut:
-    campaign = await get_readable_campaign(session, campaign_id)
+    campaign = await get_campaign_facts(session, campaign_id)
     rows = await repository.clicked_links(session, campaign.id, limit)
     return LinksOut(items=[LinkOut.model_validate(row) for row in rows])
 
@@ -77,7 +77,7 @@ async def get_links(session: AsyncSession, campaign_id: uuid.UUID, limit: int) -
 async def get_engaged_contacts(
     session: AsyncSession, campaign_id: uuid.UUID, min_clicks: int, limit: int
 ) -> EngagedContactsOut:
-    campaign = await get_readable_campaign(session, campaign_id)
+    campaign = await get_campaign_facts(session, campaign_id)
     rows = await repository.engaged_contacts(session, campaign.id, min_clicks, limit)
     return EngagedContactsOut(items=[EngagedContactOut.model_validate(row) for row in rows])
 
@@ -89,7 +89,7 @@ async def list_events(
     limit: int,
     cursor: str | None,
 ) -> Page[EventOut]:
-    campaign = await get_readable_campaign(session, campaign_id)
+    campaign = await get_campaign_facts(session, campaign_id)
     after = position_after(cursor)
     rows = await repository.events_page(session, campaign.id, event_types, after, limit + 1)
     return _page(rows, limit, "event_timestamp", EventOut)

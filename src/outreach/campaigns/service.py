@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from outreach.auth.dependencies import require_owner_or_manager, require_writer
 from outreach.auth.tokens import Principal
 from outreach.campaigns import repository
-from outreach.campaigns.repository import ORDERABLE, CampaignFilters
+from outreach.campaigns.repository import ORDERABLE, CampaignFacts, CampaignFilters
 from outreach.campaigns.rules import (
     ALLOCATION_FIELDS,
     DEFAULT_ALLOCATIONS,
@@ -115,11 +115,12 @@ def with_metrics(campaign: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def get_readable_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
-    campaign = await repository.get_campaign(session, campaign_id)
-    if campaign is None:
+async def get_campaign_facts(session: AsyncSession, campaign_id: uuid.UUID) -> CampaignFacts:
+    """The campaign's identity, owner, status and type, for reads of its parts."""
+    facts = await repository.get_campaign_facts(session, campaign_id)
+    if facts is None:
         raise not_found("Campaign")
-    return campaign
+    return facts
 
 
 async def campaign_detail(session: AsyncSession, campaign: Campaign) -> CampaignDetail:
@@ -209,7 +210,7 @@ async def _get_for_change(
     return campaign
 
 
-def campaign_read_only(campaign: Campaign) -> Conflict:
+def campaign_read_only(campaign: Campaign | CampaignFacts) -> Conflict:
     return Conflict(
         "CAMPAIGN_READ_ONLY",
         f"Campaign is {campaign.status} and read-only",

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.tokens import Principal
 from outreach.campaigns.rules import CampaignStatus, CampaignType, Channel
-from outreach.campaigns.service import get_readable_campaign, get_writable_campaign
+from outreach.campaigns.service import get_campaign_facts, get_writable_campaign
 from outreach.contacts import repository
 from outreach.contacts.repository import Member, MemberFilters, identity_key
 from outreach.contacts.schemas import (
@@ -260,7 +260,7 @@ async def list_members(
     limit: int,
     cursor: str | None,
 ) -> Page[CampaignContactOut]:
-    await get_readable_campaign(session, campaign_id)
+    await get_campaign_facts(session, campaign_id)
     after = position_after(cursor)
     rows = await repository.list_members(session, campaign_id, filters, after, limit + 1)
     return page_of(rows, limit, _out)
@@ -278,7 +278,7 @@ async def _get_member(
 async def get_member(
     session: AsyncSession, campaign_id: uuid.UUID, member_id: uuid.UUID
 ) -> CampaignContactOut:
-    await get_readable_campaign(session, campaign_id)
+    await get_campaign_facts(session, campaign_id)
     return _out(await _get_member(session, campaign_id, member_id, for_update=False))
 
 

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_owner_or_manager
 from outreach.auth.tokens import Principal
+from outreach.campaigns.repository import CampaignFacts
 from outreach.campaigns.rules import CONVERSION_TYPES, CampaignStatus, CampaignType
-from outreach.campaigns.service import campaign_read_only, get_readable_campaign
+from outreach.campaigns.service import campaign_read_only, get_campaign_facts
 from outreach.contacts import service as contacts_service
 from outreach.errors import FieldError, ValidationFailed
 from outreach.events import repository
@@ -29,7 +30,6 @@ from outreach.events.state import (
     contact_deltas,
     event_counter,
 )
-from outreach.models import Campaign
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ async def record_manual_event(
 ) -> ManualEventOut:
     """A reply, conversion or LinkedIn step logged by a person. Any contact of the campaign
     may have one, contacted yet or not: a reply may come by phone."""
-    campaign = await get_readable_campaign(session, campaign_id)
+    campaign = await get_campaign_facts(session, campaign_id)
     require_owner_or_manager(principal, campaign.owner_id)
     if campaign.status == CampaignStatus.ARCHIVED:
         raise campaign_read_only(campaign)
@@ -187,7 +187,7 @@ def _occurred_at(body: ManualEventIn) -> datetime:
     return body.occurred_at
 
 
-def _manual_data(campaign: Campaign, body: ManualEventIn) -> dict[str, Any]:
+def _manual_data(campaign: CampaignFacts, body: ManualEventIn) -> dict[str, Any]:
     errors: list[FieldError] = []
     if body.event_type != "response_received":
         errors += [
