@@ -2,12 +2,13 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - the documented local default
+DEV_TRACKING_SECRET = "dev-tracking-secret-change-me-0123456789"  # noqa: S105 - local default
 
 
 class Settings(BaseSettings):
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
 
+    # Newest first: the first signs tracking links, all of them verify (key rotation).
+    tracking_secrets: list[Annotated[str, Field(min_length=32)]] = Field(
+        default=[DEV_TRACKING_SECRET], min_length=1
+    )
+
     public_url: str | None = None
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
 
@@ -42,6 +48,12 @@ class Settings(BaseSettings):
         if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError(
                 "OUTREACH_JWT_SECRET is the development default; set a real secret in production"
+            )
+        if self.env == "production" and DEV_TRACKING_SECRET in self.tracking_secrets:
+            # Any listed secret verifies, so the public default anywhere in the list forges links.
+            raise ValueError(
+                "OUTREACH_TRACKING_SECRETS holds the development default; "
+                "use only real secrets in production"
             )
         asymmetric = {"RS256", "ES256"} & set(self.jwt_algorithms)
         if asymmetric and not self.jwt_public_key:

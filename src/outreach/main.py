@@ -26,6 +26,8 @@ from outreach.kit.problems import install_problem_handlers
 from outreach.schema import check_app_role, head_revision
 from outreach.suppressions.router import router as suppressions_router
 from outreach.templates.router import router as templates_router
+from outreach.tracking.router import router as tracking_router
+from outreach.tracking.tokens import TrackingSigner
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +95,12 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.settings = settings
     app.state.known_principals = known_principals()
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.tracking_signer = TrackingSigner(settings.tracking_secrets)
     app.state.migration_head = head_revision(urls)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
+    app.include_router(tracking_router)
     for router in (
         campaigns_router,
         contacts_router,

@@ -1,0 +1,75 @@
+"""The public tracking routes: open pixel, click redirect, one-click unsubscribe.
+
+No login here: each request carries a signed token that names the campaign contact (and, for
+a click, its link). A token that does not verify records nothing, the pixel answers the same
+either way, and a click goes only where its token says.
+"""
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from outreach.tracking import service
+from outreach.tracking.pages import UNSUBSCRIBE_DONE, UNSUBSCRIBE_UNKNOWN, unsubscribe_confirm
+
+router = APIRouter(prefix="/t", tags=["tracking"])
+
+# The smallest transparent GIF: 1x1, one transparent palette entry (43 bytes).
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0"}
+
+
+@router.get(
+    "/o/{token}.gif",
+    summary="Open pixel: a 43-byte transparent GIF, whatever the token",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The pixel",
+        }
+    },
+)
+async def open_pixel(token: str, request: Request) -> Response:
+    service.record_open(request, token)
+    return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
+
+
+@router.get(
+    "/c/{token}",
+    summary="Click: redirect to the link the token was signed for (HEAD too: scanners use it)",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={404: {"description": "The token does not verify: no redirect"}},
+)
+async def click(token: str, request: Request) -> Response:
+    url = service.record_click(request, token)
+    if url is None:
+        return Response("Not found", status_code=404, media_type="text/plain", headers=NO_STORE)
+    return RedirectResponse(url, status_code=302, headers=NO_STORE)
+
+
+router.add_api_route("/c/{token}", click, methods=["HEAD"], include_in_schema=False)
+
+
+@router.get(
+    "/u/{token}",
+    summary="Unsubscribe page: asks to confirm (a GET never unsubscribes)",
+    response_class=HTMLResponse,
+)
+async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
+    if not service.is_unsubscribe_token(request, token):
+        return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
+    return HTMLResponse(unsubscribe_confirm(request.url.path), headers=NO_STORE)
+
+
+@router.post(
+    "/u/{token}",
+    summary="One-click unsubscribe (RFC 8058); repeating it is harmless",
+    response_class=HTMLResponse,
+)
+async def unsubscribe(token: str, request: Request) -> HTMLResponse:
+    if not await service.unsubscribe(request, token):
+        return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
+    return HTMLResponse(UNSUBSCRIBE_DONE, headers=NO_STORE)
