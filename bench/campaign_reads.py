@@ -123,6 +123,7 @@ class Timings:
     elapsed: float = 0.0
     count: int = 0
     wrk_percentiles_us: tuple[int, int, int] | None = None
+    sent: int = 0  # wrk: requests sent, answered or still in flight when it stopped
 
     def percentile_ms(self, p: float) -> float:
         if self.wrk_percentiles_us is not None:
@@ -391,15 +392,25 @@ async def run_clients(label: str, total: int, request: Request, warmup: int) -> 
 WRK_SCRIPT = """
 local requests = {{{requests}}}
 local i = 0
+local threads = {{}}
+sent = 0
+setup = function(thread)
+  table.insert(threads, thread)
+end
 request = function()
+  sent = sent + 1
   i = i % #requests + 1
   return requests[i]
 end
 done = function(summary, latency)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.status + summary.errors.timeout
-  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
-    errors, latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+  local total_sent = 0
+  for _, thread in ipairs(threads) do
+    total_sent = total_sent + thread:get("sent")
+  end
+  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    errors, latency:percentile(50), latency:percentile(95), latency:percentile(99), total_sent))
 end
 """
 
@@ -408,8 +419,10 @@ def wrk_request(path: str, token: str) -> str:
     return f'wrk.format("GET", "{path}", {{["Authorization"] = "Bearer {token}"}})'
 
 
-def run_wrk(label: str, base_url: str, requests: list[str], seconds: int) -> Timings:
-    """wrk (C, two threads) drives CLIENTS keep-alive connections through `requests` in turn.
+def run_wrk(
+    label: str, base_url: str, requests: list[str], seconds: int, connections: int = CLIENTS
+) -> Timings:
+    """wrk (C, two threads) drives keep-alive connections through `requests` in turn.
 
     wrk rather than a Python client: on a 2-core machine a Python load generator takes the
     CPU the server needs, and the figures would measure the client.
@@ -417,13 +430,13 @@ def run_wrk(label: str, base_url: str, requests: list[str], seconds: int) -> Tim
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_SCRIPT.format(requests=",\n".join(requests)))
     try:
-        command = ["wrk", "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "-s", str(script), base_url]
+        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base_url]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
         script.unlink()
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
-    count, duration_us, errors, p50, p95, p99 = (int(v) for v in line.split()[1:])
-    return Timings(label, [], errors, duration_us / 1e6, count, (p50, p95, p99))
+    count, duration_us, errors, p50, p95, p99, sent = (int(v) for v in line.split()[1:])
+    return Timings(label, [], errors, duration_us / 1e6, count, (p50, p95, p99), sent)
 
 
 def api_reads(base_url: str, data: Dataset, settings: Settings, seconds: int) -> list[Timings]:

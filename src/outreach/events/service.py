@@ -7,7 +7,7 @@ campaign's counters and any suppression it causes are committed together or not 
 import ipaddress
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from outreach.errors import FieldError, ValidationFailed
 from outreach.events import repository
 from outreach.events.schemas import ManualEventIn, ManualEventOut, Outcome
 from outreach.events.state import (
+    ENGAGEMENT_FIELDS,
     Engagement,
     EventType,
     Occurrence,
@@ -119,7 +120,8 @@ async def record_events(
                 deltas[campaign_id][counter] += 1
         deltas[campaign_id].update(contact_deltas(before, after))
         if after != before:
-            changed.append({"id": contact_id, "status": after.status, **asdict(after)})
+            fields = {name: getattr(after, name) for name in ENGAGEMENT_FIELDS}
+            changed.append({"id": contact_id, "status": after.status, **fields})
         if (reason := _suppression_reason(before, after)) and email:
             suppressions.append(
                 {"email": email.lower(), "reason": reason, "campaign_id": campaign_id}

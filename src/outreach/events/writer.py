@@ -29,7 +29,7 @@ class EventWriter:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
-        gather_seconds: float = 0.02,
+        gather_seconds: float = 0.05,
         max_batch: int = 1000,
     ) -> None:
         self._sessionmaker = sessionmaker

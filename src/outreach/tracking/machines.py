@@ -1,6 +1,7 @@
 """Tells machine opens and clicks (privacy proxies, link scanners, bots) from human ones."""
 
 import re
+from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 # Security gateways follow every link seconds after delivery; no reader is that fast.
@@ -118,6 +119,7 @@ def _is_automated_agent(user_agent: str | None, extra: tuple[str, ...] = ()) -> 
     )
 
 
+@lru_cache(maxsize=65_536)  # the same readers and proxies come back: skip re-parsing them
 def is_machine_open(ip: str | None, user_agent: str | None) -> bool:
     """Whether a pixel load was made by a machine rather than a reader opening the message.
 

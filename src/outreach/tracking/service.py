@@ -36,7 +36,7 @@ def _event(
         ip_address=ip,
         user_agent=user_agent,
         clicked_url=token.url,
-        tracking_id=request.url.path.rsplit("/", 1)[-1][-22:],
+        tracking_id=request.scope["path"][-22:],
     )
 
 

@@ -1,0 +1,142 @@
+"""The open pixel under load: requests/s and latency next to the same server's ceiling, and
+every request accounted for as an event.
+
+Phases: a fresh database (as campaign_reads.py); one campaign with 100,000 contacts (COPY) and
+an open token signed for each; the real service (2 uvicorn workers, as the app role); wrk over
+64 connections, first on pixels whose token does not verify (the same route answering the
+same GIF with no database work: the ceiling), then on the real tokens; the server is stopped
+(its writer records what is queued) and the events are counted against wrk's requests.
+
+    .venv/bin/python bench/tracking_pixel.py                 # 100k contacts, 20 s per run
+    .venv/bin/python bench/tracking_pixel.py --contacts 10000 --seconds 5
+"""
+
+import argparse
+import random
+import shutil
+import sys
+import uuid
+
+import psycopg
+
+from campaign_reads import Timings, fresh_database, phase, run_wrk, running_service
+from outreach.config import get_settings
+from outreach.db import DatabaseUrls, libpq_url
+from outreach.tracking.tokens import TokenKind, TrackingSigner, TrackingToken
+
+CONNECTIONS = 64
+TARGET_RATIO = 0.60
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def load(urls: DatabaseUrls, contacts: int) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+    org, owner, campaign = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    members = [uuid.uuid4() for _ in range(contacts)]
+    with psycopg.connect(libpq_url(urls.owner)) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Bench')", (org,))
+        cur.execute(
+            "INSERT INTO user_profiles (id, org_id, role) VALUES (%s, %s, 'admin')", (owner, org)
+        )
+        cur.execute(
+            "INSERT INTO campaigns (id, org_id, name, status, owner_id) "
+            "VALUES (%s, %s, 'Pixel bench', 'active', %s)",
+            (campaign, org, owner),
+        )
+        with cur.copy("COPY contacts (id, org_id, email) FROM STDIN") as copy:
+            for n, member in enumerate(members):
+                copy.write_row((member, org, f"person{n}@example.com"))
+        with cur.copy(
+            "COPY campaign_contacts (id, org_id, campaign_id, contact_id) FROM STDIN"
+        ) as copy:
+            for member in members:
+                copy.write_row((member, org, campaign, member))
+    return org, campaign, members
+
+
+def pixel(path_token: str) -> str:
+    return f'wrk.format("GET", "/t/o/{path_token}.gif", {{["User-Agent"] = "{CHROME}"}})'
+
+
+def count_events(urls: DatabaseUrls, campaign: uuid.UUID) -> tuple[int, int]:
+    with psycopg.connect(libpq_url(urls.owner)) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM engagement_events WHERE campaign_id = %s), "
+            "(SELECT opens_total FROM campaigns WHERE id = %s)",
+            (campaign, campaign),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--tokens", type=int, default=20_000, help="distinct tokens wrk cycles")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--port", type=int, default=8767)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("this benchmark drives the pixel with wrk: install it (apt-get install wrk)")
+        return 2
+    signer = TrackingSigner(get_settings().tracking_secrets)
+    with fresh_database() as urls:
+        phase(f"load: one campaign with {args.contacts:,} contacts (COPY)")
+        org, campaign, members = load(urls, args.contacts)
+        chosen = random.Random(3).sample(members, min(args.tokens, len(members)))
+        tokens = [
+            signer.sign(TrackingToken(TokenKind.OPEN, org, campaign, member)) for member in chosen
+        ]
+        forged = TrackingSigner(["not-the-service-secret-" + "x" * 16])
+        invalid = [forged.sign(TrackingToken(TokenKind.OPEN, org, campaign, m)) for m in chosen]
+
+        phase(f"wrk: {CONNECTIONS} connections, 2 uvicorn workers, {args.seconds} s each")
+        with running_service(urls, args.port, 2) as base_url:
+            run_wrk("warm-up", base_url, [pixel(t) for t in invalid], 3, CONNECTIONS)
+            ceiling = run_wrk(
+                "ceiling: same GIF, no database work",
+                base_url,
+                [pixel(t) for t in invalid],
+                args.seconds,
+                CONNECTIONS,
+            )
+            tracked = run_wrk(
+                "pixel: open recorded",
+                base_url,
+                [pixel(t) for t in tokens],
+                args.seconds,
+                CONNECTIONS,
+            )
+        events, opens = count_events(urls, campaign)  # the server has drained its writer
+        for timings in (ceiling, tracked):
+            print(timings.line())
+
+        phase("summary")
+        return 0 if summary(ceiling, tracked, events, opens) else 1
+
+
+def summary(ceiling: Timings, tracked: Timings, events: int, opens: int) -> bool:
+    ratio = tracked.per_second / ceiling.per_second
+    checks = [
+        ("pixel req/s vs ceiling", f"{ratio:.0%}", f">= {TARGET_RATIO:.0%}", ratio >= TARGET_RATIO),
+        ("errors", str(tracked.errors + ceiling.errors), "0", tracked.errors + ceiling.errors == 0),
+        # wrk stops with requests in flight: the server may have recorded those too.
+        (
+            "events recorded",
+            f"{events:,} (answered {tracked.requests:,}, sent {tracked.sent:,})",
+            "all",
+            tracked.requests <= events <= tracked.sent,
+        ),
+        ("campaign opens_total", f"{opens:,}", "= events", opens == events),
+    ]
+    for name, value, target, ok in checks:
+        print(f"{name:<24} {value:>44}  {target:>8}  {'PASS' if ok else 'FAIL'}")
+    return all(ok for *_, ok in checks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
