@@ -12,7 +12,13 @@ from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.events.jobs import reconcile_all_counters
 from outreach.events.service import NewEvent, reconcile_counters
 from outreach.events.state import EventType
-from tests.factories import Org, add_contacts, create_campaign, record_concurrently
+from tests.factories import (
+    Org,
+    add_contacts,
+    create_ab_campaign,
+    create_campaign,
+    record_concurrently,
+)
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 KINDS = [
@@ -128,3 +134,29 @@ def test_unsubscribes_complaints_and_hard_bounces_suppress_the_address(
         ("person1@example.com", "complaint"),
         ("person2@example.com", "hard_bounce"),
     ]
+
+
+def test_variant_counters_follow_adds_events_edits_and_deletes(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
+) -> None:
+    campaign = create_ab_campaign(client, org, split=50)
+    added = add_contacts(client, org, campaign["id"], 120)
+    members = [uuid.UUID(r["campaign_contact_id"]) for r in added["results"]]
+    asyncio.run(record_concurrently(database_urls, org.id, random_events(members, 1500, 7), 8))
+    base = f"/api/v1/campaigns/{campaign['id']}/contacts"
+    assert client.delete(f"{base}/{members[0]}", headers=org.headers()).status_code == 204
+    client.patch(f"{base}/{members[1]}", json={"ab_variant": "B"}, headers=org.headers())
+
+    held = as_owner.execute(
+        "SELECT ab_variant, contacts, responses, conversions, converted_responders "
+        "FROM campaign_variant_counters WHERE campaign_id = %s ORDER BY 1",
+        (campaign["id"],),
+    ).fetchall()
+    recount = as_owner.execute(
+        "SELECT ab_variant, count(*), count(responded_at), count(converted_at), "
+        "count(*) FILTER (WHERE responded_at IS NOT NULL AND converted_at IS NOT NULL) "
+        "FROM campaign_contacts WHERE campaign_id = %s GROUP BY 1 ORDER BY 1",
+        (campaign["id"],),
+    ).fetchall()
+    assert held == recount
+    assert sum(row[1] for row in held) == 119
