@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
-from outreach.errors import AppError
+from outreach.errors import PayloadTooLarge
 from outreach.inbound import service
 from outreach.inbound.schemas import InboundResult, InboundSecretOut
 from outreach.inbound.signature import SIGNATURE_HEADER
@@ -16,12 +16,6 @@ from outreach.kit.problems import problem_responses
 router = APIRouter(prefix="/inbound", tags=["inbound"])
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
-
-
-class PayloadTooLarge(AppError):
-    status = 413
-    default_code = "PAYLOAD_TOO_LARGE"
-    default_title = "Request body too large"
 
 
 @router.post(
