@@ -7,6 +7,7 @@ campaign's counters and any suppression it causes are committed together or not 
 import ipaddress
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,7 +136,9 @@ async def record_events(
     return _outcomes(events, contacts.keys(), inserted)
 
 
-def _outcomes(events: list[NewEvent], known: Any, inserted: list[dict[str, Any]]) -> list[Outcome]:
+def _outcomes(
+    events: list[NewEvent], known: Collection[uuid.UUID], inserted: list[dict[str, Any]]
+) -> list[Outcome]:
     new_provider_ids = Counter(row["provider_event_id"] for row in inserted)
     outcomes = []
     for event in events:
