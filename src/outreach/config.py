@@ -4,11 +4,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from cryptography.fernet import Fernet
+from pydantic import AfterValidator, AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - the documented local default
 DEV_TRACKING_SECRET = "dev-tracking-secret-change-me-0123456789"  # noqa: S105 - local default
+# A Fernet key (urlsafe base64 of 32 bytes), readable as "dev-sender-secret-key-change-me!"
+DEV_SENDER_SECRET_KEY = "ZGV2LXNlbmRlci1zZWNyZXQta2V5LWNoYW5nZS1tZSE="  # noqa: S105 - local default
+
+
+def _fernet_key(key: str) -> str:
+    try:
+        Fernet(key)
+    except ValueError as exc:
+        raise ValueError(
+            "not a Fernet key (urlsafe base64 of 32 bytes, as Fernet.generate_key() gives)"
+        ) from exc
+    return key
 
 
 class Settings(BaseSettings):
@@ -40,6 +53,11 @@ class Settings(BaseSettings):
         default=[DEV_TRACKING_SECRET], min_length=1
     )
 
+    # Newest first: the first encrypts SMTP passwords, all of them decrypt (key rotation).
+    sender_secret_keys: list[Annotated[str, AfterValidator(_fernet_key)]] = Field(
+        default=[DEV_SENDER_SECRET_KEY], min_length=1
+    )
+
     public_url: str | None = None
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
 
@@ -54,6 +72,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "OUTREACH_TRACKING_SECRETS holds the development default; "
                 "use only real secrets in production"
+            )
+        if self.env == "production" and DEV_SENDER_SECRET_KEY in self.sender_secret_keys:
+            # Any listed key decrypts, so the public default anywhere in the list exposes passwords.
+            raise ValueError(
+                "OUTREACH_SENDER_SECRET_KEYS holds the development default; "
+                "use only real keys in production"
             )
         asymmetric = {"RS256", "ES256"} & set(self.jwt_algorithms)
         if asymmetric and not self.jwt_public_key:

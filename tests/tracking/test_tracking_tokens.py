@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from outreach.config import DEV_TRACKING_SECRET, Settings
@@ -464,6 +465,7 @@ def test_production_accepts_real_tracking_secrets() -> None:
         env="production",
         jwt_secret="a-real-production-jwt-secret-0123456789",
         tracking_secrets=[NEW_SECRET],
+        sender_secret_keys=[Fernet.generate_key().decode()],
         _env_file=None,
     )
     assert settings.tracking_secrets == [NEW_SECRET]

@@ -8,6 +8,7 @@ from outreach.models.engagement_event import EngagementEvent
 from outreach.models.idempotency_key import IdempotencyKey
 from outreach.models.message_template import MessageTemplate
 from outreach.models.organization import Organization
+from outreach.models.sender import Sender
 from outreach.models.suppression import Suppression
 from outreach.models.user_profile import UserProfile
 
@@ -20,6 +21,7 @@ __all__ = [
     "IdempotencyKey",
     "MessageTemplate",
     "Organization",
+    "Sender",
     "Suppression",
     "UserProfile",
 ]

@@ -1,0 +1,105 @@
+"""Sender routes: the SMTP mailboxes an organization sends from."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.kit.idempotency import IdempotencyKey, idempotent
+from outreach.kit.pagination import Cursor, Limit, Page
+from outreach.kit.problems import problem_responses
+from outreach.sending import service
+from outreach.sending.schemas import SenderIn, SenderOut, SenderPatch
+from outreach.sending.secrets import SenderSecrets, sender_secrets
+
+router = APIRouter(prefix="/senders", tags=["senders"])
+
+
+async def get_sender_secrets(request: Request) -> SenderSecrets:
+    return sender_secrets(tuple(request.app.state.settings.sender_secret_keys))
+
+
+Secrets = Annotated[SenderSecrets, Depends(get_sender_secrets)]
+
+MANAGERS_ONLY = "Admins and TA managers only; the SMTP password is write-only."
+
+
+@router.post(
+    "",
+    summary="Add a sender",
+    description=MANAGERS_ONLY + " Refused with `409 SENDER_EXISTS` when the organization "
+    "already has a sender with this `from_email` (in any case).",
+    status_code=201,
+    response_model=SenderOut,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_sender(
+    body: SenderIn,
+    request: Request,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    secrets: Secrets,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await idempotent(
+        session,
+        request,
+        idempotency_key,
+        lambda: service.create_sender(session, principal, secrets, body),
+    )
+
+
+@router.get(
+    "",
+    summary="List senders, newest first",
+    response_model=Page[SenderOut],
+    responses=problem_responses(401, 422),
+)
+async def list_senders(
+    session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+) -> Page[SenderOut]:
+    return await service.list_senders(session, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/{sender_id}",
+    summary="Get a sender",
+    response_model=SenderOut,
+    responses=problem_responses(401, 404, 422),
+)
+async def get_sender(sender_id: uuid.UUID, session: TenantSession) -> SenderOut:
+    return await service.get_sender(session, sender_id)
+
+
+@router.patch(
+    "/{sender_id}",
+    summary="Change a sender",
+    description="Absent fields stay as they are, `null` clears an optional field (`null` "
+    "for `smtp_password` removes the password). " + MANAGERS_ONLY,
+    response_model=SenderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def update_sender(
+    sender_id: uuid.UUID,
+    body: SenderPatch,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    secrets: Secrets,
+) -> SenderOut:
+    return await service.update_sender(session, principal, secrets, sender_id, body)
+
+
+@router.delete(
+    "/{sender_id}",
+    summary="Delete a sender (admins and TA managers)",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def delete_sender(
+    sender_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> Response:
+    await service.delete_sender(session, principal, sender_id)
+    return Response(status_code=204)
