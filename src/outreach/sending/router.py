@@ -11,7 +11,7 @@ from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 from outreach.sending import service
-from outreach.sending.schemas import SenderIn, SenderOut, SenderPatch
+from outreach.sending.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 from outreach.sending.secrets import SenderSecrets, sender_secrets
 
 router = APIRouter(prefix="/senders", tags=["senders"])
@@ -103,3 +103,15 @@ async def delete_sender(
 ) -> Response:
     await service.delete_sender(session, principal, sender_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{sender_id}/test",
+    summary="Check the sender's SMTP connection and login (admins and TA managers)",
+    response_model=ConnectionCheckOut,
+    responses=problem_responses(401, 403, 404),
+)
+async def check_sender(
+    sender_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, secrets: Secrets
+) -> ConnectionCheckOut:
+    return await service.check_sender(session, principal, secrets, sender_id)

@@ -122,3 +122,9 @@ class SenderOut(BaseModel):
     min_spacing_seconds: int
     created_at: datetime
     updated_at: datetime
+
+
+class ConnectionCheckOut(BaseModel):
+    ok: bool = Field(description="The server accepted the connection (and the login)")
+    stage: Literal["connect", "login", "done"] = Field(description="How far the check got")
+    detail: str = Field(description="The server's answer or the error")

@@ -11,8 +11,9 @@ from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.models import Sender
 from outreach.sending import repository
-from outreach.sending.schemas import SenderIn, SenderOut, SenderPatch
+from outreach.sending.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 from outreach.sending.secrets import SenderSecrets
+from outreach.sending.smtp import check_connection
 
 
 async def list_senders(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[SenderOut]:
@@ -91,3 +92,18 @@ async def _get(session: AsyncSession, sender_id: uuid.UUID, *, for_update: bool 
     if sender is None:
         raise not_found("Sender")
     return sender
+
+
+async def check_sender(
+    session: AsyncSession, principal: Principal, secrets: SenderSecrets, sender_id: uuid.UUID
+) -> ConnectionCheckOut:
+    """Connect to the sender's SMTP server as it is configured, log in, and say how it went."""
+    require_manager(principal)
+    sender = await _get(session, sender_id)
+    password = (
+        secrets.decrypt(sender.smtp_password_encrypted) if sender.smtp_password_encrypted else None
+    )
+    result = await check_connection(
+        sender.smtp_host, sender.smtp_port, sender.smtp_tls, sender.smtp_username, password
+    )
+    return ConnectionCheckOut.model_validate(result, from_attributes=True)
