@@ -61,6 +61,29 @@ class Settings(BaseSettings):
     public_url: str | None = None
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
 
+    # The service's own mail relay, e.g. smtp://user:password@smtp.example.com:587?tls=starttls
+    # (tls: none, starttls or tls). Unset: `outreach serve` and `outreach worker` start the
+    # embedded mail catcher on mail_catcher_port and send there.
+    smtp_url: str | None = None
+    mail_catcher: bool = False  # set by the CLI when smtp_url points at the embedded catcher
+    mail_catcher_port: int = Field(default=1025, ge=1, le=65535)
+    mail_from: str = "outreach@localhost"
+    # Replies go to reply+<campaign contact id>@reply_domain (Postmark's inbound MailboxHash).
+    reply_domain: str | None = None
+
+    send_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    send_batch_size: int = Field(default=50, ge=1, le=1000)
+    # A claimed message not reported sent within the lease is claimed again (worker died).
+    send_lease_seconds: int = Field(default=300, ge=1, le=86400)
+    # Each send waits the sender's spacing plus up to this fraction of it, at random.
+    send_jitter_fraction: float = Field(default=0.5, ge=0, le=5)
+    # The circuit breaker judges a sender on its most recent sends, once it has this many.
+    breaker_window: int = Field(default=500, ge=10, le=100000)
+    breaker_min_sends: int = Field(default=50, ge=1, le=100000)
+    plan_minutes: float = Field(default=0.5, gt=0, le=1440)
+    archive_after_days: int = Field(default=90, ge=1)
+    retention_days: int = Field(default=730, ge=1)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
         if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:

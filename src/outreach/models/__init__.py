@@ -3,25 +3,33 @@
 from outreach.models.base import Base
 from outreach.models.campaign import Campaign
 from outreach.models.campaign_contact import CampaignContact
+from outreach.models.caught_message import CaughtMessage
 from outreach.models.contact import Contact
 from outreach.models.engagement_event import EngagementEvent
 from outreach.models.idempotency_key import IdempotencyKey
 from outreach.models.message_template import MessageTemplate
 from outreach.models.organization import Organization
+from outreach.models.outbox_message import OutboxMessage
 from outreach.models.sender import Sender
+from outreach.models.sms_provider import SmsProvider
 from outreach.models.suppression import Suppression
+from outreach.models.task import Task
 from outreach.models.user_profile import UserProfile
 
 __all__ = [
     "Base",
     "Campaign",
     "CampaignContact",
+    "CaughtMessage",
     "Contact",
     "EngagementEvent",
     "IdempotencyKey",
     "MessageTemplate",
     "Organization",
+    "OutboxMessage",
     "Sender",
+    "SmsProvider",
     "Suppression",
+    "Task",
     "UserProfile",
 ]

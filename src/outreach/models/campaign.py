@@ -1,10 +1,21 @@
 """A campaign: the union of the talent, client and email specs' campaign fields."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, Boolean, Computed, Date, DateTime, Integer, Numeric, Text
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Computed,
+    Date,
+    DateTime,
+    Integer,
+    Numeric,
+    SmallInteger,
+    Text,
+    Time,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,6 +90,15 @@ class Campaign(IdMixin, TenantMixin, TimestampMixin, Base):
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    timezone: Mapped[str | None] = mapped_column(Text)
+    send_days: Mapped[list[int]] = mapped_column(
+        ARRAY(SmallInteger), nullable=False, server_default="{1,2,3,4,5}"
+    )
+    send_start: Mapped[time] = mapped_column(Time, nullable=False, server_default="09:00")
+    send_end: Mapped[time] = mapped_column(Time, nullable=False, server_default="17:00")
+    summary_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

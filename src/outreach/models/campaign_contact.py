@@ -37,3 +37,5 @@ class CampaignContact(IdMixin, TenantMixin, TimestampMixin, Base):
     complained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     bounce_type: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)
+    # when the campaign started working on this contact (planned its first touch)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

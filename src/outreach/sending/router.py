@@ -112,6 +112,11 @@ async def delete_sender(
     responses=problem_responses(401, 403, 404),
 )
 async def check_sender(
-    sender_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, secrets: Secrets
+    sender_id: uuid.UUID,
+    request: Request,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    secrets: Secrets,
 ) -> ConnectionCheckOut:
-    return await service.check_sender(session, principal, secrets, sender_id)
+    settings = request.app.state.settings
+    return await service.check_sender(session, principal, secrets, settings, sender_id)

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_manager
 from outreach.auth.tokens import Principal
+from outreach.config import Settings
 from outreach.errors import Conflict, not_found
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
@@ -13,7 +14,7 @@ from outreach.models import Sender
 from outreach.sending import repository
 from outreach.sending.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 from outreach.sending.secrets import SenderSecrets
-from outreach.sending.smtp import check_connection
+from outreach.sending.smtp import SmtpNotConfigured, check_connection, smtp_server_for
 
 
 async def list_senders(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[SenderOut]:
@@ -95,15 +96,18 @@ async def _get(session: AsyncSession, sender_id: uuid.UUID, *, for_update: bool 
 
 
 async def check_sender(
-    session: AsyncSession, principal: Principal, secrets: SenderSecrets, sender_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    secrets: SenderSecrets,
+    settings: Settings,
+    sender_id: uuid.UUID,
 ) -> ConnectionCheckOut:
     """Connect to the sender's SMTP server as it is configured, log in, and say how it went."""
     require_manager(principal)
     sender = await _get(session, sender_id)
-    password = (
-        secrets.decrypt(sender.smtp_password_encrypted) if sender.smtp_password_encrypted else None
-    )
-    result = await check_connection(
-        sender.smtp_host, sender.smtp_port, sender.smtp_tls, sender.smtp_username, password
-    )
+    try:
+        server = smtp_server_for(sender, secrets, settings)
+    except SmtpNotConfigured as exc:
+        return ConnectionCheckOut(ok=False, stage="connect", detail=str(exc))
+    result = await check_connection(server)
     return ConnectionCheckOut.model_validate(result, from_attributes=True)
