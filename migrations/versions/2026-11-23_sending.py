@@ -141,8 +141,9 @@ CREATE INDEX idx_outbox_messages_due ON outbox_messages (org_id, sender_id, due_
 CREATE INDEX idx_outbox_messages_leased ON outbox_messages (org_id, lease_until)
   WHERE status = 'sending';
 CREATE INDEX idx_outbox_messages_campaign ON outbox_messages (org_id, campaign_id, status);
-CREATE INDEX idx_outbox_messages_sender_sent ON outbox_messages (org_id, sender_id, sent_at DESC)
-  WHERE sent_at IS NOT NULL;
+-- a sender's most recent finished sends, for its circuit breaker
+CREATE INDEX idx_outbox_messages_sender_finished
+  ON outbox_messages (org_id, sender_id, updated_at DESC) WHERE status IN ('sent', 'failed');
 
 CREATE TABLE tasks (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

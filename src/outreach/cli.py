@@ -56,6 +56,37 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    """The background jobs without the API: sending, planning, lifecycle, reconciliation."""
+    import asyncio
+
+    from outreach.db import create_engine, create_sessionmaker
+    from outreach.jobs.scheduler import start_scheduler
+
+    urls = _prepare_database()
+    try:
+        check_app_role(urls.app)
+    except UnsafeDatabaseRole as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+    settings = get_settings()
+
+    async def run() -> None:
+        engine = create_engine(urls.app, pool_size=4)
+        scheduler = start_scheduler(settings, create_sessionmaker(engine))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print("outreach worker running (sending, planning, scheduled jobs); Ctrl-C stops it")
+        await stop.wait()
+        scheduler.shutdown(wait=False)
+        await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     _prepare_database()
     print("database is at the latest migration")
@@ -85,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run the background jobs without the API")
+    worker.set_defaults(handler=_worker)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(handler=_migrate)

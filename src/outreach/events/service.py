@@ -80,6 +80,7 @@ def _occurrence(row: dict[str, Any]) -> Occurrence:
         at=row["event_timestamp"],
         is_machine=row["is_machine"],
         bounce_type=data.get("bounce_type"),
+        final=bool(data.get("final")),
         reason=data.get("reason"),
         response_text=data.get("response_text"),
         conversion_type=data.get("conversion_type"),
@@ -92,7 +93,7 @@ def _suppression_reason(before: Engagement, after: Engagement) -> str | None:
         return "complaint"
     if after.unsubscribed_at and not before.unsubscribed_at:
         return "unsubscribed"
-    if after.bounced_at and not before.bounced_at:
+    if after.bounced_at and not before.bounced_at and after.bounce_type == "hard":
         return "hard_bounce"
     return None
 

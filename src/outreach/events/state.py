@@ -84,6 +84,7 @@ class Occurrence:
     at: datetime
     is_machine: bool = False
     bounce_type: str | None = None
+    final: bool = False  # the last of a message's soft failures: no more retries
     reason: str | None = None
     response_text: str | None = None
     conversion_type: str | None = None
@@ -138,6 +139,10 @@ def advance(contact: Engagement, event: Occurrence) -> Engagement:
         changes = {"error_message": event.reason or contact.error_message}
         if event.bounce_type == "hard":
             changes |= {"bounced_at": _first(contact.bounced_at, at), "bounce_type": "hard"}
+        elif event.final:  # soft failures until the retries ran out: bounced, but not hard
+            changes["bounced_at"] = _first(contact.bounced_at, at)
+            if contact.bounce_type is None:
+                changes["bounce_type"] = "soft"
         elif contact.bounce_type is None:
             changes["bounce_type"] = "soft"
     elif kind is EventType.UNSUBSCRIBED:

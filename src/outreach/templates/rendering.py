@@ -6,9 +6,10 @@ rendered the way its template was checked.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, meta, nodes
+from jinja2 import StrictUndefined, Template, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from outreach.models import Contact
@@ -104,8 +105,13 @@ def render(source: str, personalization: Personalization, *, html: bool = False)
     context = {token: personalization.values.get(token) or "" for token in KNOWN_TOKENS}
     blanks = dict.fromkeys(custom_keys(find_tokens(source)), "")
     given = {key: "" if value is None else value for key, value in personalization.custom.items()}
-    environment = _HTML if html else _TEXT
-    return environment.from_string(source).render(context, custom=blanks | given)
+    return _compiled(source, html).render(context, custom=blanks | given)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str, html: bool) -> Template:
+    # Compiling costs far more than rendering, and a campaign renders one template many times.
+    return (_HTML if html else _TEXT).from_string(source)
 
 
 def _names(

@@ -1,0 +1,161 @@
+"""A campaign email as it leaves: personalised, tracked, unsubscribable, MIME multipart.
+
+The template is rendered with the same sandboxed engine that validated it; a token the contact
+has no value for is an error before anything is sent. Links in the HTML part go through signed
+click tokens, an open pixel closes the HTML part, and both parts end with the unsubscribe link,
+which is also in `List-Unsubscribe` with RFC 8058 one-click.
+"""
+
+import html
+import re
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from functools import lru_cache
+
+from jinja2 import TemplateError
+
+from outreach.templates.rendering import Personalization, find_tokens, render
+from outreach.tracking.tokens import MAX_URL_BYTES, TokenKind, TrackingSigner, TrackingToken
+
+_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s<>]+)\2""", re.IGNORECASE)
+_URL = re.compile(r"""https?://[^\s<>"']+[^\s<>"'.,;:!?)]""")
+_TAG = re.compile(r"<[^>]+>")
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+class RenderFailed(Exception):
+    """The message cannot be rendered for this contact (missing token, broken template)."""
+
+
+@dataclass(frozen=True)
+class Content:
+    subject: str | None
+    body_text: str | None
+    body_html: str | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    org_id: uuid.UUID
+    campaign_id: uuid.UUID
+    campaign_contact_id: uuid.UUID
+    email: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    from_email: str
+    from_name: str | None
+    message_id: str
+    reply_to: str | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+@lru_cache(maxsize=512)
+def _tokens(source: str) -> frozenset[str]:
+    return frozenset(find_tokens(source))
+
+
+def render_content(content: Content, personalization: Personalization) -> Content:
+    """`content` filled in for one contact; raises RenderFailed naming what is missing."""
+    parts = [p for p in (content.subject, content.body_text, content.body_html) if p]
+    missing = sorted({t for part in parts for t in personalization.missing(_tokens(part))})
+    if missing:
+        raise RenderFailed(f"missing personalization: {', '.join(missing)}")
+    try:
+        return Content(
+            subject=render(content.subject, personalization) if content.subject else None,
+            body_text=render(content.body_text, personalization) if content.body_text else None,
+            body_html=(
+                render(content.body_html, personalization, html=True) if content.body_html else None
+            ),
+        )
+    except TemplateError as exc:
+        raise RenderFailed(f"template error: {exc}") from exc
+
+
+def message_id_for(outbox_id: uuid.UUID, from_email: str) -> str:
+    """Stable per outbox row (one per campaign, contact and step), so a retry keeps it."""
+    domain = from_email.rpartition("@")[2] or "localhost"
+    return f"<{outbox_id}@{domain}>"
+
+
+class TrackedLinks:
+    """The public tracking URLs of one recipient's message."""
+
+    def __init__(self, signer: TrackingSigner, base_url: str, recipient: Recipient) -> None:
+        self._signer = signer
+        self._base = base_url.rstrip("/")
+        self._recipient = recipient
+
+    def _token(self, kind: TokenKind, url: str | None = None) -> str:
+        r = self._recipient
+        return self._signer.sign(
+            TrackingToken(kind, r.org_id, r.campaign_id, r.campaign_contact_id, url=url)
+        )
+
+    def pixel(self) -> str:
+        return f"{self._base}/t/o/{self._token(TokenKind.OPEN)}.gif"
+
+    def unsubscribe(self) -> str:
+        return f"{self._base}/t/u/{self._token(TokenKind.UNSUBSCRIBE)}"
+
+    def click(self, url: str) -> str:
+        if len(url.encode()) > MAX_URL_BYTES:
+            return url  # too long to sign: left as it is, untracked
+        return f"{self._base}/t/c/{self._token(TokenKind.CLICK, url)}"
+
+
+def _html_from_text(text: str) -> str:
+    escaped = html.escape(text)
+    linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+    return "<p>" + linked.replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
+
+
+def _text_from_html(markup: str) -> str:
+    return html.unescape(_TAG.sub("", markup.replace("<br>", "\n"))).strip()
+
+
+def tracked_html(markup: str, links: TrackedLinks) -> str:
+    def rewrite(match: re.Match[str]) -> str:
+        url = html.unescape(match.group(3))
+        return f"{match.group(1)}{match.group(2)}{html.escape(links.click(url))}{match.group(2)}"
+
+    footer = (
+        f'<p style="font-size:12px;color:#888">'
+        f'<a href="{html.escape(links.unsubscribe())}">Unsubscribe</a></p>'
+        f'<img src="{html.escape(links.pixel())}" width="1" height="1" alt="" '
+        f'style="display:block;border:0">'
+    )
+    body = _HREF.sub(rewrite, markup)
+    if _BODY_END.search(body):
+        return _BODY_END.sub(lambda m: footer + m.group(0), body, count=1)
+    return body + footer
+
+
+def build_email(
+    envelope: Envelope, recipient: Recipient, content: Content, links: TrackedLinks
+) -> EmailMessage:
+    """The MIME message (text/plain + text/html) with every header a careful sender sets."""
+    text = content.body_text or _text_from_html(content.body_html or "")
+    markup = content.body_html or _html_from_text(text)
+    unsubscribe = links.unsubscribe()
+
+    message = EmailMessage()
+    message["From"] = formataddr((envelope.from_name or "", envelope.from_email))
+    message["To"] = formataddr((recipient.name or "", recipient.email))
+    message["Subject"] = content.subject or ""
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = envelope.message_id
+    if envelope.reply_to:
+        message["Reply-To"] = envelope.reply_to
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in envelope.extra_headers:
+        message[name] = value
+    message.set_content(f"{text}\n\n--\nUnsubscribe: {unsubscribe}\n")
+    message.add_alternative(tracked_html(markup, links), subtype="html")
+    return message

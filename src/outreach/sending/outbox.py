@@ -1,0 +1,252 @@
+"""Outbox queries: claiming due messages under their sender's limits, and recording results.
+
+Every statement runs in the caller's transaction with the organization set. A claim locks the
+sender's row (`FOR UPDATE SKIP LOCKED`), counts its recent sends in `sender_usage`, and marks
+at most that many due messages `sending` with a lease; so limits hold across processes, and a
+message whose worker died is claimed again once its lease runs out.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.models import Sender
+
+RELEASE_EXPIRED = text("""
+UPDATE outbox_messages SET status = 'queued', lease_until = NULL,
+    last_error = 'the worker stopped before reporting the result; sending again'
+WHERE status = 'sending' AND lease_until < now()
+""")
+
+# Due messages that must not go out any more: the address is suppressed, the contact has
+# unsubscribed, bounced or complained, or the campaign is over.
+CANCEL_UNDELIVERABLE = text("""
+UPDATE outbox_messages o SET status = 'cancelled', lease_until = NULL,
+    last_error = CASE
+      WHEN ca.status IN ('completed', 'archived') OR ca.deleted_at IS NOT NULL
+        THEN 'campaign ' || CASE WHEN ca.deleted_at IS NOT NULL THEN 'deleted' ELSE ca.status END
+      WHEN cc.unsubscribed_at IS NOT NULL THEN 'contact unsubscribed'
+      WHEN cc.bounced_at IS NOT NULL THEN 'contact bounced'
+      ELSE 'address on the suppression list' END
+FROM campaign_contacts cc, contacts c, campaigns ca
+WHERE o.status IN ('queued', 'awaiting_approval') AND o.due_at <= now()
+  AND cc.org_id = o.org_id AND cc.id = o.campaign_contact_id
+  AND c.org_id = cc.org_id AND c.id = cc.contact_id
+  AND ca.org_id = o.org_id AND ca.id = o.campaign_id
+  AND (ca.status IN ('completed', 'archived') OR ca.deleted_at IS NOT NULL
+       OR cc.unsubscribed_at IS NOT NULL OR cc.bounced_at IS NOT NULL
+       OR (c.email IS NOT NULL AND EXISTS (
+             SELECT 1 FROM suppressions s WHERE s.org_id = c.org_id
+               AND lower(s.email) = lower(c.email))))
+""")
+
+SENDERS_WITH_DUE = (
+    select(Sender)
+    .where(
+        Sender.paused_at.is_(None),
+        text("(senders.next_send_at IS NULL OR senders.next_send_at <= now())"),
+        text("""EXISTS (SELECT 1 FROM outbox_messages o JOIN campaigns ca
+                      ON ca.org_id = o.org_id AND ca.id = o.campaign_id
+                    WHERE o.sender_id = senders.id AND o.status = 'queued'
+                      AND o.due_at <= now() AND ca.status = 'active')"""),
+    )
+    .with_for_update(skip_locked=True)
+)
+
+USAGE = text("""
+SELECT coalesce(sum(sends) FILTER (
+         WHERE minute >= date_trunc('minute', now() - interval '1 hour')), 0) AS last_hour,
+       coalesce(sum(sends), 0) AS last_day
+FROM sender_usage
+WHERE sender_id = :sender_id AND minute >= date_trunc('minute', now() - interval '1 day')
+""")
+
+ADD_USAGE = text("""
+INSERT INTO sender_usage (org_id, sender_id, minute, sends)
+VALUES (:org_id, :sender_id, date_trunc('minute', now()), :sends)
+ON CONFLICT (org_id, sender_id, minute) DO UPDATE SET sends = sender_usage.sends + excluded.sends
+""")
+
+RECENT_RESULTS = text("""
+SELECT count(*) AS sends,
+       count(*) FILTER (WHERE cc.bounced_at IS NOT NULL AND cc.bounce_type = 'hard') AS bounces,
+       count(*) FILTER (WHERE cc.complained_at IS NOT NULL) AS complaints
+FROM (SELECT org_id, campaign_contact_id FROM outbox_messages
+      WHERE sender_id = :sender_id AND status IN ('sent', 'failed')
+        AND (CAST(:since AS timestamptz) IS NULL OR updated_at > :since)
+      ORDER BY updated_at DESC LIMIT :window) AS o
+JOIN campaign_contacts cc ON cc.org_id = o.org_id AND cc.id = o.campaign_contact_id
+""")
+
+# Candidates in due order; those outside their sending window (in the contact's time zone,
+# else the campaign's, else UTC) are moved to the window's next opening instead of claimed.
+_CLAIM = """
+WITH candidates AS (
+  SELECT o.id, next_in_window(now(), coalesce(c.timezone, ca.timezone, 'UTC'), ca.send_days,
+                              ca.send_start, ca.send_end) AS opens
+  FROM outbox_messages o
+  JOIN campaigns ca ON ca.org_id = o.org_id AND ca.id = o.campaign_id
+  JOIN campaign_contacts cc ON cc.org_id = o.org_id AND cc.id = o.campaign_contact_id
+  JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
+  WHERE {which} AND o.status = 'queued' AND o.due_at <= now() AND ca.status = 'active'
+  ORDER BY o.due_at, o.id
+  LIMIT :limit
+  FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE outbox_messages o SET
+  status = CASE WHEN k.opens <= now() THEN 'sending' ELSE 'queued' END,
+  due_at = greatest(o.due_at, k.opens),
+  lease_until = CASE WHEN k.opens <= now() THEN now() + :lease END,
+  attempts = o.attempts + (k.opens <= now())::int
+FROM candidates k
+WHERE o.id = k.id
+RETURNING o.id, o.status
+"""
+CLAIM_FOR_SENDER = text(_CLAIM.format(which="o.sender_id = :sender_id"))
+CLAIM_SMS = text(_CLAIM.format(which="o.channel = 'sms'"))
+
+CLAIMED_MESSAGES = text("""
+SELECT o.id, o.org_id, o.campaign_id, o.campaign_contact_id, o.channel, o.attempts, o.sender_id,
+       coalesce(o.subject_override, t.subject) AS subject,
+       coalesce(o.body_text_override, t.body_text) AS body_text,
+       coalesce(o.body_html_override, t.body_html) AS body_html,
+       c.email, c.first_name, c.last_name, c.company_name, c.title, c.linkedin_url, c.phone,
+       c.custom_fields, ca.name AS campaign_name
+FROM outbox_messages o
+JOIN campaign_contacts cc ON cc.org_id = o.org_id AND cc.id = o.campaign_contact_id
+JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
+JOIN campaigns ca ON ca.org_id = o.org_id AND ca.id = o.campaign_id
+LEFT JOIN message_templates t ON t.org_id = o.org_id AND t.id = o.template_id
+WHERE o.id = ANY(:ids)
+ORDER BY o.due_at, o.id
+""")
+
+# When the organization may next have something to send; NULL when nothing waits.
+NEXT_DUE = text("""
+UPDATE tenant_directory SET outbox_due_at = (
+  SELECT least(min(due_at) FILTER (WHERE status = 'queued'),
+               min(lease_until) FILTER (WHERE status = 'sending'))
+  FROM outbox_messages WHERE status IN ('queued', 'sending'))
+WHERE id = :org_id
+""")
+RETRY_SOON = text(
+    "UPDATE tenant_directory SET outbox_due_at = least(outbox_due_at, :at) WHERE id = :org_id"
+)
+
+
+async def release_expired_leases(session: AsyncSession) -> int:
+    return (await session.execute(RELEASE_EXPIRED)).rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+async def cancel_undeliverable(session: AsyncSession) -> int:
+    return (await session.execute(CANCEL_UNDELIVERABLE)).rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+async def lock_senders_with_due(session: AsyncSession) -> Sequence[Sender]:
+    return (await session.execute(SENDERS_WITH_DUE)).scalars().all()
+
+
+async def usage(session: AsyncSession, sender_id: uuid.UUID) -> tuple[int, int]:
+    row = (await session.execute(USAGE, {"sender_id": sender_id})).one()
+    return int(row.last_hour), int(row.last_day)
+
+
+async def add_usage(session: AsyncSession, sender: Sender, sends: int) -> None:
+    await session.execute(
+        ADD_USAGE, {"org_id": sender.org_id, "sender_id": sender.id, "sends": sends}
+    )
+
+
+async def recent_results(
+    session: AsyncSession, sender_id: uuid.UUID, since: datetime | None, window: int
+) -> RowMapping:
+    params = {"sender_id": sender_id, "since": since, "window": window}
+    return (await session.execute(RECENT_RESULTS, params)).mappings().one()
+
+
+async def claim(
+    session: AsyncSession, *, sender_id: uuid.UUID | None, limit: int, lease: timedelta
+) -> list[uuid.UUID]:
+    """Claims up to `limit` due messages of a sender (or SMS messages when None); answers the
+    ids now `sending`."""
+    params: dict[str, Any] = {"limit": limit, "lease": lease}
+    if sender_id is None:
+        rows = await session.execute(CLAIM_SMS, params)
+    else:
+        rows = await session.execute(CLAIM_FOR_SENDER, params | {"sender_id": sender_id})
+    return [row.id for row in rows if row.status == "sending"]
+
+
+async def claimed_messages(session: AsyncSession, ids: list[uuid.UUID]) -> Sequence[RowMapping]:
+    return (await session.execute(CLAIMED_MESSAGES, {"ids": ids})).mappings().all()
+
+
+async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await session.execute(NEXT_DUE, {"org_id": org_id})
+
+
+async def retry_org_at(session: AsyncSession, org_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(RETRY_SOON, {"org_id": org_id, "at": at})
+
+
+async def mark_sent(
+    session: AsyncSession, outbox_id: uuid.UUID, message_id: str | None, response: str
+) -> None:
+    await session.execute(
+        text("""UPDATE outbox_messages SET status = 'sent', sent_at = now(), lease_until = NULL,
+                  message_id = :message_id, provider_message_id = :response, last_error = NULL
+                WHERE id = :id"""),
+        {"id": outbox_id, "message_id": message_id, "response": response[:500]},
+    )
+
+
+async def mark_failed(session: AsyncSession, outbox_id: uuid.UUID, error: str) -> None:
+    await session.execute(
+        text("""UPDATE outbox_messages SET status = 'failed', lease_until = NULL,
+                  last_error = :error WHERE id = :id"""),
+        {"id": outbox_id, "error": error[:1000]},
+    )
+
+
+async def requeue(
+    session: AsyncSession, outbox_id: uuid.UUID, due_at: datetime, error: str
+) -> None:
+    await session.execute(
+        text("""UPDATE outbox_messages SET status = 'queued', lease_until = NULL,
+                  due_at = :due_at, last_error = :error WHERE id = :id"""),
+        {"id": outbox_id, "due_at": due_at, "error": error[:1000]},
+    )
+
+
+async def set_contact_error(
+    session: AsyncSession, campaign_contact_id: uuid.UUID, error: str
+) -> None:
+    await session.execute(
+        text("UPDATE campaign_contacts SET error_message = :error WHERE id = :id"),
+        {"id": campaign_contact_id, "error": error[:1000]},
+    )
+
+
+async def pause_sender(session: AsyncSession, sender: Sender, reason: str) -> None:
+    """The circuit breaker: the sender stops, and its campaigns say why."""
+    await session.execute(
+        text("UPDATE senders SET paused_at = now(), paused_reason = :reason WHERE id = :id"),
+        {"id": sender.id, "reason": reason},
+    )
+    await session.execute(
+        text("""UPDATE campaigns SET last_error = :reason
+                WHERE status = 'active' AND id IN (
+                  SELECT DISTINCT campaign_id FROM outbox_messages
+                  WHERE sender_id = :id AND status = 'queued')"""),
+        {"id": sender.id, "reason": reason},
+    )
+
+
+async def set_next_send_at(session: AsyncSession, sender_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(
+        text("UPDATE senders SET next_send_at = :at WHERE id = :id"), {"id": sender_id, "at": at}
+    )
