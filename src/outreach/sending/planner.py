@@ -153,8 +153,10 @@ async def plan_campaign(
     settings: Settings,
     *,
     only: Sequence[uuid.UUID] | None = None,
+    approved: bool = False,
 ) -> PlanResult:
-    """Starts the campaign's next contacts (or only those of `only`), within its limits."""
+    """Starts the campaign's next contacts (or only those of `only`), within its limits.
+    Messages of a co-pilot campaign wait for approval unless a person `approved` them."""
     result = PlanResult()
     tz = campaign.timezone or "UTC"
     counts = (
