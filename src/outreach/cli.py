@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
 

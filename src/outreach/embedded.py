@@ -194,7 +194,13 @@ class MailCatcher:
         from outreach.db import libpq_url
 
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            libpq_url(app_url), min_size=1, max_size=2, open=False, name="mail-catcher"
+            libpq_url(app_url),
+            min_size=1,
+            max_size=2,
+            open=False,
+            # Less than a sending client waits for its answer (30 s), so it hears a 451.
+            timeout=10,
+            name="mail-catcher",
         )
         self._controller = _Controller(
             CatcherHandler(self._pool), hostname=host, port=port, ident=CATCHER_IDENT
@@ -217,8 +223,11 @@ class MailCatcher:
         try:
             self._controller.start()
         except BaseException:
-            # The controller's thread gave up without closing its event loop.
-            self._controller.loop.close()
+            loop = self._controller.loop
+            if loop.is_running():  # started but never answered: stopping closes the loop
+                self._controller.stop(no_assert=True)
+            else:  # could not bind: its thread gave up without closing the loop
+                loop.close()
             raise
         self._pool.open()
 
@@ -227,7 +236,7 @@ class MailCatcher:
         self._pool.close()
 
 
-def is_mail_catcher(host: str, port: int, timeout: float = 2.0) -> bool:
+def is_mail_catcher(host: str, port: int, timeout: float = 1.0) -> bool:
     """Whether an outreach mail catcher answers at host:port (judged by its SMTP greeting)."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as conn:

@@ -67,8 +67,8 @@ def test_a_sent_message_is_listed_and_read_with_its_parts(
     answer = client.get(f"{MESSAGES}/{item['id']}", headers=org.headers(Role.VIEWER))
     assert answer.status_code == 200, answer.text
     message = answer.json()
-    assert message["text"].strip() == "Hi Ada, are you open to a new role?"
-    assert message["html"].strip() == "<p>Hi Ada, are you open to a <b>new role</b>?</p>"
+    assert message["text"] == "Hi Ada, are you open to a new role?\n"
+    assert message["html"] == "<p>Hi Ada, are you open to a <b>new role</b>?</p>\n"
     assert ["Subject", "Café in Paris — Java role"] in message["headers"]
     assert [ORG_HEADER, str(org.id)] in message["headers"]
     assert "multipart/alternative" in message["raw"]

@@ -73,12 +73,16 @@ def _header_value(message: EmailMessage, name: str, raw: str) -> str:
 
 
 def _body(message: EmailMessage, subtype: str) -> str | None:
-    """The message's text/<subtype> body, decoded; None when it has none."""
+    """The message's text/<subtype> body, decoded, with the wire's CRLF as plain newlines;
+    None when it has none."""
     part = message.get_body(preferencelist=(subtype,))
     if part is None:
         return None
     try:
-        return str(part.get_content())
+        content = str(part.get_content())
     except (LookupError, ValueError):  # an unknown charset or a broken transfer encoding
         payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else None
+        if not isinstance(payload, bytes):
+            return None
+        content = payload.decode("utf-8", errors="replace")
+    return content.replace("\r\n", "\n")
