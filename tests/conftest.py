@@ -18,7 +18,7 @@ from sqlalchemy import make_url
 
 from outreach.config import Settings
 from outreach.db import DatabaseUrls, libpq_url
-from outreach.embedded import start_embedded_postgres
+from outreach.embedded import MailCatcher, start_embedded_postgres
 from outreach.main import create_app
 from outreach.schema import upgrade
 from tests.factories import Org
@@ -85,3 +85,12 @@ def as_app(database_urls: DatabaseUrls) -> Iterator[psycopg.Connection]:
 def as_owner(database_urls: DatabaseUrls) -> Iterator[psycopg.Connection]:
     with psycopg.connect(libpq_url(database_urls.owner), autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def mail_catcher(database_urls: DatabaseUrls) -> Iterator[MailCatcher]:
+    """The embedded mail catcher on a free loopback port, writing as the application role."""
+    catcher = MailCatcher(database_urls.app, port=0)
+    catcher.start()
+    yield catcher
+    catcher.stop()

@@ -11,6 +11,7 @@ from datetime import timedelta
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import get_settings
 from outreach.db import DatabaseUrls, resolve_database_urls
+from outreach.embedded import MailCatcherUnavailable, start_mail_catcher_if_needed
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
 
 log = logging.getLogger("outreach")
@@ -40,19 +41,28 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["DATABASE_URL"] = urls.app
     os.environ["DATABASE_OWNER_URL"] = urls.owner
     get_settings.cache_clear()
+    try:
+        catcher = start_mail_catcher_if_needed(get_settings(), urls.app)
+    except MailCatcherUnavailable as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
     print(f"outreach answers on http://{args.host}:{args.port} (API docs: /docs)")
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the
     # embedded PostgreSQL stop itself (its atexit hook) instead of being left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "outreach.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=get_settings().log_level.lower(),
-        access_log=args.access_log,
-    )
+    try:
+        uvicorn.run(
+            "outreach.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=get_settings().log_level.lower(),
+            access_log=args.access_log,
+        )
+    finally:
+        if catcher is not None:
+            catcher.stop()
     return 0
 
 
@@ -136,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
 

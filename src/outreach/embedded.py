@@ -1,13 +1,27 @@
-"""Embedded PostgreSQL for local use: started under the data folder when DATABASE_URL is unset."""
+"""Embedded servers for local use: PostgreSQL under the data folder when DATABASE_URL is unset,
+and an SMTP mail catcher, readable through the API, when OUTREACH_SMTP_URL is unset."""
 
+import asyncio
+import email
+import email.policy
 import json
 import logging
 import os
+import socket
+import uuid
 import warnings
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from outreach.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +71,223 @@ def _is_running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# The sending worker names the organization in this header when it sends to the catcher.
+ORG_HEADER = "X-Outreach-Org"
+CATCHER_HOST = "127.0.0.1"
+# Part of the catcher's SMTP greeting: how a second outreach process knows the port is ours.
+CATCHER_IDENT = "outreach mail catcher"
+CAUGHT_MAIL_PATH = "/api/v1/mail-catcher/messages"
+ACCEPTED = "250 Message accepted for delivery"
+
+
+class MailCatcherUnavailable(Exception):
+    """The catcher's port is taken by something that is not an outreach mail catcher."""
+
+
+@dataclass(frozen=True)
+class _Caught:
+    org_id: uuid.UUID
+    message_id: str | None
+    mail_from: str
+    recipients: list[str]
+    subject: str | None
+    raw: str
+
+
+class CatcherHandler:
+    """aiosmtpd handler: keeps each message in its organization's `caught_messages`.
+
+    It writes as the application role with the organization set in the transaction, so row-level
+    security holds here as in the API; a message naming no existing organization is refused.
+    """
+
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]]) -> None:
+        self._pool = pool
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        named = _header(message, ORG_HEADER)
+        if named is None:
+            return f"550 Refused: no {ORG_HEADER} header; the catcher keeps only outreach's mail"
+        try:
+            org_id = uuid.UUID(named)
+        except ValueError:
+            return f"550 Refused: {ORG_HEADER} is not an organization id"
+        caught = _Caught(
+            org_id=org_id,
+            message_id=_header(message, "Message-ID"),
+            mail_from=_text(envelope.mail_from or ""),
+            recipients=[_text(rcpt) for rcpt in envelope.rcpt_tos],
+            subject=_header(message, "Subject"),
+            raw=_text(content.decode("utf-8", errors="replace")),
+        )
+        # A synchronous call blocks only the catcher's own thread and event loop: fine locally.
+        try:
+            stored = self._store(caught)
+        except psycopg.Error:
+            log.exception("the mail catcher could not store a message")
+            return "451 Requested action aborted: the message could not be stored"
+        if not stored:
+            return f"550 Refused: no organization {org_id}"
+        return ACCEPTED
+
+    def _store(self, caught: _Caught) -> bool:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT set_config('app.org_id', %s, true)", (str(caught.org_id),))
+            if not conn.execute(
+                "SELECT 1 FROM organizations WHERE id = %s", (caught.org_id,)
+            ).fetchone():
+                return False
+            conn.execute(
+                "INSERT INTO caught_messages "
+                "(org_id, message_id, mail_from, recipients, subject, raw) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    caught.org_id,
+                    caught.message_id,
+                    caught.mail_from,
+                    caught.recipients,
+                    caught.subject,
+                    caught.raw,
+                ),
+            )
+        return True
+
+
+def _header(message: email.message.EmailMessage, name: str) -> str | None:
+    try:
+        value = message.get(name)
+    except (ValueError, IndexError):  # the parser gives up on some malformed headers
+        return None
+    text = _text(str(value)).strip() if value is not None else ""
+    return text or None
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL.
+    return value.replace("\x00", "\ufffd")
+
+
+class _Controller(Controller):
+    """Learns the bound port before the controller's readiness check (port 0: any free port)."""
+
+    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
+        created = super()._create_server()
+
+        async def bound() -> asyncio.AbstractServer:
+            server = await created
+            assert isinstance(server, asyncio.Server)  # what loop.create_server gives
+            self.port = server.sockets[0].getsockname()[1]
+            return server
+
+        return bound()
+
+
+class MailCatcher:
+    """The embedded SMTP server on loopback; what it receives is read at CAUGHT_MAIL_PATH."""
+
+    def __init__(self, app_url: str, port: int, host: str = CATCHER_HOST) -> None:
+        # Imported here: outreach.db imports this module for the embedded PostgreSQL.
+        from outreach.db import libpq_url
+
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            libpq_url(app_url),
+            min_size=1,
+            max_size=2,
+            open=False,
+            # Less than a sending client waits for its answer (30 s), so it hears a 451.
+            timeout=10,
+            name="mail-catcher",
+        )
+        self._controller = _Controller(
+            CatcherHandler(self._pool), hostname=host, port=port, ident=CATCHER_IDENT
+        )
+
+    @property
+    def host(self) -> str:
+        return str(self._controller.hostname)
+
+    @property
+    def port(self) -> int:
+        return int(self._controller.port)
+
+    @property
+    def smtp_url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Listen; raises OSError when the port is taken."""
+        try:
+            self._controller.start()
+        except BaseException:
+            loop = self._controller.loop
+            if loop.is_running():  # started but never answered: stopping closes the loop
+                self._controller.stop(no_assert=True)
+            else:  # could not bind: its thread gave up without closing the loop
+                loop.close()
+            raise
+        self._pool.open()
+
+    def stop(self) -> None:
+        self._controller.stop()
+        self._pool.close()
+
+
+def is_mail_catcher(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether an outreach mail catcher answers at host:port (judged by its SMTP greeting)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            greeting = conn.recv(1024)
+    except OSError:
+        return False
+    return greeting.startswith(b"220 ") and CATCHER_IDENT.encode() in greeting
+
+
+def start_mail_catcher_if_needed(settings: Settings, app_url: str) -> MailCatcher | None:
+    """With no OUTREACH_SMTP_URL, point it (for this process and its children) at the mail
+    catcher on OUTREACH_MAIL_CATCHER_PORT, started here unless another outreach process (say
+    `outreach worker` beside `outreach serve`) already runs it there. Returns the catcher this
+    call started, to stop on exit; None when it started none."""
+    if settings.smtp_url:
+        return None
+    port = settings.mail_catcher_port
+    catcher: MailCatcher | None = None
+    if _port_free(CATCHER_HOST, port):
+        catcher = MailCatcher(app_url, port)
+        try:
+            catcher.start()
+        except OSError as exc:
+            raise _unavailable(port, str(exc)) from exc
+    elif is_mail_catcher(CATCHER_HOST, port):
+        log.info("another outreach process runs the mail catcher on %s:%d", CATCHER_HOST, port)
+    else:
+        raise _unavailable(port, "the port is taken by another program")
+    os.environ["OUTREACH_SMTP_URL"] = f"smtp://{CATCHER_HOST}:{port}"
+    os.environ["OUTREACH_MAIL_CATCHER"] = "true"
+    get_settings.cache_clear()
+    print(
+        f"OUTREACH_SMTP_URL is unset: mail goes to the mail catcher on {CATCHER_HOST}:{port}; "
+        f"read caught mail at {CAUGHT_MAIL_PATH}"
+    )
+    return catcher
+
+
+def _port_free(host: str, port: int) -> bool:
+    # Checked before starting: a controller that cannot bind waits out its whole ready timeout.
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _unavailable(port: int, reason: str) -> MailCatcherUnavailable:
+    return MailCatcherUnavailable(
+        f"the mail catcher cannot listen on {CATCHER_HOST}:{port}: {reason}. Set "
+        "OUTREACH_MAIL_CATCHER_PORT to a free port, or OUTREACH_SMTP_URL to an SMTP server."
+    )

@@ -23,6 +23,7 @@ from outreach.health.router import router as health_router
 from outreach.inbound.router import router as inbound_router
 from outreach.jobs.scheduler import start_scheduler
 from outreach.kit.problems import install_problem_handlers
+from outreach.mailcatcher.router import router as mail_catcher_router
 from outreach.schema import check_app_role, head_revision
 from outreach.sending.router import router as senders_router
 from outreach.sending.send_router import router as send_router
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         send_router,
         analytics_router,
         inbound_router,
+        mail_catcher_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app
