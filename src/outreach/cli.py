@@ -11,7 +11,7 @@ from datetime import timedelta
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import get_settings
 from outreach.db import DatabaseUrls, resolve_database_urls
-from outreach.embedded import MailCatcherUnavailable, start_mail_catcher_if_needed
+from outreach.embedded import MailCatcher, MailCatcherUnavailable, start_mail_catcher_if_needed
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
 
 log = logging.getLogger("outreach")
@@ -28,15 +28,18 @@ def _prepare_database() -> DatabaseUrls:
     return urls
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+class _Refused(Exception):
+    """The process must not start; the message says why."""
 
+
+def _prepare_process() -> tuple[DatabaseUrls, MailCatcher | None]:
+    """The database migrated and checked, its URLs and the mail relay (the embedded catcher
+    when no SMTP server is configured) in the environment for every process started next."""
     urls = _prepare_database()
     try:
         check_app_role(urls.app)
     except UnsafeDatabaseRole as exc:
-        print(f"refusing to start: {exc}", file=sys.stderr)
-        return 2
+        raise _Refused(str(exc)) from exc
     # Worker processes inherit the resolved URLs instead of starting the server again.
     os.environ["DATABASE_URL"] = urls.app
     os.environ["DATABASE_OWNER_URL"] = urls.owner
@@ -44,8 +47,14 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         catcher = start_mail_catcher_if_needed(get_settings(), urls.app)
     except MailCatcherUnavailable as exc:
-        print(f"refusing to start: {exc}", file=sys.stderr)
-        return 2
+        raise _Refused(str(exc)) from exc
+    return urls, catcher
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _, catcher = _prepare_process()
     print(f"outreach answers on http://{args.host}:{args.port} (API docs: /docs)")
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the
     # embedded PostgreSQL stop itself (its atexit hook) instead of being left running.
@@ -73,12 +82,7 @@ def _worker(args: argparse.Namespace) -> int:
     from outreach.db import create_engine, create_sessionmaker
     from outreach.jobs.scheduler import start_scheduler
 
-    urls = _prepare_database()
-    try:
-        check_app_role(urls.app)
-    except UnsafeDatabaseRole as exc:
-        print(f"refusing to start: {exc}", file=sys.stderr)
-        return 2
+    urls, catcher = _prepare_process()
     settings = get_settings()
 
     async def run() -> None:
@@ -93,7 +97,11 @@ def _worker(args: argparse.Namespace) -> int:
         scheduler.shutdown(wait=False)
         await engine.dispose()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        if catcher is not None:
+            catcher.stop()
     return 0
 
 
@@ -148,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except _Refused as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

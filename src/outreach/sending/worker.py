@@ -18,6 +18,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
+from outreach.embedded import ORG_HEADER
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.models import Contact, Sender
@@ -249,7 +250,8 @@ def _envelope(ctx: SendingContext, sender: Sender, row: RowMapping) -> Envelope:
         if settings.reply_domain
         else None
     )
-    extra = (("X-Outreach-Org", str(row["org_id"])),) if settings.mail_catcher else ()
+    # The embedded catcher files each message under its organization by this header.
+    extra = ((ORG_HEADER, str(row["org_id"])),) if settings.mail_catcher else ()
     return Envelope(
         from_email=sender.from_email,
         from_name=sender.from_name,
