@@ -26,6 +26,7 @@ from outreach.kit.problems import install_problem_handlers
 from outreach.schema import check_app_role, head_revision
 from outreach.sending.router import router as senders_router
 from outreach.suppressions.router import router as suppressions_router
+from outreach.tasks.router import router as tasks_router
 from outreach.templates.router import router as templates_router
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         senders_router,
         analytics_router,
         inbound_router,
+        tasks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app
