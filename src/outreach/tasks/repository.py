@@ -29,7 +29,7 @@ class TaskFilters:
     owner_id: uuid.UUID | None = None
 
 
-def _tasks() -> Select[tuple[Task, str, str, Contact]]:
+def _tasks() -> Select[Task, str, str, Contact]:
     # A soft-deleted campaign's tasks are gone with it, as its other parts are.
     return (
         select(Task, Campaign.name, Campaign.status, Contact)
