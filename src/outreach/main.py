@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outreach.analytics.router import router as analytics_router
+from outreach.approvals.router import router as approvals_router
 from outreach.auth.dependencies import known_principals
 from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         analytics_router,
         inbound_router,
         tasks_router,
+        approvals_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app
