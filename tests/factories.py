@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import psycopg
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import Settings
@@ -115,3 +117,39 @@ async def record_concurrently(
     batches = [events[i : i + 25] for i in range(0, len(events), 25)]
     await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
     await engine.dispose()
+
+
+@dataclass
+class RunningCampaign:
+    """An active campaign owned by a recruiter, with its campaign contacts' ids."""
+
+    id: str
+    owner_id: uuid.UUID
+    members: list[str]
+
+
+def start_campaign(
+    client: TestClient, org: Org, contacts: list[dict[str, Any]], **fields: Any
+) -> RunningCampaign:
+    """A recruiter's campaign with these contacts, activated."""
+    campaign = create_campaign(client, org, Role.RECRUITER, **fields)
+    answer = post_contacts(client, org, campaign["id"], contacts)
+    assert answer.status_code == 200, answer.text
+    members = [row["campaign_contact_id"] for row in answer.json()["results"]]
+    activated = client.post(f"/api/v1/campaigns/{campaign['id']}/activate", headers=org.headers())
+    assert activated.status_code == 200, activated.text
+    return RunningCampaign(campaign["id"], org.user(Role.RECRUITER), members)
+
+
+def insert_row(conn: psycopg.Connection, table: str, org: Org, **values: Any) -> str:
+    """A row written straight into `table` (as the planner would), for tests of what reads
+    and acts on it; `conn` is the owner's connection, so row-level security does not apply."""
+    columns = ["org_id", *values]
+    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id::text").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+    )
+    row = conn.execute(query, [org.id, *values.values()]).fetchone()
+    assert row is not None
+    return str(row[0])

@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outreach.analytics.router import router as analytics_router
+from outreach.approvals.router import router as approvals_router
 from outreach.auth.dependencies import known_principals
 from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
@@ -28,6 +29,7 @@ from outreach.schema import check_app_role, head_revision
 from outreach.sending.router import router as senders_router
 from outreach.sending.send_router import router as send_router
 from outreach.suppressions.router import router as suppressions_router
+from outreach.tasks.router import router as tasks_router
 from outreach.templates.router import router as templates_router
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         analytics_router,
         inbound_router,
         mail_catcher_router,
+        tasks_router,
+        approvals_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

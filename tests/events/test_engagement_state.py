@@ -48,6 +48,50 @@ def test_every_order_of_the_same_events_gives_the_same_contact() -> None:
     assert contact.response_text == "Interested"
 
 
+def test_every_order_of_touches_on_every_channel_gives_the_same_contact() -> None:
+    events = [
+        Occurrence(EventType.SMS_SENT, at(3)),
+        Occurrence(EventType.CALL_COMPLETED, at(-2)),
+        Occurrence(EventType.LETTER_SENT, at(10)),
+        Occurrence(EventType.LINKEDIN_SENT, at(1)),
+        Occurrence(EventType.EMAIL_SENT, at(0)),
+        Occurrence(EventType.RESPONSE_RECEIVED, at(60), response_text="Call me back"),
+    ]
+    results = {fold(list(order)) for order in itertools.permutations(events)}
+    assert len(results) == 1
+    [contact] = results
+    assert (contact.sent_at, contact.email_sent_at, contact.linkedin_sent_at) == (
+        at(-2),
+        at(0),
+        at(1),
+    )
+    assert contact.status == "responded"
+
+
+@pytest.mark.parametrize(
+    "kind", [EventType.SMS_SENT, EventType.CALL_COMPLETED, EventType.LETTER_SENT]
+)
+def test_an_sms_call_or_letter_reaches_the_contact_without_an_email_or_linkedin_send(
+    kind: EventType,
+) -> None:
+    contact = fold([Occurrence(kind, at(5)), Occurrence(kind, at(2))])
+    assert (contact.sent_at, contact.status, contact.reached) == (at(2), "sent", True)
+    assert (contact.email_sent_at, contact.linkedin_sent_at, contact.delivered_at) == (
+        None,
+        None,
+        None,
+    )
+    assert contact_deltas(Engagement(), contact) == {"contacts_reached": 1}
+    assert event_counter(Occurrence(kind, at(5))) is None
+
+
+def test_a_touch_after_a_reply_leaves_the_contact_responded() -> None:
+    replied = fold([Occurrence(EventType.RESPONSE_RECEIVED, at(1))])
+    called = advance(replied, Occurrence(EventType.CALL_COMPLETED, at(2)))
+    assert (called.status, called.sent_at) == ("responded", at(2))
+    assert contact_deltas(replied, called) == {}
+
+
 def test_a_click_implies_an_open() -> None:
     contact = fold([Occurrence(EventType.EMAIL_SENT, at(0)), Occurrence(EventType.CLICKED, at(3))])
     assert contact.opened_at == at(3)

@@ -147,3 +147,36 @@ def test_a_contact_of_another_campaign_is_not_found(
     elsewhere = create_campaign(client, org, name="Elsewhere")
     moved = {"campaign_id": elsewhere["id"], "id": member["id"]}
     assert post_event(client, org, moved, event_type="linkedin_sent").status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["sms_sent", "call_completed", "letter_sent"])
+def test_an_sms_call_or_letter_logged_by_hand_reaches_the_contact(
+    client: TestClient, org: Org, member: dict[str, Any], kind: str
+) -> None:
+    answer = post_event(client, org, member, event_type=kind)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["contact"]["status"] == "sent"
+    metrics = campaign(client, org, member)
+    assert (metrics["contacts_reached"], metrics["emails_sent"]) == (1, 0)
+    assert metrics["linkedin_messages_sent"] == 0
+
+
+def test_a_call_keeps_its_outcome_in_the_event_log(
+    client: TestClient, org: Org, member: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    answer = post_event(client, org, member, event_type="call_completed", call_outcome="voicemail")
+    assert answer.status_code == 201, answer.text
+    row = as_owner.execute(
+        "SELECT event_data->>'call_outcome' FROM engagement_events WHERE campaign_contact_id = %s",
+        (member["id"],),
+    ).fetchone()
+    assert row == ("voicemail",)
+
+
+def test_a_call_outcome_goes_with_calls_only(
+    client: TestClient, org: Org, member: dict[str, Any]
+) -> None:
+    answer = post_event(client, org, member, event_type="letter_sent", call_outcome="connected")
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "call_outcome"
+    assert answer.json()["code"] == "FIELD_NOT_ALLOWED"

@@ -35,7 +35,8 @@ WITH buckets AS (
     CAST('1 ' || :bucket AS interval)) AS bucket
 ), counted AS (
   SELECT date_trunc(:bucket, event_timestamp, :tz) AS bucket,
-    count(*) FILTER (WHERE event_type IN ('email_sent', 'linkedin_sent')) AS sends,
+    count(*) FILTER (WHERE event_type IN ('email_sent', 'linkedin_sent', 'sms_sent',
+                                          'call_completed', 'letter_sent')) AS sends,
     count(*) FILTER (WHERE event_type = 'opened' AND NOT is_machine) AS opens,
     count(*) FILTER (WHERE event_type = 'clicked' AND NOT is_machine) AS clicks,
     count(*) FILTER (WHERE event_type = 'response_received') AS responses,

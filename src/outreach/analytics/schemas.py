@@ -72,7 +72,9 @@ class AbTestOut(_FromResult):
 
 class TimeseriesPoint(BaseModel):
     bucket: datetime = Field(description="Start of the day or hour, in the requested time zone")
-    sends: int
+    sends: int = Field(
+        description="Messages sent and manual touches: LinkedIn, SMS, calls, letters"
+    )
     opens: int = Field(description="Opens by people")
     clicks: int = Field(description="Clicks by people")
     responses: int

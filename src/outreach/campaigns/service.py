@@ -218,6 +218,17 @@ def campaign_read_only(campaign: Campaign | CampaignFacts) -> Conflict:
     )
 
 
+def require_running(status: str) -> None:
+    """A task done or a message approved goes ahead only while its campaign runs: a draft has
+    not started, and a completed campaign has stopped its outreach."""
+    if status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
+        raise Conflict(
+            "CAMPAIGN_NOT_ACTIVE",
+            f"Campaign is {status}",
+            "Only the tasks and messages of an active or paused campaign can go ahead.",
+        )
+
+
 async def create_campaign(
     session: AsyncSession, principal: Principal, body: CampaignCreate
 ) -> CampaignDetail:

@@ -16,7 +16,7 @@ router = APIRouter(tags=["events"])
 
 @router.post(
     "/campaigns/{campaign_id}/contacts/{contact_id}/events",
-    summary="Record a reply, conversion or LinkedIn step for a contact",
+    summary="Record a reply, conversion or manual step (LinkedIn, call, letter, SMS)",
     status_code=201,
     response_model=ManualEventOut,
     responses=problem_responses(401, 403, 404, 409),

@@ -15,12 +15,25 @@ class Outcome(StrEnum):
     UNKNOWN_CONTACT = "unknown_contact"  # no such campaign contact in the organization
 
 
+# How a call went; kept in the event's data. Any completed call counts as a touch (the contact
+# was reached, as an unopened email was), so the outcome does not change the contact's state.
+CallOutcome = Literal["connected", "voicemail", "no_answer"]
+
+
 class ManualEventIn(BaseModel):
     """Something that happened outside the tracked channels: a reply by phone, a placement."""
 
     model_config = ConfigDict(extra="forbid")
 
-    event_type: Literal["response_received", "converted", "linkedin_sent", "linkedin_viewed"]
+    event_type: Literal[
+        "response_received",
+        "converted",
+        "linkedin_sent",
+        "linkedin_viewed",
+        "sms_sent",
+        "call_completed",
+        "letter_sent",
+    ]
     occurred_at: AwareDatetime | None = None
     response_text: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     channel: Literal["email", "linkedin", "phone", "sms", "mail", "in_person", "other"] | None = (
@@ -28,6 +41,7 @@ class ManualEventIn(BaseModel):
     )
     conversion_type: str | None = None
     conversion_entity_id: uuid.UUID | None = None
+    call_outcome: CallOutcome | None = None
 
 
 class ManualEventOut(BaseModel):

@@ -163,8 +163,9 @@ async def record_manual_event(
     member_id: uuid.UUID,
     body: ManualEventIn,
 ) -> ManualEventOut:
-    """A reply, conversion or LinkedIn step logged by a person. Any contact of the campaign
-    may have one, contacted yet or not: a reply may come by phone."""
+    """A reply, conversion or step on a channel without an API (LinkedIn, a call, a letter,
+    an SMS sent by hand) logged by a person. Any contact of the campaign may have one,
+    contacted yet or not: a reply may come by phone."""
     campaign = await get_campaign_facts(session, campaign_id)
     require_owner_or_manager(principal, campaign.owner_id)
     if campaign.status == CampaignStatus.ARCHIVED:
@@ -207,6 +208,10 @@ def _manual_data(campaign: CampaignFacts, body: ManualEventIn) -> dict[str, Any]
             for name in ("conversion_type", "conversion_entity_id")
             if getattr(body, name) is not None
         ]
+    if body.event_type != "call_completed" and body.call_outcome is not None:
+        errors.append(
+            FieldError("call_outcome", "FIELD_NOT_ALLOWED", "call_outcome goes with call_completed")
+        )
     allowed = CONVERSION_TYPES[CampaignType(campaign.campaign_type)]
     if body.event_type == "converted" and body.conversion_type not in allowed:
         errors.append(
@@ -220,7 +225,13 @@ def _manual_data(campaign: CampaignFacts, body: ManualEventIn) -> dict[str, Any]
         raise ValidationFailed(errors=errors)
     data = body.model_dump(
         mode="json",
-        include={"response_text", "channel", "conversion_type", "conversion_entity_id"},
+        include={
+            "response_text",
+            "channel",
+            "conversion_type",
+            "conversion_entity_id",
+            "call_outcome",
+        },
         exclude_none=True,
     )
     return {**data, "source": "manual"}

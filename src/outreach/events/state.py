@@ -26,6 +26,13 @@ class EventType(StrEnum):
     CONVERTED = "converted"
     LINKEDIN_SENT = "linkedin_sent"
     LINKEDIN_VIEWED = "linkedin_viewed"
+    SMS_SENT = "sms_sent"
+    CALL_COMPLETED = "call_completed"  # a call made, whatever its outcome: the attempt is a touch
+    LETTER_SENT = "letter_sent"
+
+
+# Touches on channels without their own timestamps: they only say the contact was reached.
+OTHER_TOUCHES = frozenset({EventType.SMS_SENT, EventType.CALL_COMPLETED, EventType.LETTER_SENT})
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,8 @@ def advance(contact: Engagement, event: Occurrence) -> Engagement:
             "sent_at": _first(contact.sent_at, at),
             "linkedin_sent_at": _first(contact.linkedin_sent_at, at),
         }
+    elif kind in OTHER_TOUCHES:
+        changes = {"sent_at": _first(contact.sent_at, at)}
     elif kind is EventType.DELIVERED:
         changes = {
             "sent_at": _first(contact.sent_at, at),

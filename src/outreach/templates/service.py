@@ -70,7 +70,7 @@ async def create_template(
     session: AsyncSession, principal: Principal, template: TemplateIn
 ) -> TemplateOut:
     require_writer(principal)
-    _check(template)
+    check_template(template)
     created = await repository.add_template(
         session,
         MessageTemplate(
@@ -87,7 +87,7 @@ async def update_template(
     require_owner_or_manager(principal, template.created_by, "templates")
     changes = patch.model_dump(exclude_unset=True)
     current = {field: getattr(template, field) for field in TemplateIn.model_fields}
-    _check(TemplateIn.model_construct(**(current | changes)))
+    check_template(TemplateIn.model_construct(**(current | changes)))
     return TemplateOut.model_validate(await repository.update_template(session, template, changes))
 
 
@@ -153,9 +153,15 @@ async def _get(
     return template
 
 
-def _check(template: TemplateIn) -> None:
+def template_errors(template: TemplateIn) -> list[FieldError]:
+    """Every rule the template breaks. Also the rules of a message's text as a person edits
+    it before approval, so an edited message is held to its template's standard."""
+    return _shape_errors(template) + _content_errors(template)
+
+
+def check_template(template: TemplateIn) -> None:
     """Every rule on the whole template, all broken ones reported at once."""
-    errors = _shape_errors(template) + _content_errors(template)
+    errors = template_errors(template)
     if len(errors) == 1:
         raise ValidationFailed.field(errors[0].field, errors[0].code, errors[0].message)
     if errors:

@@ -1,0 +1,100 @@
+"""Approval routes (co-pilot): messages suggested by the campaign, waiting for a person."""
+
+import uuid
+
+from fastapi import APIRouter
+
+from outreach.approvals import service
+from outreach.approvals.schemas import (
+    ApprovalOut,
+    ApproveIn,
+    ApproveManyIn,
+    ApproveManyOut,
+    RejectIn,
+)
+from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.kit.pagination import Cursor, Limit, Page
+from outreach.kit.problems import problem_responses
+
+router = APIRouter(prefix="/approvals", tags=["approvals"])
+
+DECIDERS = "By the campaign's owner, an admin or a TA manager (else `403 FORBIDDEN`). "
+NOT_PENDING = "`409 APPROVAL_NOT_PENDING` when the message no longer awaits approval. "
+
+
+@router.get(
+    "",
+    summary="List messages awaiting approval, oldest first",
+    description="Each with a preview of the message as it will be sent to its contact; a "
+    "message that cannot be rendered shows its `problems` instead of failing the list.",
+    response_model=Page[ApprovalOut],
+    responses=problem_responses(401, 422),
+)
+async def list_approvals(
+    session: TenantSession,
+    campaign_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ApprovalOut]:
+    return await service.list_approvals(
+        session, campaign_id=campaign_id, limit=limit, cursor=cursor
+    )
+
+
+@router.post(
+    "/approve",
+    summary="Approve many messages as they are (up to 500)",
+    description="Answers row by row: `approved`, `not_found`, `not_pending`, `forbidden` (a "
+    "recruiter's call for another owner's campaign), `campaign_not_active`, or `invalid` "
+    "(with the template rule its text breaks). Viewers get `403 FORBIDDEN`.",
+    response_model=ApproveManyOut,
+    responses=problem_responses(401, 403, 422),
+)
+async def approve_many(
+    body: ApproveManyIn, session: TenantSession, principal: CurrentPrincipal
+) -> ApproveManyOut:
+    return await service.approve_many(session, principal, body)
+
+
+@router.get(
+    "/{message_id}",
+    summary="Get a message awaiting (or past) approval, with its preview",
+    response_model=ApprovalOut,
+    responses=problem_responses(401, 404, 422),
+)
+async def get_approval(message_id: uuid.UUID, session: TenantSession) -> ApprovalOut:
+    return await service.get_approval(session, message_id)
+
+
+@router.post(
+    "/{message_id}/approve",
+    summary="Approve a message, optionally edited first; it is queued to send now",
+    description=DECIDERS + NOT_PENDING + "`409 CAMPAIGN_NOT_ACTIVE` when its campaign is "
+    "not active or paused. Edits follow the template rules of the message's channel "
+    "(`TEMPLATE_SYNTAX_INVALID`, `TEMPLATE_UNKNOWN_TOKEN`, `TEMPLATE_FIELD_NOT_ALLOWED`, ...).",
+    response_model=ApprovalOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def approve(
+    message_id: uuid.UUID,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    body: ApproveIn | None = None,
+) -> ApprovalOut:
+    return await service.approve(session, principal, message_id, body or ApproveIn())
+
+
+@router.post(
+    "/{message_id}/reject",
+    summary="Reject a message; it is never sent",
+    description=DECIDERS + NOT_PENDING + "Allowed whatever the campaign's status.",
+    response_model=ApprovalOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def reject(
+    message_id: uuid.UUID,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    body: RejectIn | None = None,
+) -> ApprovalOut:
+    return await service.reject(session, principal, message_id, body or RejectIn())

@@ -1,0 +1,134 @@
+"""Task rules: who sees and closes a manual step, and the engagement event a done step records."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.auth.dependencies import require_owner_or_manager
+from outreach.auth.tokens import Principal
+from outreach.campaigns.service import require_running
+from outreach.errors import Conflict, ValidationFailed, not_found
+from outreach.events.service import NewEvent, record_events
+from outreach.events.state import EventType
+from outreach.kit.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
+from outreach.tasks import repository
+from outreach.tasks.repository import Position, TaskFilters, TaskRow
+from outreach.tasks.schemas import TaskCompleteIn, TaskContactOut, TaskOut, TaskSkipIn
+
+# What doing a task tells about its contact
+EVENT_OF_CHANNEL = {
+    "linkedin": EventType.LINKEDIN_SENT,
+    "voice": EventType.CALL_COMPLETED,
+    "mail": EventType.LETTER_SENT,
+}
+# Recorded under this provider with the task's id, so a task is recorded once however often
+# its completion is retried.
+TASK_PROVIDER = "task"
+
+
+async def list_tasks(
+    session: AsyncSession,
+    principal: Principal,
+    filters: TaskFilters,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[TaskOut]:
+    """Without an `owner_id` filter, recruiters and viewers get their own tasks (their to-do
+    list) and managers the whole organization's."""
+    if filters.owner_id is None and not principal.manages_org:
+        filters = TaskFilters(**{**filters.__dict__, "owner_id": principal.user_id})
+    rows = await repository.list_tasks(session, filters, after=_position_after(cursor), limit=limit)
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1].task
+        next_cursor = encode_cursor([last.due_at.isoformat(), str(last.id)])
+    return Page(items=[task_out(row) for row in page], next_cursor=next_cursor)
+
+
+def _position_after(cursor: str | None) -> Position | None:
+    if cursor is None:
+        return None
+    due_at, task_id = decode_cursor(cursor, 2)
+    try:
+        return datetime.fromisoformat(due_at), uuid.UUID(task_id)
+    except (TypeError, ValueError) as exc:
+        raise invalid_cursor() from exc
+
+
+async def get_task(session: AsyncSession, task_id: uuid.UUID) -> TaskOut:
+    return task_out(await _get(session, task_id))
+
+
+async def complete_task(
+    session: AsyncSession, principal: Principal, task_id: uuid.UUID, body: TaskCompleteIn
+) -> TaskOut:
+    """Done: the task is closed and its contact's touch recorded, in one transaction."""
+    row = await _get(session, task_id, for_update=True)
+    task = row.task
+    require_owner_or_manager(principal, task.owner_id, "tasks")
+    if body.outcome is not None and task.channel != "voice":
+        raise ValidationFailed.field("outcome", "FIELD_NOT_ALLOWED", "outcome goes with calls only")
+    _require_open(task.status)
+    require_running(row.campaign_status)
+    now = datetime.now(UTC)
+    data: dict[str, Any] = {"source": "task", "task_id": str(task.id), "kind": task.kind}
+    if body.outcome is not None:
+        data["call_outcome"] = body.outcome
+    event = NewEvent(
+        campaign_contact_id=task.campaign_contact_id,
+        event_type=EVENT_OF_CHANNEL[task.channel],
+        occurred_at=now,
+        data=data,
+        provider=TASK_PROVIDER,
+        provider_event_id=f"task:{task.id}",
+    )
+    await record_events(session, principal.org_id, [event])
+    closed = await repository.close_task(
+        session, task, status="done", by=principal.user_id, at=now, note=body.note or None
+    )
+    return task_out(row._replace(task=closed))
+
+
+async def skip_task(
+    session: AsyncSession, principal: Principal, task_id: uuid.UUID, body: TaskSkipIn
+) -> TaskOut:
+    """Skipped: closed with nothing recorded. Allowed whatever the campaign's status, so that a
+    stopped campaign's leftover tasks can be cleared from a to-do list."""
+    row = await _get(session, task_id, for_update=True)
+    require_owner_or_manager(principal, row.task.owner_id, "tasks")
+    _require_open(row.task.status)
+    closed = await repository.close_task(
+        session,
+        row.task,
+        status="skipped",
+        by=principal.user_id,
+        at=datetime.now(UTC),
+        note=body.reason or None,
+    )
+    return task_out(row._replace(task=closed))
+
+
+def _require_open(status: str) -> None:
+    if status != "open":
+        raise Conflict("TASK_NOT_OPEN", f"Task is {status}", "Only an open task can be closed.")
+
+
+async def _get(session: AsyncSession, task_id: uuid.UUID, *, for_update: bool = False) -> TaskRow:
+    row = await repository.get_task(session, task_id, for_update=for_update)
+    if row is None:
+        raise not_found("Task")
+    return row
+
+
+def task_out(row: TaskRow) -> TaskOut:
+    task = row.task
+    fields = set(TaskOut.model_fields) - {"campaign_name", "contact"}
+    return TaskOut(
+        campaign_name=row.campaign_name,
+        contact=TaskContactOut.model_validate(row.contact),
+        **{field: getattr(task, field) for field in fields},
+    )
