@@ -20,9 +20,7 @@ def test_a_campaign_without_a_sender_sends_to_the_mail_catcher(
         update={"smtp_url": mail_catcher.smtp_url, "mail_catcher": True}
     )
     template = create_template(client, org)
-    campaign = create_campaign(
-        client, org, template_id=template["id"], permission_mode="autopilot"
-    )
+    campaign = create_campaign(client, org, template_id=template["id"], permission_mode="autopilot")
     add_contacts(client, org, campaign["id"], 2)
     as_owner.execute(
         "UPDATE campaigns SET send_days = '{1,2,3,4,5,6,7}', send_start = '00:00', "
