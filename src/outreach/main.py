@@ -25,6 +25,7 @@ from outreach.jobs.scheduler import start_scheduler
 from outreach.kit.problems import install_problem_handlers
 from outreach.schema import check_app_role, head_revision
 from outreach.sending.router import router as senders_router
+from outreach.sending.sms_router import router as sms_router
 from outreach.suppressions.router import router as suppressions_router
 from outreach.templates.router import router as templates_router
 from outreach.tracking.router import router as tracking_router
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         templates_router,
         suppressions_router,
         senders_router,
+        sms_router,
         analytics_router,
         inbound_router,
     ):
