@@ -7,7 +7,15 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
 
@@ -93,7 +101,11 @@ DailyLimit = Annotated[int, Field(ge=1, le=10_000_000)]
 MinSpacing = Annotated[int, Field(ge=0, le=86_400)]
 WarmupStart = Annotated[int, BeforeValidator(_warmup_count(1))]
 WarmupIncrement = Annotated[int, BeforeValidator(_warmup_count(0))]
-Threshold = Annotated[Decimal, BeforeValidator(_threshold)]
+Threshold = Annotated[
+    Decimal,
+    BeforeValidator(_threshold),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100, "multipleOf": 0.01}),
+]
 
 WARMUP_START = "Warm-up: messages allowed on its first day; null: no warm-up, daily_limit applies"
 WARMUP_INCREMENT = "Warm-up: messages added to the allowance each day, up to daily_limit"
