@@ -28,6 +28,7 @@ from outreach.mailcatcher.router import router as mail_catcher_router
 from outreach.schema import check_app_role, head_revision
 from outreach.sending.router import router as senders_router
 from outreach.sending.send_router import router as send_router
+from outreach.sending.sms_router import router as sms_router
 from outreach.suppressions.router import router as suppressions_router
 from outreach.tasks.router import router as tasks_router
 from outreach.templates.router import router as templates_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         suppressions_router,
         senders_router,
         send_router,
+        sms_router,
         analytics_router,
         inbound_router,
         mail_catcher_router,

@@ -4,13 +4,18 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
+from outreach.config import Settings
+from outreach.db import DatabaseUrls
+from outreach.main import create_app
 from tests.factories import Org
+from tests.sending.system_senders import add_system_sender
 
 
 def _free_port() -> int:
@@ -95,3 +100,27 @@ def test_another_organizations_sender_is_not_found(
 ) -> None:
     created = sender(client, org, smtp_port)
     assert check(client, other_org, created["id"]).status_code == 404
+
+
+def test_a_system_sender_without_a_relay_fails_at_connect(
+    client: TestClient, org: Org, as_owner: psycopg.Connection
+) -> None:
+    result = check(client, org, add_system_sender(client, as_owner, org)).json()
+    assert (result["ok"], result["stage"]) == (False, "connect")
+    assert "OUTREACH_SMTP_URL" in result["detail"]
+
+
+def test_a_system_sender_checks_the_services_relay(
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    org: Org,
+    as_owner: psycopg.Connection,
+    smtp_port: int,
+) -> None:
+    with_relay = settings.model_copy(
+        update={"smtp_url": f"smtp://mailer:s3cret@127.0.0.1:{smtp_port}?tls=none"}
+    )
+    with TestClient(create_app(with_relay, database_urls)) as relay_client:
+        sender_id = add_system_sender(relay_client, as_owner, org)
+        result = check(relay_client, org, sender_id).json()
+    assert (result["ok"], result["stage"]) == (True, "done"), result

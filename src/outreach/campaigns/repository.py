@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, bindparam, cast, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.models import Campaign, CampaignContact, MessageTemplate, UserProfile
+from outreach.models import Campaign, CampaignContact, MessageTemplate, Sender, UserProfile
 
 ORDERABLE = ("created_at", "name", "start_date", "response_rate")
 
@@ -157,6 +157,10 @@ async def contact_counts(session: AsyncSession, campaign_id: uuid.UUID) -> dict[
 
 async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return bool(await session.scalar(select(literal(True)).where(UserProfile.id == user_id)))
+
+
+async def sender_exists(session: AsyncSession, sender_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(literal(True)).where(Sender.id == sender_id)))
 
 
 async def template_channels(

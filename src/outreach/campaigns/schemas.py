@@ -1,11 +1,13 @@
 """Campaign request and response bodies."""
 
+import re
 import unicodedata
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -14,7 +16,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
@@ -26,6 +30,10 @@ from outreach.campaigns.rules import (
     ResponseRateBand,
 )
 from outreach.kit.numbers import Percentage
+
+TIMEZONE_MAX_LENGTH = 100
+HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
+_HH_MM = re.compile(HH_MM)
 
 # Control, format (bidi overrides), surrogate, private-use, unassigned, line/paragraph separators
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -52,6 +60,43 @@ def _distinct(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _timezone(value: object) -> str:
+    invalid = PydanticCustomError(
+        "CAMPAIGN_TIMEZONE_INVALID", "Unknown time zone: use an IANA name like Europe/Paris"
+    )
+    if not isinstance(value, str) or not value.strip() or len(value) > TIMEZONE_MAX_LENGTH:
+        raise invalid
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid from None
+    return value.strip()
+
+
+def _send_days(value: object) -> list[int]:
+    invalid = PydanticCustomError(
+        "CAMPAIGN_SEND_DAYS_INVALID",
+        "send_days lists ISO weekdays, each once: 1 (Monday) to 7 (Sunday), at least one",
+    )
+    if not isinstance(value, list) or not value:
+        raise invalid
+    if any(isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 7 for day in value):
+        raise invalid
+    if len(set(value)) != len(value):
+        raise invalid
+    return sorted(value)
+
+
+def _local_time(value: object) -> time:
+    if isinstance(value, time):  # read from the database
+        return value
+    if not isinstance(value, str) or not _HH_MM.match(value):
+        raise PydanticCustomError(
+            "CAMPAIGN_SEND_HOURS_INVALID", "A sending hour is a local time as HH:MM, e.g. 09:00"
+        )
+    return time.fromisoformat(value)
+
+
 CampaignName = Annotated[str, BeforeValidator(_campaign_name)]
 Text500 = Annotated[str, StringConstraints(max_length=500)]
 Text5000 = Annotated[str, StringConstraints(max_length=5000)]
@@ -76,6 +121,25 @@ TargetRate = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places
 TargetConversions = Annotated[int, Field(ge=1, le=10_000)]
 DailyLeadLimit = Annotated[int, Field(ge=1, le=100_000)]
 TotalLeadLimit = Annotated[int, Field(ge=1, le=1_000_000)]
+Timezone = Annotated[str, BeforeValidator(_timezone)]
+SendDays = Annotated[
+    list[int],
+    BeforeValidator(_send_days),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 7},
+            "minItems": 1,
+            "uniqueItems": True,
+        }
+    ),
+]
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_local_time),
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": HH_MM, "example": "09:00"}),
+]
 
 
 class _CampaignFields(BaseModel):
@@ -111,6 +175,19 @@ class _CampaignFields(BaseModel):
     start_date: date | None = None
     end_date: date | None = None
     owner_id: uuid.UUID | None = None
+    sender_id: uuid.UUID | None = Field(
+        None, description="The sender its email goes out from (one of the organization's)"
+    )
+    timezone: Timezone | None = Field(
+        None, description="IANA time zone of the sending window, e.g. Europe/Paris"
+    )
+    send_days: SendDays | None = Field(
+        None, description="ISO weekdays it sends on, 1 (Monday) to 7 (Sunday); default Mon-Fri"
+    )
+    send_start: LocalTime | None = Field(None, description="Local time sending starts; 09:00")
+    send_end: LocalTime | None = Field(
+        None, description="Local time sending stops (after send_start); 17:00"
+    )
 
 
 class CampaignCreate(_CampaignFields):
@@ -209,6 +286,11 @@ class CampaignOut(BaseModel):
     completed_at: datetime | None
     archived_at: datetime | None
     last_error: str | None
+    sender_id: uuid.UUID | None
+    timezone: str | None
+    send_days: list[int]
+    send_start: LocalTime
+    send_end: LocalTime
     owner_id: uuid.UUID
     created_by: uuid.UUID | None
     created_at: datetime

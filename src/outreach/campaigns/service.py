@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +59,9 @@ CREATE_DEFAULTS: dict[str, Any] = {
     "target_company_sizes": [],
     "target_industries": [],
     "target_titles": [],
+    "send_days": [1, 2, 3, 4, 5],
+    "send_start": time(9, 0),
+    "send_end": time(17, 0),
 }
 LIST_FIELDS = frozenset(f for f, default in CREATE_DEFAULTS.items() if default == [])
 # Fields that always have a value: PATCH may change them but not clear them.
@@ -338,6 +341,27 @@ async def _validate(
     elif end is not None and (current is None or end != current.end_date) and end < _today():
         errors.append(
             FieldError("end_date", "CAMPAIGN_INVALID_DATES", "End date cannot be in the past")
+        )
+
+    if values["send_start"] >= values["send_end"]:
+        errors.append(
+            FieldError(
+                "send_end",
+                "CAMPAIGN_SEND_HOURS_INVALID",
+                "Sending must stop (send_end) after it starts (send_start) on the same day",
+            )
+        )
+    sender_id = values.get("sender_id")
+    sender_changed = current is None or sender_id != current.sender_id
+    if (
+        sender_id is not None
+        and sender_changed
+        and not await repository.sender_exists(session, sender_id)
+    ):
+        errors.append(
+            FieldError(
+                "sender_id", "CAMPAIGN_SENDER_NOT_FOUND", "No such sender in this organization"
+            )
         )
 
     a, b = values.get("variant_a_template_id"), values.get("variant_b_template_id")

@@ -4,8 +4,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg.errors import UniqueViolation
-from sqlalchemy import delete, select, tuple_
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,10 +14,16 @@ from outreach.models import Sender
 
 # The unique index on (org_id, lower(from_email)), named in migration 0003_senders
 FROM_EMAIL_INDEX = "uq_senders_org_from_email"
+# outbox_messages.sender_id, ON DELETE RESTRICT (migration 0004_sending): sent mail keeps its sender
+OUTBOX_SENDER_FK = "fk_outbox_messages_sender"
 
 
 class FromEmailTaken(Exception):
     """Another sender of the organization already has this from_email."""
+
+
+class SenderInUse(Exception):
+    """Outbox messages (queued or sent) name this sender."""
 
 
 async def get_sender(
@@ -56,11 +62,27 @@ async def update_sender(session: AsyncSession, sender: Sender, changes: dict[str
     return sender
 
 
-async def delete_sender(session: AsyncSession, sender_id: uuid.UUID) -> bool:
-    deleted = await session.execute(
-        delete(Sender).where(Sender.id == sender_id).returning(Sender.id)
+async def resume_sender(session: AsyncSession, sender: Sender) -> Sender:
+    """Unpaused, its breaker counting from now (the transaction's time)."""
+    return await update_sender(
+        session, sender, {"paused_at": None, "paused_reason": None, "breaker_reset_at": func.now()}
     )
-    return deleted.first() is not None
+
+
+async def delete_sender(session: AsyncSession, sender_id: uuid.UUID) -> bool:
+    """Whether it existed; raises SenderInUse when outbox messages name it."""
+    try:
+        async with session.begin_nested():  # the refusal leaves the request's transaction usable
+            deleted = await session.execute(
+                delete(Sender).where(Sender.id == sender_id).returning(Sender.id)
+            )
+            found = deleted.first() is not None
+    except IntegrityError as exc:
+        orig = exc.orig
+        if isinstance(orig, ForeignKeyViolation) and orig.diag.constraint_name == OUTBOX_SENDER_FK:
+            raise SenderInUse from exc
+        raise
+    return found
 
 
 async def _flush(session: AsyncSession) -> None:

@@ -1,4 +1,4 @@
-"""Sender routes: the SMTP mailboxes an organization sends from."""
+"""Sender routes: the mailboxes an organization sends from, their limits and warm-up."""
 
 import uuid
 from typing import Annotated
@@ -77,7 +77,8 @@ async def get_sender(sender_id: uuid.UUID, session: TenantSession) -> SenderOut:
     "/{sender_id}",
     summary="Change a sender",
     description="Absent fields stay as they are, `null` clears an optional field (`null` "
-    "for `smtp_password` removes the password). " + MANAGERS_ONLY,
+    "for `smtp_password` removes the password). A system sender's address and SMTP fields "
+    "are refused with `409 SENDER_SYSTEM_READ_ONLY`. " + MANAGERS_ONLY,
     response_model=SenderOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -91,12 +92,27 @@ async def update_sender(
     return await service.update_sender(session, principal, secrets, sender_id, body)
 
 
+@router.post(
+    "/{sender_id}/resume",
+    summary="Resume a paused sender (admins and TA managers)",
+    description="Clears the circuit breaker's pause; from now on only new sends count toward "
+    "its bounce and complaint rates (`breaker_reset_at`).",
+    response_model=SenderOut,
+    responses=problem_responses(401, 403, 404),
+)
+async def resume_sender(
+    sender_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> SenderOut:
+    return await service.resume_sender(session, principal, sender_id)
+
+
 @router.delete(
     "/{sender_id}",
     summary="Delete a sender (admins and TA managers)",
+    description="Refused with `409 SENDER_IN_USE` while outbox messages name it.",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def delete_sender(
     sender_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal

@@ -2,16 +2,31 @@
 is set."""
 
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
 
+from outreach.kit.numbers import Percentage
+
 SmtpTls = Literal["none", "starttls", "tls"]
+Transport = Literal["smtp", "system"]
 
 HOST_MAX_LENGTH = 253  # the longest DNS name
+WARMUP_MAX = 10_000_000  # the largest daily_limit
+CENT = Decimal("0.01")
 
 
 def _email(value: str) -> str:
@@ -44,6 +59,37 @@ def _header_text(value: str | None) -> str | None:
     return value if value and value.strip() else None
 
 
+def _warmup_count(minimum: int) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PydanticCustomError("SENDER_WARMUP_INVALID", "Must be a whole number")
+        if not minimum <= value <= WARMUP_MAX:
+            raise PydanticCustomError(
+                "SENDER_WARMUP_INVALID",
+                "Must be from {minimum} to {maximum}",
+                {"minimum": minimum, "maximum": WARMUP_MAX},
+            )
+        return value
+
+    return check
+
+
+def _threshold(value: object) -> Decimal:
+    invalid = PydanticCustomError(
+        "SENDER_THRESHOLD_INVALID",
+        "A threshold is a percentage above 0 and at most 100, with at most two decimals",
+    )
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise invalid
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise invalid from None
+    if not number.is_finite() or not 0 < number <= 100 or number != number.quantize(CENT):
+        raise invalid
+    return number.quantize(CENT)
+
+
 FromEmail = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 FromName = Annotated[str | None, Field(max_length=200), AfterValidator(_header_text)]
 SmtpHost = Annotated[str, AfterValidator(_host)]
@@ -53,6 +99,19 @@ SmtpPassword = Annotated[str | None, Field(min_length=1, max_length=1000)]
 HourlyLimit = Annotated[int, Field(ge=1, le=1_000_000)]
 DailyLimit = Annotated[int, Field(ge=1, le=10_000_000)]
 MinSpacing = Annotated[int, Field(ge=0, le=86_400)]
+WarmupStart = Annotated[int, BeforeValidator(_warmup_count(1))]
+WarmupIncrement = Annotated[int, BeforeValidator(_warmup_count(0))]
+Threshold = Annotated[
+    Decimal,
+    BeforeValidator(_threshold),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100, "multipleOf": 0.01}),
+]
+
+WARMUP_START = "Warm-up: messages allowed on its first day; null: no warm-up, daily_limit applies"
+WARMUP_INCREMENT = "Warm-up: messages added to the allowance each day, up to daily_limit"
+WARMUP_STARTED_ON = "Warm-up's first day; today when warm-up is set up without it"
+BOUNCE_THRESHOLD = "Bounce rate (%) at which the circuit breaker pauses the sender"
+COMPLAINT_THRESHOLD = "Complaint rate (%) at which the circuit breaker pauses the sender"
 
 
 class SenderIn(BaseModel):
@@ -74,6 +133,11 @@ class SenderIn(BaseModel):
     hourly_limit: HourlyLimit = Field(200, description="Messages per hour at most")
     daily_limit: DailyLimit = Field(1000, description="Messages per day at most")
     min_spacing_seconds: MinSpacing = Field(30, description="Seconds between two messages")
+    warmup_start_per_day: WarmupStart | None = Field(None, description=WARMUP_START)
+    warmup_increment_per_day: WarmupIncrement = Field(0, description=WARMUP_INCREMENT)
+    warmup_started_on: date | None = Field(None, description=WARMUP_STARTED_ON)
+    bounce_rate_threshold: Threshold = Field(Decimal("5.00"), description=BOUNCE_THRESHOLD)
+    complaint_rate_threshold: Threshold = Field(Decimal("0.30"), description=COMPLAINT_THRESHOLD)
 
 
 class SenderPatch(BaseModel):
@@ -91,6 +155,15 @@ class SenderPatch(BaseModel):
     hourly_limit: HourlyLimit | None = None
     daily_limit: DailyLimit | None = None
     min_spacing_seconds: MinSpacing | None = None
+    warmup_start_per_day: WarmupStart | None = Field(
+        None, description="`null` ends the warm-up: daily_limit applies"
+    )
+    warmup_increment_per_day: WarmupIncrement | None = None
+    warmup_started_on: date | None = Field(
+        None, description="`null` while warm-up is on starts it again today"
+    )
+    bounce_rate_threshold: Threshold | None = None
+    complaint_rate_threshold: Threshold | None = None
 
     @field_validator(
         "from_email",
@@ -100,6 +173,9 @@ class SenderPatch(BaseModel):
         "hourly_limit",
         "daily_limit",
         "min_spacing_seconds",
+        "warmup_increment_per_day",
+        "bounce_rate_threshold",
+        "complaint_rate_threshold",
     )
     @classmethod
     def _not_null(cls, value: object) -> object:
@@ -112,14 +188,31 @@ class SenderOut(BaseModel):
     id: uuid.UUID
     from_email: str
     from_name: str | None
-    smtp_host: str
-    smtp_port: int
-    smtp_tls: SmtpTls
+    transport: Transport = Field(
+        description="`smtp`: its own server; `system`: the service's relay, set up by the "
+        "service (its SMTP fields are null and cannot be changed)"
+    )
+    smtp_host: str | None
+    smtp_port: int | None
+    smtp_tls: SmtpTls | None
     smtp_username: str | None
     has_password: bool = Field(description="Whether an SMTP password is set (it is never shown)")
     hourly_limit: int
     daily_limit: int
     min_spacing_seconds: int
+    warmup_start_per_day: int | None
+    warmup_increment_per_day: int
+    warmup_started_on: date | None
+    effective_daily_limit: int = Field(
+        description="Messages allowed today: daily_limit, or less while warming up"
+    )
+    bounce_rate_threshold: Percentage
+    complaint_rate_threshold: Percentage
+    paused_at: datetime | None = Field(description="When the circuit breaker paused it")
+    paused_reason: str | None
+    breaker_reset_at: datetime | None = Field(
+        description="Last resume: the breaker counts only sends after it"
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -1,20 +1,32 @@
 """Sender rules: managers set up the mailboxes, everyone may see them, nobody reads a password."""
 
 import uuid
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_manager
 from outreach.auth.tokens import Principal
 from outreach.config import Settings
-from outreach.errors import Conflict, not_found
+from outreach.errors import Conflict, ValidationFailed, not_found
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.models import Sender
 from outreach.sending import repository
+from outreach.sending.rules import effective_daily_limit
 from outreach.sending.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 from outreach.sending.secrets import SenderSecrets
 from outreach.sending.smtp import SmtpNotConfigured, check_connection, smtp_server_for
+
+# What the service sets up for a system sender: its relay, and so the address it may send as.
+SYSTEM_FIELDS = frozenset(
+    {"from_email", "smtp_host", "smtp_port", "smtp_tls", "smtp_username", "smtp_password"}
+)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 async def list_senders(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[SenderOut]:
@@ -31,6 +43,7 @@ async def create_sender(
 ) -> SenderOut:
     require_manager(principal)
     values = sender.model_dump(exclude={"smtp_password"})
+    values |= _warmup(values, current=None)
     encrypted = _encrypted(secrets, sender.smtp_password)
     try:
         created = await repository.add_sender(
@@ -52,6 +65,14 @@ async def update_sender(
     require_manager(principal)
     sender = await _get(session, sender_id, for_update=True)
     changes = patch.model_dump(exclude_unset=True)
+    if sender.transport == "system" and (refused := sorted(changes.keys() & SYSTEM_FIELDS)):
+        raise Conflict(
+            "SENDER_SYSTEM_READ_ONLY",
+            "The system sender's address and server are set by the service",
+            f"These fields cannot change: {', '.join(refused)}. Its limits, warm-up and "
+            "thresholds can.",
+        )
+    changes |= _warmup(changes, current=sender)
     if "smtp_password" in changes:
         changes["smtp_password_encrypted"] = _encrypted(secrets, changes.pop("smtp_password"))
     try:
@@ -61,19 +82,68 @@ async def update_sender(
     return sender_out(updated)
 
 
+async def resume_sender(
+    session: AsyncSession, principal: Principal, sender_id: uuid.UUID
+) -> SenderOut:
+    """Unpause a sender the circuit breaker paused; its bounce and complaint rates start over."""
+    require_manager(principal)
+    sender = await _get(session, sender_id, for_update=True)
+    return sender_out(await repository.resume_sender(session, sender))
+
+
 async def delete_sender(session: AsyncSession, principal: Principal, sender_id: uuid.UUID) -> None:
     require_manager(principal)
-    if not await repository.delete_sender(session, sender_id):
+    try:
+        deleted = await repository.delete_sender(session, sender_id)
+    except repository.SenderInUse:
+        raise Conflict(
+            "SENDER_IN_USE",
+            "The sender has messages in the outbox",
+            "Its queued and sent messages keep it; pause it, or move its campaigns to another "
+            "sender.",
+        ) from None
+    if not deleted:
         raise not_found("Sender")
 
 
 def sender_out(sender: Sender) -> SenderOut:
-    """The sender as answered: its password only as `has_password`."""
-    fields = set(SenderOut.model_fields) - {"has_password"}
+    """The sender as answered: its password only as `has_password`, with today's allowance."""
+    fields = set(SenderOut.model_fields) - {"has_password", "effective_daily_limit"}
     return SenderOut(
         has_password=sender.smtp_password_encrypted is not None,
+        effective_daily_limit=effective_daily_limit(
+            sender.daily_limit,
+            sender.warmup_start_per_day,
+            sender.warmup_increment_per_day,
+            sender.warmup_started_on,
+            _today(),
+        ),
         **{field: getattr(sender, field) for field in fields},
     )
+
+
+def _warmup(given: dict[str, Any], current: Sender | None) -> dict[str, Any]:
+    """The warm-up start date that goes with the change: today when warm-up begins without
+    one (or is given null), none once warm-up ends."""
+    start = (
+        given.get("warmup_start_per_day")
+        if "warmup_start_per_day" in given
+        else (current.warmup_start_per_day if current else None)
+    )
+    if start is None:
+        if given.get("warmup_started_on") is not None:
+            raise ValidationFailed.field(
+                "warmup_started_on",
+                "SENDER_WARMUP_INVALID",
+                "warmup_started_on needs warmup_start_per_day (a warm-up to start)",
+            )
+        return {"warmup_started_on": None}
+    started_on = given.get("warmup_started_on")
+    if started_on is not None:
+        return {"warmup_started_on": started_on}
+    if "warmup_started_on" in given or current is None or current.warmup_started_on is None:
+        return {"warmup_started_on": _today()}
+    return {}
 
 
 def _encrypted(secrets: SenderSecrets, password: str | None) -> str | None:

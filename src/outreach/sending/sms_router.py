@@ -1,0 +1,64 @@
+"""SMS provider routes: the organization's account at a provider with Twilio's API shape."""
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.kit.problems import problem_responses
+from outreach.sending import sms_service as service
+from outreach.sending.router import Secrets
+from outreach.sending.sms_schemas import SmsProviderIn, SmsProviderOut
+
+router = APIRouter(prefix="/sms-provider", tags=["sms"])
+
+
+def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    documented = problem_responses(*statuses)
+    if 404 in documented:
+        documented[404]["description"] = (
+            "No SMS provider is configured (SMS_PROVIDER_NOT_CONFIGURED)"
+        )
+    return documented
+
+
+@router.put(
+    "",
+    summary="Set the SMS provider (admins and TA managers)",
+    description="Creates the organization's configuration (`201`) or replaces it (`200`). "
+    "The auth token is write-only: stored encrypted, never returned.",
+    response_model=SmsProviderOut,
+    responses={201: {"description": "Created", "model": SmsProviderOut}, **_responses(401, 403)},
+)
+async def put_sms_provider(
+    body: SmsProviderIn,
+    response: Response,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    secrets: Secrets,
+) -> SmsProviderOut:
+    saved, created = await service.save_provider(session, principal, secrets, body)
+    response.status_code = 201 if created else 200
+    return saved
+
+
+@router.get(
+    "",
+    summary="Get the SMS provider",
+    response_model=SmsProviderOut,
+    responses=_responses(401, 404),
+)
+async def get_sms_provider(session: TenantSession, principal: CurrentPrincipal) -> SmsProviderOut:
+    return await service.get_provider(session, principal)
+
+
+@router.delete(
+    "",
+    summary="Remove the SMS provider (admins and TA managers)",
+    status_code=204,
+    response_class=Response,
+    responses=_responses(401, 403, 404),
+)
+async def delete_sms_provider(session: TenantSession, principal: CurrentPrincipal) -> Response:
+    await service.delete_provider(session, principal)
+    return Response(status_code=204)
