@@ -3,10 +3,12 @@
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import Settings
@@ -115,3 +117,21 @@ async def record_concurrently(
     batches = [events[i : i + 25] for i in range(0, len(events), 25)]
     await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
     await engine.dispose()
+
+
+T = TypeVar("T")
+
+
+def run_job(
+    urls: DatabaseUrls, job: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Run a background job once, as the application role, with a sessionmaker of its own."""
+
+    async def main() -> T:
+        engine = create_engine(urls.app, pool_size=4)
+        try:
+            return await job(create_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
