@@ -32,6 +32,8 @@ from tests.factories import (
 
 T = TypeVar("T")
 TODAY = datetime.now(UTC).date()
+# An end date in the past (after its start date, as a constraint requires)
+ENDED = "start_date = current_date - 9, end_date = current_date - 1"
 Job = Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 
 
@@ -216,7 +218,7 @@ def test_a_paused_campaign_is_not_completed_automatically(
     campaign_id, _ = active_campaign(client, org)
     act(client, org, campaign_id, "pause")
     as_owner.execute(
-        "UPDATE campaigns SET start_date = current_date - 9, end_date = current_date - 5 WHERE id = %s",
+        f"UPDATE campaigns SET {ENDED} WHERE id = %s",
         (campaign_id,),
     )
     run_job(database_urls, complete_finished_campaigns)
@@ -318,7 +320,7 @@ def test_two_completion_runs_at_once_complete_each_campaign_once(
 ) -> None:
     ids = {uuid.UUID(active_campaign(client, org, contacts=1)[0]) for _ in range(6)}
     as_owner.execute(
-        "UPDATE campaigns SET start_date = current_date - 9, end_date = current_date - 1 WHERE id = ANY(%s)",
+        f"UPDATE campaigns SET {ENDED} WHERE id = ANY(%s)",
         (list(ids),),
     )
     first, second = twice_at_once(database_urls, complete_finished_campaigns)
@@ -363,7 +365,7 @@ def test_completion_stops_the_queued_outreach(
         act(client, org, campaign_id, "complete")
     else:
         as_owner.execute(
-            "UPDATE campaigns SET start_date = current_date - 9, end_date = current_date - 1 WHERE id = %s",
+            f"UPDATE campaigns SET {ENDED} WHERE id = %s",
             (campaign_id,),
         )
         run_job(database_urls, complete_finished_campaigns)
