@@ -115,7 +115,7 @@ def report_page(report: CampaignReportOut) -> str:
 def summary_mail(report: CampaignReportOut, report_url: str) -> tuple[str, str, str]:
     """The owner's summary email: subject, text and HTML."""
     context = _context(report, report_url)
-    subject = f"Campaign completed: {report.name}"
+    subject = f"Campaign completed: {' '.join(report.name.split())}"  # one header line
     text = _TEXT_ENV.get_template("summary.txt").render(context)
     html = _ENV.get_template("summary.html").render(context)
     return subject, text, html

@@ -1,8 +1,9 @@
-"""The campaign lifecycle jobs: scheduled activation, auto-completion, archiving and retention.
+"""The campaign lifecycle jobs: scheduled activation, auto-completion, the owner's summary,
+archiving and retention.
 
 Each runs per organization in a transaction of its own and claims the campaigns it changes
-with `FOR UPDATE SKIP LOCKED`, so any number of processes may run them at once. The changes
-are the manual transitions' own (campaigns.service), without a caller to check.
+(`FOR UPDATE SKIP LOCKED`; an advisory lock for summaries), so any number of processes may
+run them at once. The changes are the manual transitions' own (campaigns.service).
 """
 
 import logging
