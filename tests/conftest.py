@@ -54,7 +54,8 @@ def database_urls() -> Iterator[DatabaseUrls]:
 
 @pytest.fixture(scope="session")
 def settings(database_urls: DatabaseUrls) -> Settings:
-    return Settings(env="test", database_url=database_urls.app, _env_file=None)  # type: ignore[call-arg]
+    # The jobs are called by their tests: a scheduler of the test app would race them.
+    return Settings(env="test", database_url=database_urls.app, run_jobs=False, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,15 @@
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
 from fastapi.testclient import TestClient
 from psycopg import sql
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import Settings
@@ -153,3 +155,21 @@ def insert_row(conn: psycopg.Connection, table: str, org: Org, **values: Any) ->
     row = conn.execute(query, [org.id, *values.values()]).fetchone()
     assert row is not None
     return str(row[0])
+
+
+T = TypeVar("T")
+
+
+def run_job(
+    urls: DatabaseUrls, job: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Run a background job once, as the application role, with a sessionmaker of its own."""
+
+    async def main() -> T:
+        engine = create_engine(urls.app, pool_size=4)
+        try:
+            return await job(create_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())

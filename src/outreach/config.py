@@ -60,6 +60,8 @@ class Settings(BaseSettings):
 
     public_url: str | None = None
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
+    # false: this process serves requests only, and the background jobs run elsewhere
+    run_jobs: bool = True
 
     # The service's own mail relay, e.g. smtp://user:password@smtp.example.com:587?tls=starttls
     # (tls: none, starttls or tls). Unset: `outreach serve` and `outreach worker` start the

@@ -170,3 +170,18 @@ async def dashboard(
     after_time, after_id = after if after is not None else (None, None)
     params = {"after_time": after_time, "after_id": after_id, "limit": limit}
     return await _rows(session, _DASHBOARD, params)
+
+
+_EVENT_SPAN = text("""
+SELECT min(event_timestamp), max(event_timestamp) FROM engagement_events
+WHERE campaign_id = :campaign_id
+""")
+
+
+async def event_span(
+    session: AsyncSession, campaign_id: uuid.UUID
+) -> tuple[datetime | None, datetime | None]:
+    """The times of the campaign's first and last events."""
+    connection = await session.connection()
+    row = (await connection.execute(_EVENT_SPAN, {"campaign_id": campaign_id})).one()
+    return row[0], row[1]

@@ -3,12 +3,16 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime
 
 from outreach.analytics import service
+from outreach.analytics.report import campaign_report
+from outreach.analytics.report_pages import report_page
 from outreach.analytics.schemas import (
     AbTestOut,
+    CampaignReportOut,
     DashboardCampaignOut,
     EngagedContactsOut,
     EventOut,
@@ -108,3 +112,29 @@ async def list_events(
 ) -> Page[EventOut]:
     types = [t.value for t in event_type or []]
     return await service.list_events(session, campaign_id, types, limit, cursor)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/report",
+    summary="The campaign's report (its completion report; while it runs, the figures so far)",
+    description="JSON by default; a self-contained HTML page with `?format=html` or, when no "
+    "format is given, an `Accept` header that asks for text/html.",
+    response_model=CampaignReportOut,
+    responses={
+        **problem_responses(401, 404),
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+    },
+)
+async def get_report(
+    campaign_id: uuid.UUID,
+    request: Request,
+    session: TenantSession,
+    format: Literal["json", "html"] | None = None,
+) -> CampaignReportOut | HTMLResponse:
+    report = await campaign_report(session, campaign_id)
+    wants_html = format == "html" or (
+        format is None and "text/html" in request.headers.get("accept", "")
+    )
+    if wants_html:
+        return HTMLResponse(report_page(report))
+    return report

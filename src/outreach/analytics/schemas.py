@@ -1,7 +1,7 @@
 """Analytics response bodies."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -142,3 +142,59 @@ class EventOut(BaseModel):
 
 class DashboardCampaignOut(CampaignOut):
     pending_contacts: int = Field(description="Contacts not contacted yet")
+
+
+class FunnelStepOut(BaseModel):
+    key: str
+    label: str
+    count: int
+    percent_of_contacts: Percentage = Field(description="count / the campaign's contacts, %")
+
+
+class ReportRatesOut(BaseModel):
+    open_rate: Percentage = Field(description="Contacts who opened / emails sent, %")
+    click_rate: Percentage = Field(description="Contacts who clicked / emails sent, %")
+    response_rate: Percentage = Field(description="Responses / contacts reached, %")
+    bounce_rate: Percentage = Field(description="Bounces / emails sent, %")
+    conversion_rate: Percentage = Field(description="Conversions / responses, %")
+    unsubscribe_rate: Percentage = Field(description="Unsubscribes / emails sent, %")
+
+
+class ReportDayOut(BaseModel):
+    day: date = Field(description="A UTC day")
+    sends: int
+    opens: int = Field(description="Opens by people")
+    clicks: int = Field(description="Clicks by people")
+    responses: int
+
+
+class CampaignReportOut(BaseModel):
+    """A campaign's completion report; while the campaign runs, its figures so far."""
+
+    campaign_id: uuid.UUID
+    name: str
+    status: str
+    campaign_type: str
+    channel: str
+    final: bool = Field(
+        description="true once the campaign is completed or archived; false: the figures so far"
+    )
+    generated_at: datetime
+    start_date: date | None
+    end_date: date | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_days: float | None = Field(
+        description="Days from the start to completion (or to now while it runs), one decimal"
+    )
+    funnel: list[FunnelStepOut] = Field(
+        description="contacts, reached, sent, delivered, opened, clicked, responded, converted"
+    )
+    losses: list[FunnelStepOut] = Field(description="bounced and unsubscribed")
+    contact_counts: dict[str, int] = Field(description="Campaign contacts per status")
+    rates: ReportRatesOut
+    daily: list[ReportDayOut] = Field(
+        description="Sends, human opens and clicks, and responses per UTC day, from the events"
+    )
+    ab_test: AbTestOut | None = Field(description="The A/B results, for an A/B test campaign")
+    notes: list[str] = Field(description="What the reader should know about the figures")

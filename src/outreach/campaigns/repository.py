@@ -175,3 +175,198 @@ async def template_channels(
         )
     )
     return {template_id: channel for template_id, channel in rows}
+
+
+_CANCEL_MESSAGES = text("""
+UPDATE outbox_messages SET status = 'cancelled', last_error = :reason, lease_until = NULL
+WHERE campaign_id = :campaign_id AND status IN ('queued', 'awaiting_approval')
+""")
+_CANCEL_TASKS = text("""
+UPDATE tasks SET status = 'cancelled'
+WHERE campaign_id = :campaign_id AND status = 'open'
+""")
+
+
+async def stop_outreach(session: AsyncSession, campaign_id: uuid.UUID, reason: str) -> None:
+    """Cancel the campaign's messages not yet being sent and its open tasks."""
+    await session.execute(_CANCEL_MESSAGES, {"campaign_id": campaign_id, "reason": reason})
+    await session.execute(_CANCEL_TASKS, {"campaign_id": campaign_id})
+
+
+# -- lifecycle jobs: each claims the campaigns it changes (SKIP LOCKED), so two processes
+# never handle the same one -----------------------------------------------------------------
+
+_DUE_SCHEDULED = (
+    select(Campaign)
+    .where(
+        Campaign.status == "scheduled",
+        Campaign.scheduled_at <= func.now(),
+        Campaign.deleted_at.is_(None),
+    )
+    .order_by(Campaign.scheduled_at, Campaign.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+async def claim_due_scheduled(session: AsyncSession, limit: int) -> list[Campaign]:
+    """Scheduled campaigns whose time has come, locked; those another process holds are
+    skipped."""
+    return list((await session.execute(_DUE_SCHEDULED, {"limit": limit})).scalars())
+
+
+# A contact is processed once it is no longer pending, or once its one first touch ended
+# without reaching it (a message failed, cancelled or rejected; a task done, skipped or
+# cancelled): nothing more will happen to it, so it must not hold the campaign open.
+_UNPROCESSED_CONTACT = """
+  SELECT 1 FROM campaign_contacts cc
+  WHERE cc.campaign_id = c.id AND cc.status = 'pending'
+    AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_contact_id = cc.id
+                    AND o.status IN ('failed', 'cancelled', 'rejected'))
+    AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_contact_id = cc.id
+                    AND t.status IN ('done', 'skipped', 'cancelled'))
+"""
+_DUE_COMPLETION = text(f"""
+WITH judged AS (
+  SELECT c.id,
+    CASE
+      WHEN c.end_date < (now() AT TIME ZONE coalesce(c.timezone, 'UTC'))::date THEN 'end_date'
+      WHEN c.target_contacts_count IS NOT NULL AND c.target_response_rate IS NOT NULL
+        AND c.contacts_reached >= c.target_contacts_count
+        AND c.response_rate >= c.target_response_rate THEN 'targets'
+      WHEN c.total_contacts > 0
+        AND NOT EXISTS ({_UNPROCESSED_CONTACT})
+        AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_id = c.id
+                        AND o.status IN ('queued', 'sending', 'awaiting_approval'))
+        AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_id = c.id AND t.status = 'open')
+        THEN 'all_processed'
+    END AS reason
+  FROM campaigns c
+  WHERE c.status = 'active' AND c.deleted_at IS NULL
+)
+SELECT c.id, judged.reason FROM campaigns c JOIN judged ON judged.id = c.id
+WHERE judged.reason IS NOT NULL AND c.status = 'active'
+ORDER BY c.id LIMIT :limit
+FOR UPDATE OF c SKIP LOCKED
+""")  # noqa: S608 - the subquery is the constant above
+
+
+async def claim_due_completion(session: AsyncSession, limit: int) -> list[tuple[Campaign, str]]:
+    """Active campaigns that met a completion rule, locked, each with the rule it met:
+    end_date (its end date is over in its time zone), targets, or all_processed."""
+    rows = (await session.execute(_DUE_COMPLETION, {"limit": limit})).all()
+    reasons = {campaign_id: reason for campaign_id, reason in rows}
+    if not reasons:
+        return []
+    campaigns = await session.execute(
+        select(Campaign).where(Campaign.id.in_(reasons)).order_by(Campaign.id)
+    )
+    return [(campaign, reasons[campaign.id]) for campaign in campaigns.scalars()]
+
+
+_DUE_ARCHIVE = (
+    select(Campaign)
+    .where(
+        Campaign.status == "completed",
+        Campaign.completed_at < func.now() - func.make_interval(0, 0, 0, bindparam("days")),
+        Campaign.deleted_at.is_(None),
+    )
+    .order_by(Campaign.completed_at, Campaign.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+async def claim_due_archive(session: AsyncSession, days: int, limit: int) -> list[Campaign]:
+    return list((await session.execute(_DUE_ARCHIVE, {"days": days, "limit": limit})).scalars())
+
+
+_DUE_RETENTION = text("""
+SELECT c.id, c.total_contacts FROM campaigns c
+WHERE c.status = 'archived' AND c.archived_at < now() - make_interval(days => :days)
+  AND EXISTS (SELECT 1 FROM campaign_contacts cc WHERE cc.campaign_id = c.id)
+ORDER BY c.archived_at, c.id LIMIT :limit
+FOR UPDATE OF c SKIP LOCKED
+""")
+_VARIANT_COUNTERS = text("""
+SELECT ab_variant, contacts, responses, conversions, converted_responders
+FROM campaign_variant_counters WHERE campaign_id = :campaign_id
+""")
+_DELETE_CONTACTS = text("""
+WITH gone AS (DELETE FROM campaign_contacts WHERE campaign_id = :campaign_id RETURNING 1)
+SELECT count(*) FROM gone
+""")
+_RESTORE_TOTAL = text("UPDATE campaigns SET total_contacts = :total WHERE id = :campaign_id")
+_RESTORE_VARIANT = text("""
+UPDATE campaign_variant_counters SET contacts = :contacts, responses = :responses,
+  conversions = :conversions, converted_responders = :converted_responders
+WHERE campaign_id = :campaign_id AND ab_variant = :ab_variant
+""")
+
+
+async def claim_due_retention(
+    session: AsyncSession, days: int, limit: int
+) -> list[tuple[uuid.UUID, int]]:
+    """Archived campaigns past retention that still hold contact data, locked, each with
+    its total_contacts."""
+    rows = await session.execute(_DUE_RETENTION, {"days": days, "limit": limit})
+    return [(campaign_id, total) for campaign_id, total in rows]
+
+
+async def delete_contact_data(session: AsyncSession, campaign_id: uuid.UUID, total: int) -> int:
+    """Delete the campaign's members (their events, messages and tasks go with them by
+    cascade) and keep its figures: the triggers that count members down are undone."""
+    params = {"campaign_id": campaign_id}
+    variants = (await session.execute(_VARIANT_COUNTERS, params)).mappings().all()
+    deleted = await session.scalar(_DELETE_CONTACTS, params)
+    await session.execute(_RESTORE_TOTAL, {**params, "total": total})
+    for variant in variants:
+        await session.execute(_RESTORE_VARIANT, {**params, **variant})
+    return int(deleted or 0)
+
+
+_SUMMARY_DUE = text("""
+SELECT id FROM campaigns
+WHERE status = 'completed' AND summary_sent_at IS NULL AND deleted_at IS NULL
+  AND completed_at >= now() - make_interval(days => :max_age_days)
+ORDER BY completed_at, id LIMIT :limit
+""")
+# An advisory lock, not a row lock: the SMTP round trip happens under it, and a row lock
+# would hold up every event that counts on the campaign meanwhile.
+_LOCK_SUMMARY = text(
+    "SELECT pg_try_advisory_xact_lock(hashtextextended('campaign-summary:' || :campaign_id, 0))"
+)
+# A statement of its own after the lock: its snapshot sees a summary marked sent by the
+# process that held the lock before.
+_SUMMARY_TO_SEND = text("""
+SELECT c.name, u.email AS owner_email FROM campaigns c
+LEFT JOIN user_profiles u ON u.id = c.owner_id
+WHERE c.id = :campaign_id AND c.status = 'completed' AND c.summary_sent_at IS NULL
+""")
+_SUMMARY_SENT = text("UPDATE campaigns SET summary_sent_at = now() WHERE id = :campaign_id")
+
+
+async def campaigns_due_summary(
+    session: AsyncSession, max_age_days: int, limit: int
+) -> list[uuid.UUID]:
+    rows = await session.execute(_SUMMARY_DUE, {"max_age_days": max_age_days, "limit": limit})
+    return list(rows.scalars())
+
+
+@dataclass(frozen=True)
+class SummaryClaim:
+    name: str
+    owner_email: str | None
+
+
+async def claim_summary(session: AsyncSession, campaign_id: uuid.UUID) -> SummaryClaim | None:
+    """The campaign's summary to send, claimed for this transaction; None when it is sent
+    already or another process is sending it."""
+    if not await session.scalar(_LOCK_SUMMARY, {"campaign_id": str(campaign_id)}):
+        return None
+    row = (await session.execute(_SUMMARY_TO_SEND, {"campaign_id": campaign_id})).first()
+    return None if row is None else SummaryClaim(row.name, row.owner_email)
+
+
+async def mark_summary_sent(session: AsyncSession, campaign_id: uuid.UUID) -> None:
+    await session.execute(_SUMMARY_SENT, {"campaign_id": campaign_id})

@@ -437,26 +437,53 @@ async def transition(
             )
         await _check_ready_to_run(session, campaign)
         campaign.scheduled_at = scheduled_at
+        campaign.status = target
     elif target is CampaignStatus.ACTIVE:
-        await _check_ready_to_run(session, campaign)
-        campaign.start_date = campaign.start_date or now.date()
-        campaign.started_at = campaign.started_at or now
-        if campaign.is_ab_test:
-            # contacts build on campaigns, so this one use is imported at call time
-            from outreach.contacts.service import assign_ab_variants
-
-            await assign_ab_variants(session, campaign)
+        await activate(session, campaign, now)
     elif target is CampaignStatus.COMPLETED:
-        today = now.date()
-        if campaign.end_date is None or campaign.end_date > today:
-            campaign.end_date = max(today, campaign.start_date or today)
-        campaign.completed_at = now
+        await complete(session, campaign, now)
     elif target is CampaignStatus.ARCHIVED:
-        campaign.archived_at = now
-    campaign.status = target
+        archive(campaign, now)
+    else:
+        campaign.status = target
     await session.flush()
     await session.refresh(campaign)
     return await campaign_detail(session, campaign)
+
+
+# The transitions' effects, shared by the routes and the lifecycle jobs (campaigns/jobs.py):
+# the caller has locked the campaign and checked that the transition is allowed.
+
+
+async def activate(session: AsyncSession, campaign: Campaign, now: datetime) -> None:
+    """Start or resume the campaign, if the activation rules hold (else a Conflict)."""
+    await _check_ready_to_run(session, campaign)
+    campaign.start_date = campaign.start_date or now.date()
+    campaign.started_at = campaign.started_at or now
+    campaign.last_error = None
+    if campaign.is_ab_test:
+        # contacts build on campaigns, so this one use is imported at call time
+        from outreach.contacts.service import assign_ab_variants
+
+        await assign_ab_variants(session, campaign)
+    campaign.status = CampaignStatus.ACTIVE
+
+
+async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> None:
+    """Finish the campaign and stop its outreach in the same transaction: queued and
+    awaiting messages are cancelled, open tasks too; a message already being sent is left
+    to finish (the SMTP transaction may be under way)."""
+    today = now.date()
+    if campaign.end_date is None or campaign.end_date > today:
+        campaign.end_date = max(today, campaign.start_date or today)
+    campaign.completed_at = now
+    campaign.status = CampaignStatus.COMPLETED
+    await repository.stop_outreach(session, campaign.id, "campaign completed")
+
+
+def archive(campaign: Campaign, now: datetime) -> None:
+    campaign.archived_at = now
+    campaign.status = CampaignStatus.ARCHIVED
 
 
 async def _check_ready_to_run(session: AsyncSession, campaign: Campaign) -> None:

@@ -1,12 +1,17 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes; readiness also shows how the background jobs last ran."""
+
+import logging
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from outreach.jobs.runs import job_runs
 from outreach.kit.problems import problem_response
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -14,10 +19,23 @@ class Health(BaseModel):
     status: str
 
 
+class JobRunOut(BaseModel):
+    job: str
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_outcome: str | None
+    last_detail: str | None
+
+
 class Readiness(BaseModel):
     status: str
     database: str
     migration: str | None
+    jobs: list[JobRunOut] = Field(
+        default=[],
+        description="Each background job's last run, in any process; a failed job does not "
+        "make the service unready",
+    )
 
 
 @router.get("/healthz", summary="The process is up", response_model=Health)
@@ -45,4 +63,13 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
             "Database schema is not at the latest migration",
             f"At {current!r}, expected {head!r}: run `outreach migrate`.",
         )
-    return Readiness(status="ok", database="ok", migration=current)
+    return Readiness(status="ok", database="ok", migration=current, jobs=await _jobs(request))
+
+
+async def _jobs(request: Request) -> list[JobRunOut]:
+    try:
+        async with request.app.state.sessionmaker() as session:
+            return [JobRunOut.model_validate(run) for run in await job_runs(session)]
+    except Exception:  # what the jobs did is information, not readiness
+        log.warning("could not read the job runs", exc_info=True)
+        return []

@@ -1,0 +1,287 @@
+"""The campaign lifecycle jobs: scheduled activation, auto-completion, the owner's summary,
+archiving and retention.
+
+Each runs per organization in a transaction of its own and claims the campaigns it changes
+(`FOR UPDATE SKIP LOCKED`; an advisory lock for summaries), so any number of processes may
+run them at once. The changes are the manual transitions' own (campaigns.service).
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from outreach.analytics.report import campaign_report
+from outreach.analytics.report_pages import summary_mail
+from outreach.campaigns import repository, service
+from outreach.campaigns.rules import CampaignStatus
+from outreach.config import Settings
+from outreach.errors import AppError
+from outreach.jobs.runs import JobReport, OrgResults, for_each_org, org_session
+from outreach.sending.smtp import SmtpNotConfigured
+from outreach.sending.system_mail import send_system_mail
+
+log = logging.getLogger(__name__)
+
+# Campaigns one organization's transaction handles per run; the rest wait for the next run.
+BATCH = 100
+
+
+@dataclass
+class Handled:
+    """The campaigns a job changed, and those it could not change with the reason."""
+
+    done: list[uuid.UUID] = field(default_factory=list)
+    refused: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+def _with_failures(detail: str, failed_orgs: list[uuid.UUID]) -> str:
+    return detail + (f"; {len(failed_orgs)} organizations failed" if failed_orgs else "")
+
+
+def _merge(outcome: OrgResults[Handled]) -> Handled:
+    merged = Handled()
+    for handled in outcome.results.values():
+        merged.done += handled.done
+        merged.refused |= handled.refused
+    return merged
+
+
+# -- scheduled activation ----------------------------------------------------------------
+
+
+@dataclass
+class ActivationRun:
+    handled: Handled
+    failed_orgs: list[uuid.UUID]
+
+    def report(self) -> JobReport:
+        detail = f"activated {len(self.handled.done)} campaigns"
+        if self.handled.refused:
+            detail += f", returned {len(self.handled.refused)} to draft"
+        return JobReport(
+            len(self.handled.done) + len(self.handled.refused),
+            _with_failures(detail, self.failed_orgs),
+            ok=not self.failed_orgs,
+        )
+
+
+async def activate_scheduled_campaigns(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> ActivationRun:
+    """Activate the scheduled campaigns whose time has come, by the manual activation's
+    rules. One that no longer meets them (its contacts were removed, its end date passed)
+    goes back to draft with the reason in `last_error`: leaving it scheduled would retry a
+    refusal every run, and draft is where its owner can fix it and schedule it again."""
+
+    async def org_work(org_id: uuid.UUID) -> Handled:
+        handled = Handled()
+        async with org_session(sessionmaker, org_id) as session, session.begin():
+            now = datetime.now(UTC)
+            for campaign in await repository.claim_due_scheduled(session, BATCH):
+                try:
+                    await service.activate(session, campaign, now)
+                except AppError as refusal:
+                    campaign.status = CampaignStatus.DRAFT
+                    campaign.last_error = f"Scheduled activation failed: {refusal.title}"
+                    handled.refused[campaign.id] = refusal.code
+                    log.warning(
+                        "scheduled campaign %s went back to draft: %s", campaign.id, refusal
+                    )
+                else:
+                    handled.done.append(campaign.id)
+        return handled
+
+    outcome = await for_each_org(sessionmaker, org_work, "scheduled activation")
+    return ActivationRun(_merge(outcome), outcome.failed)
+
+
+# -- auto-completion ---------------------------------------------------------------------
+
+
+@dataclass
+class CompletionRun:
+    completed: dict[uuid.UUID, str]  # campaign -> the rule it met
+    failed_orgs: list[uuid.UUID]
+
+    def report(self) -> JobReport:
+        by_rule: dict[str, int] = {}
+        for rule in self.completed.values():
+            by_rule[rule] = by_rule.get(rule, 0) + 1
+        rules = ", ".join(f"{n} by {rule}" for rule, n in sorted(by_rule.items()))
+        detail = f"completed {len(self.completed)} campaigns" + (f" ({rules})" if rules else "")
+        return JobReport(
+            len(self.completed),
+            _with_failures(detail, self.failed_orgs),
+            ok=not self.failed_orgs,
+        )
+
+
+async def complete_finished_campaigns(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> CompletionRun:
+    """Complete the active campaigns that met a completion rule of the spec: the end date is
+    over, both targets (contacts reached and response rate) are met, or every contact has
+    been processed and no message or task is left."""
+
+    async def org_work(org_id: uuid.UUID) -> dict[uuid.UUID, str]:
+        completed: dict[uuid.UUID, str] = {}
+        async with org_session(sessionmaker, org_id) as session, session.begin():
+            now = datetime.now(UTC)
+            for campaign, rule in await repository.claim_due_completion(session, BATCH):
+                await service.complete(session, campaign, now)
+                completed[campaign.id] = rule
+        for campaign_id, rule in completed.items():
+            log.info("campaign %s completed automatically (%s)", campaign_id, rule)
+        return completed
+
+    outcome = await for_each_org(sessionmaker, org_work, "auto-completion")
+    merged = {cid: rule for done in outcome.results.values() for cid, rule in done.items()}
+    return CompletionRun(merged, outcome.failed)
+
+
+# -- archiving and retention -------------------------------------------------------------
+
+
+@dataclass
+class ArchiveRun:
+    archived: list[uuid.UUID]
+    purged: dict[uuid.UUID, int]  # campaign -> campaign contacts deleted
+    failed_orgs: list[uuid.UUID]
+
+    def report(self) -> JobReport:
+        detail = (
+            f"archived {len(self.archived)} campaigns, deleted the contact data of "
+            f"{len(self.purged)} ({sum(self.purged.values())} campaign contacts)"
+        )
+        return JobReport(
+            len(self.archived) + len(self.purged),
+            _with_failures(detail, self.failed_orgs),
+            ok=not self.failed_orgs,
+        )
+
+
+async def archive_and_expire_campaigns(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> ArchiveRun:
+    """Archive campaigns completed `archive_after_days` ago; for campaigns archived
+    `retention_days` ago, delete their campaign contacts (and by cascade their events,
+    messages and tasks). The campaign row and its counters stay, so its report keeps its
+    figures; the organization's contacts stay too, since other campaigns may hold them."""
+
+    async def org_work(org_id: uuid.UUID) -> tuple[list[uuid.UUID], dict[uuid.UUID, int]]:
+        archived: list[uuid.UUID] = []
+        purged: dict[uuid.UUID, int] = {}
+        async with org_session(sessionmaker, org_id) as session, session.begin():
+            now = datetime.now(UTC)
+            due = await repository.claim_due_archive(session, settings.archive_after_days, BATCH)
+            for campaign in due:
+                service.archive(campaign, now)
+                archived.append(campaign.id)
+            expired = await repository.claim_due_retention(session, settings.retention_days, BATCH)
+            for campaign_id, total in expired:
+                purged[campaign_id] = await repository.delete_contact_data(
+                    session, campaign_id, total
+                )
+        for campaign_id, count in purged.items():
+            log.info(
+                "deleted the contact data of archived campaign %s (%d campaign contacts)",
+                campaign_id,
+                count,
+            )
+        return archived, purged
+
+    outcome = await for_each_org(sessionmaker, org_work, "archiving and retention")
+    return ArchiveRun(
+        [cid for archived, _ in outcome.results.values() for cid in archived],
+        {cid: n for _, purged in outcome.results.values() for cid, n in purged.items()},
+        outcome.failed,
+    )
+
+
+# -- the owner's summary email -----------------------------------------------------------
+
+# Campaigns completed longer ago get no summary: when the feature first runs, or after a long
+# mail outage, owners are not flooded with news of old campaigns.
+SUMMARY_MAX_AGE_DAYS = 7
+
+
+@dataclass
+class SummaryRun:
+    sent: list[uuid.UUID] = field(default_factory=list)
+    no_owner_email: list[uuid.UUID] = field(default_factory=list)
+    failed: list[uuid.UUID] = field(default_factory=list)
+    failed_orgs: list[uuid.UUID] = field(default_factory=list)
+
+    def report(self) -> JobReport:
+        detail = f"sent {len(self.sent)} completion summaries"
+        if self.no_owner_email:
+            detail += f", {len(self.no_owner_email)} owners without an email address"
+        if self.failed:
+            detail += f", {len(self.failed)} failed (retried next run)"
+        return JobReport(
+            len(self.sent) + len(self.no_owner_email) + len(self.failed),
+            _with_failures(detail, self.failed_orgs),
+            ok=not (self.failed or self.failed_orgs),
+        )
+
+
+def report_url(settings: Settings, campaign_id: uuid.UUID) -> str:
+    base = (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+    return f"{base}/api/v1/campaigns/{campaign_id}/report?format=html"
+
+
+async def send_completion_summaries(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> SummaryRun:
+    """Mail each completed campaign's owner a summary of its report, once: the summary is
+    marked sent in the transaction that holds the campaign's claim, committed after the
+    server accepted the message (a crash in between sends it again, never loses it)."""
+    if not settings.smtp_url:
+        # the same for every campaign: the run fails as a whole, and the next one retries
+        raise SmtpNotConfigured("OUTREACH_SMTP_URL is not set: completion summaries wait")
+    run = SummaryRun()
+
+    async def org_work(org_id: uuid.UUID) -> None:
+        async with org_session(sessionmaker, org_id) as session, session.begin():
+            due = await repository.campaigns_due_summary(session, SUMMARY_MAX_AGE_DAYS, BATCH)
+        for campaign_id in due:
+            try:
+                await _send_summary(settings, sessionmaker, org_id, campaign_id, run)
+            except Exception:
+                log.exception("completion summary of campaign %s failed", campaign_id)
+                run.failed.append(campaign_id)
+
+    outcome = await for_each_org(sessionmaker, org_work, "completion summaries")
+    run.failed_orgs = outcome.failed
+    return run
+
+
+async def _send_summary(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    run: SummaryRun,
+) -> None:
+    async with org_session(sessionmaker, org_id) as session, session.begin():
+        claim = await repository.claim_summary(session, campaign_id)
+        if claim is None:
+            return  # sent already, or another process is sending it
+        if not claim.owner_email:
+            log.info(
+                "campaign %s: its owner has no email address; summary marked sent unsent",
+                campaign_id,
+            )
+            await repository.mark_summary_sent(session, campaign_id)
+            run.no_owner_email.append(campaign_id)
+            return
+        report = await campaign_report(session, campaign_id)
+        subject, text, html = summary_mail(report, report_url(settings, campaign_id))
+        await send_system_mail(
+            settings, org_id=org_id, to=claim.owner_email, subject=subject, text=text, html=html
+        )
+        await repository.mark_summary_sent(session, campaign_id)
+    run.sent.append(campaign_id)

@@ -1,0 +1,121 @@
+"""Job bookkeeping: each run of a background job is logged and recorded in `job_runs`, and
+the per-organization fan-out every job shares."""
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DETAIL_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """What one run did, in one line; `done` 0 means there was nothing to do."""
+
+    done: int
+    detail: str
+    ok: bool = True
+
+
+_STARTED = text("""
+INSERT INTO job_runs (job, last_started_at) VALUES (:job, now())
+ON CONFLICT (job) DO UPDATE SET last_started_at = now()
+""")
+_FINISHED = text("""
+INSERT INTO job_runs (job, last_started_at, last_finished_at, last_outcome, last_detail, runs)
+VALUES (:job, now(), clock_timestamp(), :outcome, :detail, 1)
+ON CONFLICT (job) DO UPDATE SET last_finished_at = clock_timestamp(),
+  last_outcome = :outcome, last_detail = :detail, runs = job_runs.runs + 1
+""")
+_RUNS = text("""
+SELECT job, last_started_at, last_finished_at, last_outcome, last_detail, runs
+FROM job_runs ORDER BY job
+""")
+
+
+async def run_recorded(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    name: str,
+    job: Callable[[], Awaitable[JobReport]],
+) -> JobReport:
+    """Run the job, log what it did and record the run; a failing job is logged and
+    recorded as failed, never raised (the scheduler only wakes jobs up)."""
+    await _record(sessionmaker, _STARTED, {"job": name})
+    try:
+        report = await job()
+    except Exception as exc:
+        log.exception("job %s failed", name)
+        report = JobReport(0, f"{type(exc).__name__}: {exc}", ok=False)
+    else:
+        if not report.ok:
+            log.warning("job %s: %s", name, report.detail)
+        elif report.done:
+            log.info("job %s: %s", name, report.detail)
+        else:
+            log.debug("job %s: %s", name, report.detail)
+    detail = " ".join(report.detail.split())[:DETAIL_LENGTH]
+    outcome = "ok" if report.ok else "failed"
+    await _record(sessionmaker, _FINISHED, {"job": name, "outcome": outcome, "detail": detail})
+    return report
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession], statement: Any, params: dict[str, Any]
+) -> None:
+    # The record is a report, not the work: losing one must not stop the job.
+    try:
+        async with sessionmaker() as session, session.begin():
+            await session.execute(statement, params)
+    except Exception:
+        log.warning("could not record the run of job %s", params["job"], exc_info=True)
+
+
+async def job_runs(session: AsyncSession) -> list[dict[str, Any]]:
+    """The last run of every job that ever ran, by job name."""
+    rows = await session.execute(_RUNS)
+    return [dict(row) for row in rows.mappings()]
+
+
+# -- fan-out per organization -----------------------------------------------------------
+
+
+@dataclass
+class OrgResults(Generic[T]):
+    """What each organization's share of a job gave, and which organizations failed."""
+
+    results: dict[uuid.UUID, T] = field(default_factory=dict)
+    failed: list[uuid.UUID] = field(default_factory=list)
+
+
+def org_session(sessionmaker: async_sessionmaker[AsyncSession], org_id: uuid.UUID) -> AsyncSession:
+    """A session whose transactions see the organization's rows (row-level security)."""
+    session = sessionmaker()
+    session.info["org_id"] = org_id
+    return session
+
+
+async def for_each_org(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    work: Callable[[uuid.UUID], Awaitable[T]],
+    what: str,
+) -> OrgResults[T]:
+    """Run `work` for every organization in turn; one organization's failure is logged and
+    does not stop the others."""
+    async with sessionmaker() as session:
+        org_ids = list((await session.execute(text("SELECT id FROM tenant_directory"))).scalars())
+    outcome: OrgResults[T] = OrgResults()
+    for org_id in org_ids:
+        try:
+            outcome.results[org_id] = await work(org_id)
+        except Exception:
+            log.exception("%s failed for organization %s", what, org_id)
+            outcome.failed.append(org_id)
+    return outcome

@@ -1,0 +1,49 @@
+"""Mail the service sends on its own behalf (owner summaries), through its relay
+(OUTREACH_SMTP_URL) or the embedded mail catcher."""
+
+import uuid
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from outreach.config import Settings
+from outreach.sending.smtp import SmtpNotConfigured, parse_smtp_url
+
+# The embedded catcher files each message under the organization named here.
+ORG_HEADER = "X-Outreach-Org"
+
+
+def build_system_mail(
+    settings: Settings, *, org_id: uuid.UUID, to: str, subject: str, text: str, html: str
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    domain = settings.mail_from.rpartition("@")[2] or None
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
+    if settings.mail_catcher:
+        message[ORG_HEADER] = str(org_id)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+async def send_system_mail(
+    settings: Settings, *, org_id: uuid.UUID, to: str, subject: str, text: str, html: str
+) -> str:
+    """Send a multipart (text and HTML) message; answers its Message-ID. Raises
+    SmtpNotConfigured when no relay is configured, aiosmtplib's errors when sending fails."""
+    if not settings.smtp_url:
+        raise SmtpNotConfigured("OUTREACH_SMTP_URL is not set and no mail catcher runs")
+    server = parse_smtp_url(settings.smtp_url)
+    message = build_system_mail(
+        settings, org_id=org_id, to=to, subject=subject, text=text, html=html
+    )
+    async with server.client() as client:
+        if server.username:
+            await client.login(server.username, server.password or "")
+        await client.send_message(message)
+    return str(message["Message-ID"])
