@@ -290,14 +290,15 @@ def test_rejecting_keeps_the_reason_and_never_queues(
     assert row["decided_by"] == running.owner_id
 
 
-def test_a_stopped_campaigns_message_cannot_be_approved_but_can_be_rejected(
+def test_completing_the_campaign_cancels_its_pending_approvals(
     client: TestClient, org: Org, running: RunningCampaign, outbox: Outbox
 ) -> None:
     first, second = outbox.add(running, 0), outbox.add(running, 1)
     assert client.post(f"/api/v1/campaigns/{running.id}/complete", headers=org.headers()).is_success
     refused = decide(client, org, first)
-    assert (refused.status_code, refused.json()["code"]) == (409, "CAMPAIGN_NOT_ACTIVE")
-    assert decide(client, org, second, "reject").status_code == 200
+    assert (refused.status_code, refused.json()["code"]) == (409, "APPROVAL_NOT_PENDING")
+    assert decide(client, org, second, "reject").status_code == 409
+    assert outbox.row(first)["status"] == "cancelled"
 
 
 def test_a_paused_campaigns_message_can_be_approved(
@@ -333,8 +334,8 @@ def test_bulk_approval_answers_row_by_row(
     queued = outbox.add(running, 1, status="queued")
     no_text = outbox.add(running, 2, template_id=None)
     stopped = start_campaign(client, org, PEOPLE[:1], name="Stopped")
-    of_stopped = outbox.add(stopped, 0)
     assert client.post(f"/api/v1/campaigns/{stopped.id}/complete", headers=org.headers()).is_success
+    of_stopped = outbox.add(stopped, 0)  # completion cancelled the others: a late one stays
     foreign = start_campaign(client, other_org, PEOPLE[:1])
     theirs = insert_row(
         outbox.conn,

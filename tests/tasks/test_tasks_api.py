@@ -234,7 +234,10 @@ def test_a_task_of_a_campaign_that_is_not_running_cannot_be_completed(
     done_while_paused = add_task(as_owner, org, running, 1)
     assert complete(client, org, done_while_paused).status_code == 200
     assert client.post(f"/api/v1/campaigns/{running.id}/complete", headers=org.headers()).is_success
-    answer = complete(client, org, task_id)
+    cancelled = complete(client, org, task_id)  # completion cancelled the open task
+    assert (cancelled.status_code, cancelled.json()["code"]) == (409, "TASK_NOT_OPEN")
+    late = add_task(as_owner, org, running, 2)
+    answer = complete(client, org, late)
     assert (answer.status_code, answer.json()["code"]) == (409, "CAMPAIGN_NOT_ACTIVE")
     assert events_of(as_owner, running.members[0]) == []
 
@@ -257,8 +260,8 @@ def test_skipping_a_task_records_nothing(
 def test_a_stopped_campaigns_task_can_still_be_skipped(
     client: TestClient, org: Org, running: RunningCampaign, as_owner: psycopg.Connection
 ) -> None:
-    task_id = add_task(as_owner, org, running, 0)
     assert client.post(f"/api/v1/campaigns/{running.id}/complete", headers=org.headers()).is_success
+    task_id = add_task(as_owner, org, running, 0)  # one left open after the completion
     skip = client.post(f"{TASKS}/{task_id}/skip", headers=org.headers(Role.RECRUITER))
     assert skip.status_code == 200
 
