@@ -315,6 +315,20 @@ def test_a_pending_contact_whose_outreach_ended_counts_as_processed(
     assert run.completed[uuid.UUID(campaign_id)] == "all_processed"
 
 
+def test_a_contact_no_channel_can_reach_counts_as_processed(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
+) -> None:
+    campaign_id, who = active_campaign(client, org)
+    everyone_sent(database_urls, org, who[:2])
+    as_owner.execute(  # what the planner writes for a contact it cannot reach
+        "UPDATE campaign_contacts SET started_at = now(), channel = NULL, "
+        "error_message = 'no allocated channel can reach this contact' WHERE id = %s",
+        (who[2],),
+    )
+    run = run_job(database_urls, complete_finished_campaigns)
+    assert run.completed[uuid.UUID(campaign_id)] == "all_processed"
+
+
 def test_two_completion_runs_at_once_complete_each_campaign_once(
     client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
 ) -> None:

@@ -217,10 +217,12 @@ async def claim_due_scheduled(session: AsyncSession, limit: int) -> list[Campaig
 
 # A contact is processed once it is no longer pending, or once its one first touch ended
 # without reaching it (a message failed, cancelled or rejected; a task done, skipped or
-# cancelled): nothing more will happen to it, so it must not hold the campaign open.
+# cancelled), or once the planner found no allocated channel that reaches it: nothing more
+# will happen to it, so it must not hold the campaign open.
 _UNPROCESSED_CONTACT = """
   SELECT 1 FROM campaign_contacts cc
   WHERE cc.campaign_id = c.id AND cc.status = 'pending'
+    AND (cc.started_at IS NULL OR cc.channel IS NOT NULL)
     AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_contact_id = cc.id
                     AND o.status IN ('failed', 'cancelled', 'rejected'))
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_contact_id = cc.id
