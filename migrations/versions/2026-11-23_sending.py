@@ -104,8 +104,8 @@ CREATE TABLE outbox_messages (
   campaign_contact_id uuid NOT NULL,
   channel text NOT NULL CONSTRAINT ck_outbox_messages_channel CHECK (channel IN ('email', 'sms')),
   status text NOT NULL CONSTRAINT ck_outbox_messages_status
-    CHECK (status IN ('awaiting_approval', 'queued', 'sending', 'sent', 'failed', 'cancelled',
-                      'rejected')),
+    CHECK (status IN ('awaiting_approval', 'queued', 'sending', 'accepted', 'sent', 'failed',
+                      'cancelled', 'rejected')),
   sender_id uuid,
   template_id uuid,
   subject_override text,
@@ -126,7 +126,8 @@ CREATE TABLE outbox_messages (
   -- one first touch per campaign contact: never two messages for the same step
   CONSTRAINT uq_outbox_messages_contact UNIQUE (org_id, campaign_contact_id),
   CONSTRAINT ck_outbox_messages_email_sender CHECK (channel <> 'email' OR sender_id IS NOT NULL),
-  CONSTRAINT ck_outbox_messages_lease CHECK (status <> 'sending' OR lease_until IS NOT NULL),
+  CONSTRAINT ck_outbox_messages_lease
+    CHECK (status NOT IN ('sending', 'accepted') OR lease_until IS NOT NULL),
   CONSTRAINT fk_outbox_messages_campaign FOREIGN KEY (org_id, campaign_id)
     REFERENCES campaigns (org_id, id) ON DELETE CASCADE,
   CONSTRAINT fk_outbox_messages_campaign_contact FOREIGN KEY (org_id, campaign_contact_id)
@@ -139,7 +140,7 @@ CREATE TABLE outbox_messages (
 CREATE INDEX idx_outbox_messages_due ON outbox_messages (org_id, sender_id, due_at)
   WHERE status = 'queued';
 CREATE INDEX idx_outbox_messages_leased ON outbox_messages (org_id, lease_until)
-  WHERE status = 'sending';
+  WHERE status IN ('sending', 'accepted');
 CREATE INDEX idx_outbox_messages_campaign ON outbox_messages (org_id, campaign_id, status);
 -- a sender's most recent finished sends, for its circuit breaker
 CREATE INDEX idx_outbox_messages_sender_finished

@@ -80,21 +80,21 @@ def _worker(args: argparse.Namespace) -> int:
     import asyncio
 
     from outreach.db import create_engine, create_sessionmaker
-    from outreach.jobs.scheduler import start_scheduler
+    from outreach.jobs.scheduler import start_background_jobs
 
     urls, catcher = _prepare_process()
     settings = get_settings()
 
     async def run() -> None:
         engine = create_engine(urls.app, pool_size=4)
-        scheduler = start_scheduler(settings, create_sessionmaker(engine))
+        jobs = start_background_jobs(settings, create_sessionmaker(engine))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         print("outreach worker running (sending, planning, scheduled jobs); Ctrl-C stops it")
         await stop.wait()
-        scheduler.shutdown(wait=False)
+        await jobs.stop()
         await engine.dispose()
 
     try:

@@ -22,7 +22,7 @@ from outreach.events.router import router as events_router
 from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
 from outreach.inbound.router import router as inbound_router
-from outreach.jobs.scheduler import start_scheduler
+from outreach.jobs.scheduler import start_background_jobs
 from outreach.kit.problems import install_problem_handlers
 from outreach.mailcatcher.router import router as mail_catcher_router
 from outreach.schema import check_app_role, head_revision
@@ -80,14 +80,14 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         check_app_role(urls.app)
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         app.state.sessionmaker = create_sessionmaker(engine)
-        scheduler = start_scheduler(settings, app.state.sessionmaker)
+        jobs = start_background_jobs(settings, app.state.sessionmaker)
         app.state.event_writer = EventWriter(app.state.sessionmaker)
         app.state.event_writer.start()
         # What startup built lives as long as the process: keep the collector off it.
         gc.collect()
         gc.freeze()
         yield
-        scheduler.shutdown(wait=False)
+        await jobs.stop()
         await app.state.event_writer.stop()
         await engine.dispose()
 

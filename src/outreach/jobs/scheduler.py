@@ -1,6 +1,10 @@
-"""The embedded scheduler: it only wakes each domain's jobs up; the jobs claim their work in
-PostgreSQL, so any number of processes may run it. Every run is recorded (jobs/runs.py)."""
+"""The background jobs of a process: the embedded scheduler, which only wakes each domain's
+jobs up, and the send loop. The jobs claim their work in PostgreSQL, so any number of processes
+may run them. Every run is recorded (jobs/runs.py)."""
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,8 +24,13 @@ from outreach.sending.secrets import sender_secrets
 from outreach.sending.worker import SendingContext, run_send_loop
 from outreach.tracking.tokens import TrackingSigner
 
+log = logging.getLogger(__name__)
 
-def start_scheduler(
+# An SMTP transaction may take up to its timeout (30 s) to finish before a clean stop.
+STOP_SECONDS = 35.0
+
+
+def _scheduler(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
@@ -53,16 +62,6 @@ def start_scheduler(
     async def archive() -> JobReport:
         return (await archive_and_expire_campaigns(settings, sessionmaker)).report()
 
-    sending = SendingContext(
-        settings=settings,
-        signer=TrackingSigner(settings.tracking_secrets),
-        secrets=sender_secrets(tuple(settings.sender_secret_keys)),
-    )
-
-    async def send() -> JobReport:
-        sent = await run_send_loop(sessionmaker, sending)
-        return JobReport(sent, f"handled {sent} messages")
-
     async def plan() -> JobReport:
         started = await plan_all(sessionmaker, settings)
         return JobReport(started, f"started {started} campaign contacts")
@@ -73,7 +72,56 @@ def start_scheduler(
         every(30, "complete_finished_campaigns", complete)
         every(60, "send_completion_summaries", summaries)
         every(3600, "archive_and_expire_campaigns", archive)
-        every(settings.send_poll_seconds, "send_loop", send)
         every(settings.plan_minutes * 60, "plan_campaigns", plan)
-    scheduler.start()
     return scheduler
+
+
+class BackgroundJobs:
+    """The scheduler's periodic jobs and the send loop, started and stopped together. On stop,
+    the message being sent is finished and recorded; the rest of its batch is released."""
+
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.scheduler = _scheduler(settings, sessionmaker)
+        self.sending = SendingContext(
+            settings=settings,
+            signer=TrackingSigner(settings.tracking_secrets),
+            secrets=sender_secrets(tuple(settings.sender_secret_keys)),
+        )
+        self._send_loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.scheduler.start()
+        if self.settings.run_jobs:
+            self._send_loop = asyncio.create_task(self._send_forever())
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        self.sending.stopping.set()
+        if self._send_loop is not None:
+            try:
+                await asyncio.wait_for(self._send_loop, STOP_SECONDS)
+            except TimeoutError:
+                log.warning("the send loop did not stop within %s s", STOP_SECONDS)
+
+    async def _send_forever(self) -> None:
+        stopping = self.sending.stopping
+
+        async def send() -> JobReport:
+            handled = await run_send_loop(self.sessionmaker, self.sending)
+            return JobReport(handled, f"handled {handled} messages")
+
+        while not stopping.is_set():
+            report = await run_recorded(self.sessionmaker, "send_loop", send)
+            if report.done == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self.settings.send_poll_seconds)
+
+
+def start_background_jobs(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> BackgroundJobs:
+    jobs = BackgroundJobs(settings, sessionmaker)
+    jobs.start()
+    return jobs

@@ -16,6 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.models import Sender
 
+_FINISH = """UPDATE outbox_messages SET status = 'sent', lease_until = NULL
+WHERE status = 'accepted' AND {which}
+RETURNING id, campaign_contact_id, channel, message_id, sent_at"""
+FINISH_ACCEPTED = text(_FINISH.format(which="id = ANY(:ids)"))
+FINISH_ABANDONED = text(_FINISH.format(which="lease_until < now()"))
+
 RELEASE_EXPIRED = text("""
 UPDATE outbox_messages SET status = 'queued', lease_until = NULL,
     last_error = 'the worker stopped before reporting the result; sending again'
@@ -129,8 +135,8 @@ ORDER BY o.due_at, o.id
 NEXT_DUE = text("""
 UPDATE tenant_directory SET outbox_due_at = (
   SELECT least(min(due_at) FILTER (WHERE status = 'queued'),
-               min(lease_until) FILTER (WHERE status = 'sending'))
-  FROM outbox_messages WHERE status IN ('queued', 'sending'))
+               min(lease_until) FILTER (WHERE status IN ('sending', 'accepted')))
+  FROM outbox_messages WHERE status IN ('queued', 'sending', 'accepted'))
 WHERE id = :org_id
 """)
 RETRY_SOON = text(
@@ -193,14 +199,35 @@ async def retry_org_at(session: AsyncSession, org_id: uuid.UUID, at: datetime) -
     await session.execute(RETRY_SOON, {"org_id": org_id, "at": at})
 
 
-async def mark_sent(
+async def mark_accepted(
     session: AsyncSession, outbox_id: uuid.UUID, message_id: str | None, response: str
 ) -> None:
+    """The server took the message (250): from now on it is never sent again. Its event is
+    recorded with the rest of the batch (`finish_accepted`), or by the next claim if this
+    worker dies first; the lease tells them apart."""
     await session.execute(
-        text("""UPDATE outbox_messages SET status = 'sent', sent_at = now(), lease_until = NULL,
+        text("""UPDATE outbox_messages SET status = 'accepted', sent_at = clock_timestamp(),
                   message_id = :message_id, provider_message_id = :response, last_error = NULL
                 WHERE id = :id"""),
         {"id": outbox_id, "message_id": message_id, "response": response[:500]},
+    )
+
+
+async def finish_accepted(
+    session: AsyncSession, ids: list[uuid.UUID] | None = None
+) -> Sequence[RowMapping]:
+    """Marks accepted messages sent: these `ids`, or those whose worker's lease ran out.
+    Answers them, for their events."""
+    statement = FINISH_ACCEPTED if ids is not None else FINISH_ABANDONED
+    return (await session.execute(statement, {"ids": ids})).mappings().all()
+
+
+async def release(session: AsyncSession, ids: list[uuid.UUID]) -> None:
+    """Claimed messages this worker will not try after all (it is stopping): due again now."""
+    await session.execute(
+        text("""UPDATE outbox_messages SET status = 'queued', lease_until = NULL,
+                  attempts = attempts - 1 WHERE id = ANY(:ids) AND status = 'sending'"""),
+        {"ids": ids},
     )
 
 

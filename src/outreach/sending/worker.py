@@ -5,15 +5,18 @@ the server's 250, each in its own transaction: a crash in between re-sends that 
 when its lease runs out, never more, and never loses it.
 """
 
+import asyncio
 import logging
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosmtplib
+import httpx
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +38,8 @@ from outreach.sending.messages import (
     render_content,
 )
 from outreach.sending.secrets import SenderSecrets
+from outreach.sending.sms import SmsAccount, SmsSendError, send_sms
+from outreach.sending.sms_service import sms_account
 from outreach.sending.smtp import SmtpNotConfigured, SmtpServer, smtp_server_for
 from outreach.templates.rendering import Personalization
 from outreach.tracking.tokens import TrackingSigner
@@ -42,6 +47,7 @@ from outreach.tracking.tokens import TrackingSigner
 log = logging.getLogger(__name__)
 
 LOCAL_URL = "http://127.0.0.1:8000"
+SMS_TIMEOUT_SECONDS = 10.0
 MAX_ORGS_PER_PASS = 100
 
 
@@ -53,6 +59,8 @@ class SendingContext:
     signer: TrackingSigner
     secrets: SenderSecrets
     rng: random.Random = field(default_factory=random.Random)
+    # Set when the process stops: the message being sent is finished, the rest released.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def base_url(self) -> str:
@@ -94,6 +102,8 @@ async def send_due(sessionmaker: async_sessionmaker[AsyncSession], ctx: SendingC
         )
     handled = 0
     for org_id in org_ids:
+        if ctx.stopping.is_set():
+            break
         try:
             handled += await send_org(sessionmaker, ctx, org_id)
         except Exception:
@@ -117,7 +127,7 @@ async def run_send_loop(
     """Sends until nothing is due or `max_seconds` have passed (the scheduler wakes it again)."""
     deadline = time.monotonic() + max_seconds
     handled = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not ctx.stopping.is_set():
         done = await send_due(sessionmaker, ctx)
         handled += done
         if done == 0:
@@ -135,6 +145,7 @@ async def claim_org(
     async with sessionmaker() as session:
         session.info["org_id"] = org_id
         async with session.begin():
+            await _record_sent(session, org_id, None)
             await outbox.release_expired_leases(session)
             await outbox.cancel_undeliverable(session)
             for sender in await outbox.lock_senders_with_due(session):
@@ -264,78 +275,119 @@ def _envelope(ctx: SendingContext, sender: Sender, row: RowMapping) -> Envelope:
 async def send_batch(
     sessionmaker: async_sessionmaker[AsyncSession], ctx: SendingContext, batch: Batch
 ) -> int:
-    if batch.sender is None:
-        for row in batch.messages:
-            await _record(
-                sessionmaker, batch.org_id, row, None, Outcome("soft", "SMS is not set up")
-            )
-        return len(batch.messages)
-    sender = batch.sender
-    try:
-        server = smtp_server_for(sender, ctx.secrets, ctx.settings)
-    except SmtpNotConfigured as exc:
-        for row in batch.messages:
-            await _record(sessionmaker, batch.org_id, row, None, Outcome("soft", str(exc)))
-        return len(batch.messages)
-    connection = _Connection(server)
-    try:
-        for row in batch.messages:
-            envelope = _envelope(ctx, sender, row)
-            outcome = await _send_one(ctx, connection, sender, envelope, row)
-            await _record(sessionmaker, batch.org_id, row, envelope.message_id, outcome)
-    finally:
-        await connection.close()
+    """Sends the batch one message at a time, each result committed before the next message;
+    the events of accepted messages are recorded together at the end."""
+    async with sessionmaker() as session:
+        session.info["org_id"] = batch.org_id
+        accepted: list[uuid.UUID] = []
+        try:
+            async for row, message_id, outcome in _attempts(session, ctx, batch):
+                async with session.begin():
+                    if outcome.kind == "sent":
+                        await outbox.mark_accepted(session, row["id"], message_id, outcome.detail)
+                        accepted.append(row["id"])
+                    else:
+                        await _record_failure(session, batch, row, outcome)
+        finally:
+            if accepted:
+                async with session.begin():
+                    await _record_sent(session, batch.org_id, accepted)
     return len(batch.messages)
 
 
-async def _send_one(
-    ctx: SendingContext,
-    connection: "_Connection",
-    sender: Sender,
-    envelope: Envelope,
-    row: RowMapping,
-) -> Outcome:
+async def _attempts(
+    session: AsyncSession, ctx: SendingContext, batch: Batch
+) -> AsyncIterator[tuple[RowMapping, str | None, Outcome]]:
+    """Each message tried in turn; when the worker is stopping, the rest are released."""
+    rows = batch.messages
+    sender = batch.sender
+    if sender is None:
+        attempt = await _sms_sender(session, ctx, batch.org_id)
+    else:
+        attempt = _email_sender(ctx, sender)
     try:
-        content = render_content(
-            Content(row["subject"], row["body_text"], row["body_html"]),
-            _personalization(row, sender.from_name or sender.from_email),
+        for n, row in enumerate(rows):
+            if ctx.stopping.is_set():
+                async with session.begin():
+                    await outbox.release(session, [r["id"] for r in rows[n:]])
+                return
+            message_id, outcome = await attempt.send(row)
+            yield row, message_id, outcome
+    finally:
+        await attempt.close()
+
+
+async def _record_sent(
+    session: AsyncSession, org_id: uuid.UUID, ids: list[uuid.UUID] | None
+) -> int:
+    """Accepted messages become sent, with their events, contact states and counters: those
+    of `ids`, or (ids None) those a dead worker left accepted."""
+    events = [
+        NewEvent(
+            row["campaign_contact_id"],
+            EventType.SMS_SENT if row["channel"] == "sms" else EventType.EMAIL_SENT,
+            row["sent_at"],
+            data={"message_id": row["message_id"]} if row["message_id"] else {},
+            provider="sms" if row["channel"] == "sms" else "smtp",
+            provider_event_id=f"sent:{row['id']}",
         )
-    except RenderFailed as exc:
-        return Outcome("invalid", str(exc))
-    recipient = _recipient(row)
-    message = build_email(
-        envelope, recipient, content, TrackedLinks(ctx.signer, ctx.base_url, recipient)
-    )
-    try:
-        client = await connection.open()
-        _, response = await client.send_message(
-            message, sender=sender.from_email, recipients=[recipient.email]
-        )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        await connection.reset()
-        refused = exc.recipients[0]
-        return _by_code(refused.code, refused.message)
-    except aiosmtplib.SMTPResponseException as exc:
-        await connection.reset()
-        return _by_code(exc.code, exc.message)
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        await connection.reset()
-        return Outcome("soft", f"connection failed: {exc or type(exc).__name__}")
-    return Outcome("sent", response)
+        for row in await outbox.finish_accepted(session, ids)
+    ]
+    if events:
+        await record_events(session, org_id, events)
+    return len(events)
 
 
-def _by_code(code: int, message: str) -> Outcome:
-    return Outcome("hard" if code >= 500 else "soft", f"{code} {message}".strip())
+class _Attempt:
+    async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Nothing to close by default."""
 
 
-class _Connection:
-    """One SMTP connection per batch, opened on first use and reopened after an error."""
+class _EmailAttempt(_Attempt):
+    """Email over one SMTP connection per batch, opened on first use, reopened after an
+    error."""
 
-    def __init__(self, server: SmtpServer) -> None:
-        self.server = server
+    def __init__(self, ctx: SendingContext, sender: Sender, server: SmtpServer) -> None:
+        self.ctx, self.sender, self.server = ctx, sender, server
         self.client: aiosmtplib.SMTP | None = None
 
-    async def open(self) -> aiosmtplib.SMTP:
+    async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
+        ctx, sender = self.ctx, self.sender
+        envelope = _envelope(ctx, sender, row)
+        try:
+            content = render_content(
+                Content(row["subject"], row["body_text"], row["body_html"]),
+                _personalization(row, sender.from_name or sender.from_email),
+            )
+        except RenderFailed as exc:
+            return envelope.message_id, Outcome("invalid", str(exc))
+        recipient = _recipient(row)
+        message = build_email(
+            envelope, recipient, content, TrackedLinks(ctx.signer, ctx.base_url, recipient)
+        )
+        try:
+            client = await self._open()
+            _, response = await client.send_message(
+                message, sender=sender.from_email, recipients=[recipient.email]
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            self._reset()
+            refused = exc.recipients[0]
+            return envelope.message_id, _by_code(refused.code, refused.message)
+        except aiosmtplib.SMTPResponseException as exc:
+            self._reset()
+            return envelope.message_id, _by_code(exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            self._reset()
+            return envelope.message_id, Outcome(
+                "soft", f"connection failed: {exc or type(exc).__name__}"
+            )
+        return envelope.message_id, Outcome("sent", response)
+
+    async def _open(self) -> aiosmtplib.SMTP:
         if self.client is None:
             client = self.server.client()
             await client.connect()
@@ -344,7 +396,7 @@ class _Connection:
             self.client = client
         return self.client
 
-    async def reset(self) -> None:
+    def _reset(self) -> None:
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -358,50 +410,86 @@ class _Connection:
             self.client = None
 
 
-async def _record(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    org_id: uuid.UUID,
-    row: RowMapping,
-    message_id: str | None,
-    outcome: Outcome,
+class _Unsendable(_Attempt):
+    """Every message fails the same temporary way (e.g. no relay configured)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
+        return None, Outcome("soft", self.reason)
+
+
+class _SmsAttempt(_Attempt):
+    def __init__(self, ctx: SendingContext, account: SmsAccount) -> None:
+        self.ctx, self.account = ctx, account
+        self.http = httpx.AsyncClient(timeout=SMS_TIMEOUT_SECONDS, follow_redirects=False)
+
+    async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
+        if not row["phone"]:
+            return None, Outcome("invalid", "the contact has no phone number")
+        try:
+            content = render_content(
+                Content(None, row["body_text"], None), _personalization(row, "")
+            )
+            sent = await send_sms(
+                self.account, row["phone"], content.body_text or "", http=self.http
+            )
+        except RenderFailed as exc:
+            return None, Outcome("invalid", str(exc))
+        except SmsSendError as exc:
+            # Refused credentials are the account's problem, not the number's: retry later.
+            permanent = exc.permanent and exc.http_status not in (401, 403)
+            return None, Outcome("invalid" if permanent else "soft", str(exc))
+        return None, Outcome("sent", sent.sid)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def _email_sender(ctx: SendingContext, sender: Sender) -> _Attempt:
+    try:
+        return _EmailAttempt(ctx, sender, smtp_server_for(sender, ctx.secrets, ctx.settings))
+    except SmtpNotConfigured as exc:
+        return _Unsendable(str(exc))
+
+
+async def _sms_sender(session: AsyncSession, ctx: SendingContext, org_id: uuid.UUID) -> _Attempt:
+    async with session.begin():
+        account = await sms_account(session, org_id, ctx.secrets)
+    if account is None:
+        return _Unsendable("SMS is not set up: configure it at /api/v1/sms-provider")
+    return _SmsAttempt(ctx, account)
+
+
+def _by_code(code: int, message: str) -> Outcome:
+    return Outcome("hard" if code >= 500 else "soft", f"{code} {message}".strip())
+
+
+async def _record_failure(
+    session: AsyncSession, batch: Batch, row: RowMapping, outcome: Outcome
 ) -> None:
-    """Commits one message's result with its event, contact state and counters."""
+    """A failed attempt: retried later with backoff, or given up. An email's failure is a
+    bounce event (hard bounces suppress the address); an SMS's is kept on the contact."""
     outbox_id, contact_id, attempt = row["id"], row["campaign_contact_id"], row["attempts"]
     now = _now()
-    event: NewEvent | None = None
-    async with sessionmaker() as session:
-        session.info["org_id"] = org_id
-        async with session.begin():
-            if outcome.kind == "sent":
-                await outbox.mark_sent(session, outbox_id, message_id, outcome.detail)
-                event = NewEvent(
-                    contact_id,
-                    EventType.EMAIL_SENT,
-                    now,
-                    data={"message_id": message_id} if message_id else {},
-                    provider="smtp",
-                    provider_event_id=f"sent:{outbox_id}",
-                )
-            elif outcome.kind == "invalid":
-                await outbox.mark_failed(session, outbox_id, outcome.detail)
-                await outbox.set_contact_error(session, contact_id, outcome.detail)
-            else:
-                final = outcome.kind == "hard" or attempt >= MAX_ATTEMPTS
-                if final:
-                    await outbox.mark_failed(session, outbox_id, outcome.detail)
-                else:
-                    retry_at = now + RETRY_DELAYS[attempt - 1]
-                    await outbox.requeue(session, outbox_id, retry_at, outcome.detail)
-                data: dict[str, Any] = {"bounce_type": outcome.kind, "reason": outcome.detail}
-                if final and outcome.kind == "soft":
-                    data["final"] = True
-                event = NewEvent(
-                    contact_id,
-                    EventType.BOUNCED,
-                    now,
-                    data=data,
-                    provider="smtp",
-                    provider_event_id=f"smtp-failure:{outbox_id}:{attempt}",
-                )
-            if event is not None:
-                await record_events(session, org_id, [event])
+    final = outcome.kind in ("hard", "invalid") or attempt >= MAX_ATTEMPTS
+    if final:
+        await outbox.mark_failed(session, outbox_id, outcome.detail)
+    else:
+        await outbox.requeue(session, outbox_id, now + RETRY_DELAYS[attempt - 1], outcome.detail)
+    if outcome.kind == "invalid" or batch.sender is None:
+        await outbox.set_contact_error(session, contact_id, outcome.detail)
+        return
+    data: dict[str, Any] = {"bounce_type": outcome.kind, "reason": outcome.detail}
+    if final and outcome.kind == "soft":
+        data["final"] = True
+    bounce = NewEvent(
+        contact_id,
+        EventType.BOUNCED,
+        now,
+        data=data,
+        provider="smtp",
+        provider_event_id=f"smtp-failure:{outbox_id}:{attempt}",
+    )
+    await record_events(session, batch.org_id, [bounce])

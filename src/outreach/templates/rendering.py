@@ -103,9 +103,14 @@ def render(source: str, personalization: Personalization, *, html: bool = False)
     Raises `jinja2.TemplateError` when the template is invalid or breaks the sandbox.
     """
     context = {token: personalization.values.get(token) or "" for token in KNOWN_TOKENS}
-    blanks = dict.fromkeys(custom_keys(find_tokens(source)), "")
+    blanks = dict.fromkeys(_custom_keys_of(source), "")
     given = {key: "" if value is None else value for key, value in personalization.custom.items()}
     return _compiled(source, html).render(context, custom=blanks | given)
+
+
+@lru_cache(maxsize=512)
+def _custom_keys_of(source: str) -> frozenset[str]:
+    return frozenset(custom_keys(find_tokens(source)))
 
 
 @lru_cache(maxsize=512)
