@@ -27,6 +27,7 @@ from pathlib import Path
 
 import aiosmtplib
 import psycopg
+import uvloop
 
 from campaign_reads import fresh_database, phase
 from outreach.config import Settings
@@ -39,6 +40,7 @@ from outreach.sending.messages import (
     build_email,
     message_id_for,
     render_content,
+    wire_bytes,
 )
 from outreach.sending.planner import plan_org
 from outreach.templates.rendering import Personalization
@@ -52,7 +54,9 @@ BODY_HTML = (
     '<a href="https://jobs.example.com/role?id=7">see the role</a>.</p>'
     "<p>Best,<br>{{sender_name}}</p></body></html>"
 )
-BODY_TEXT = "Hi {{first_name}},\n\nWe are hiring engineers in Paris: https://jobs.example.com/role?id=7\n"
+BODY_TEXT = (
+    "Hi {{first_name}},\n\nWe are hiring engineers in Paris: https://jobs.example.com/role?id=7\n"
+)
 
 
 def free_port() -> int:
@@ -94,7 +98,9 @@ def load(urls: DatabaseUrls, contacts: int, sink_port: int) -> tuple[uuid.UUID, 
         with cur.copy("COPY contacts (id, org_id, email, first_name) FROM STDIN") as copy:
             for n, person in enumerate(people):
                 copy.write_row((person, org, f"person{n}@example.com", f"Person{n}"))
-        with cur.copy("COPY campaign_contacts (org_id, campaign_id, contact_id) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY campaign_contacts (org_id, campaign_id, contact_id) FROM STDIN"
+        ) as copy:
             for person in people:
                 copy.write_row((org, campaign, person))
         cur.execute("ANALYZE")
@@ -111,8 +117,9 @@ async def enqueue(urls: DatabaseUrls, settings: Settings, org: uuid.UUID) -> tup
     return count, time.perf_counter() - started
 
 
-def sample_messages(settings: Settings, count: int) -> list[object]:
-    """The messages a worker would send (rendered, tracked, MIME), built ahead of the loop."""
+def sample_messages(settings: Settings, count: int) -> list[tuple[str, bytes]]:
+    """The messages a worker would send (rendered, tracked, MIME, as bytes on the wire), built
+    ahead of the loop: the ceiling is the transport alone."""
     signer = TrackingSigner(settings.tracking_secrets)
     org, campaign = uuid.uuid4(), uuid.uuid4()
     envelope_from = "bench@example.com"
@@ -125,16 +132,18 @@ def sample_messages(settings: Settings, count: int) -> list[object]:
         content = render_content(Content(SUBJECT, BODY_TEXT, BODY_HTML), personalization)
         envelope = Envelope(envelope_from, "Bench", message_id_for(uuid.uuid4(), envelope_from))
         links = TrackedLinks(signer, "http://127.0.0.1:8000", recipient)
-        messages.append(build_email(envelope, recipient, content, links))
+        messages.append(
+            (recipient.email, wire_bytes(build_email(envelope, recipient, content, links)))
+        )
     return messages
 
 
-async def ceiling(port: int, messages: list[object]) -> float:
+async def ceiling(port: int, messages: list[tuple[str, bytes]]) -> float:
     smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
     await smtp.connect()
     started = time.perf_counter()
-    for message in messages:
-        await smtp.send_message(message)  # type: ignore[arg-type]
+    for recipient, message in messages:
+        await smtp.sendmail("bench@example.com", [recipient], message)
     elapsed = time.perf_counter() - started
     await smtp.quit()
     return len(messages) / elapsed
@@ -204,12 +213,14 @@ def main() -> int:
             phase("enqueue: the planner starts every contact (one outbox row each)")
             count, elapsed = asyncio.run(enqueue(urls, settings, org))
             verdict = "pass" if elapsed < ENQUEUE_TARGET_SECONDS else "MISSED"
-            print(f"{count:,} contacts enqueued in {elapsed:.1f} s ({count / elapsed:,.0f}/s); "
-                  f"target < {ENQUEUE_TARGET_SECONDS:.0f} s for 100,000: {verdict}")
+            print(
+                f"{count:,} contacts enqueued in {elapsed:.1f} s ({count / elapsed:,.0f}/s); "
+                f"target < {ENQUEUE_TARGET_SECONDS:.0f} s for 100,000: {verdict}"
+            )
 
             phase(f"ceiling: a bare aiosmtplib loop, {args.ceiling_messages:,} messages")
             messages = sample_messages(settings, args.ceiling_messages)
-            top = asyncio.run(ceiling(port, messages))
+            top = uvloop.run(ceiling(port, messages))  # the loop the workers run on
             print(f"{top:,.0f} messages/s")
 
             results = {}
@@ -228,11 +239,15 @@ def main() -> int:
     print(f"ceiling (bare aiosmtplib, same sink): {top:,.0f} msg/s")
     for workers, rate in results.items():
         verdict = "pass" if rate >= THROUGHPUT_TARGET * top else "MISSED"
-        print(f"{workers} worker(s): {rate:,.0f} msg/s = {rate / top:.0%} of the ceiling "
-              f"(target >= {THROUGHPUT_TARGET:.0%}): {verdict}")
+        print(
+            f"{workers} worker(s): {rate:,.0f} msg/s = {rate / top:.0%} of the ceiling "
+            f"(target >= {THROUGHPUT_TARGET:.0%}): {verdict}"
+        )
     expected = args.ceiling_messages + total_sent
-    print(f"sink accepted {accepted:,}; ceiling {args.ceiling_messages:,} + outbox sent "
-          f"{total_sent:,} = {expected:,} ({'equal' if accepted == expected else 'DIFFERENT'})")
+    print(
+        f"sink accepted {accepted:,}; ceiling {args.ceiling_messages:,} + outbox sent "
+        f"{total_sent:,} = {expected:,} ({'equal' if accepted == expected else 'DIFFERENT'})"
+    )
     print(f"finished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     return 0
 

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from outreach.config import Settings
-from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
+from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, libpq_url
 from outreach.sending.planner import plan_org
 from outreach.sending.secrets import sender_secrets
 from outreach.sending.worker import SendingContext, send_org
@@ -92,6 +92,7 @@ class Engine:
     def context(self) -> SendingContext:
         return SendingContext(
             settings=self.settings,
+            dsn=libpq_url(self.urls.app),
             signer=TrackingSigner(self.settings.tracking_secrets),
             secrets=sender_secrets(tuple(self.settings.sender_secret_keys)),
         )

@@ -17,6 +17,7 @@ from outreach.campaigns.jobs import (
     send_completion_summaries,
 )
 from outreach.config import Settings
+from outreach.db import libpq_url
 from outreach.events.jobs import reconcile_all_counters
 from outreach.jobs.runs import JobReport, run_recorded
 from outreach.sending.planner import plan_all
@@ -84,8 +85,10 @@ class BackgroundJobs:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.scheduler = _scheduler(settings, sessionmaker)
+        engine_url = sessionmaker.kw["bind"].url.render_as_string(hide_password=False)
         self.sending = SendingContext(
             settings=settings,
+            dsn=libpq_url(engine_url),
             signer=TrackingSigner(settings.tracking_secrets),
             secrets=sender_secrets(tuple(settings.sender_secret_keys)),
         )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -199,18 +200,27 @@ async def retry_org_at(session: AsyncSession, org_id: uuid.UUID, at: datetime) -
     await session.execute(RETRY_SOON, {"org_id": org_id, "at": at})
 
 
+MARK_ACCEPTED = """UPDATE outbox_messages SET status = 'accepted', sent_at = clock_timestamp(),
+  message_id = %s, provider_message_id = %s, last_error = NULL
+WHERE id = %s"""
+
+
 async def mark_accepted(
-    session: AsyncSession, outbox_id: uuid.UUID, message_id: str | None, response: str
+    connection: psycopg.AsyncConnection[Any],
+    org_id: uuid.UUID,
+    outbox_id: uuid.UUID,
+    message_id: str | None,
+    response: str,
 ) -> None:
-    """The server took the message (250): from now on it is never sent again. Its event is
-    recorded with the rest of the batch (`finish_accepted`), or by the next claim if this
-    worker dies first; the lease tells them apart."""
-    await session.execute(
-        text("""UPDATE outbox_messages SET status = 'accepted', sent_at = clock_timestamp(),
-                  message_id = :message_id, provider_message_id = :response, last_error = NULL
-                WHERE id = :id"""),
-        {"id": outbox_id, "message_id": message_id, "response": response[:500]},
-    )
+    """The server took the message (250): committed before the next message is sent, so a
+    crash re-sends at most this one. Its event is recorded with the rest of the batch
+    (`finish_accepted`), or by the next claim if this worker dies first.
+
+    Sent at several hundred a second, this one commit goes in psycopg's pipeline mode: BEGIN,
+    the organization, the UPDATE and COMMIT in one round trip to the server."""
+    async with connection.pipeline(), connection.transaction():
+        await connection.execute("SELECT set_config('app.org_id', %s, true)", [str(org_id)])
+        await connection.execute(MARK_ACCEPTED, [message_id, response[:500], outbox_id])
 
 
 async def finish_accepted(

@@ -10,13 +10,13 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosmtplib
 import httpx
+import psycopg
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,6 +36,7 @@ from outreach.sending.messages import (
     build_email,
     message_id_for,
     render_content,
+    wire_bytes,
 )
 from outreach.sending.secrets import SenderSecrets
 from outreach.sending.sms import SmsAccount, SmsSendError, send_sms
@@ -56,6 +57,7 @@ class SendingContext:
     """What the loop needs besides the database: settings, signer, secrets, randomness."""
 
     settings: Settings
+    dsn: str  # the application role's libpq URL, for the per-message commits
     signer: TrackingSigner
     secrets: SenderSecrets
     rng: random.Random = field(default_factory=random.Random)
@@ -275,46 +277,63 @@ def _envelope(ctx: SendingContext, sender: Sender, row: RowMapping) -> Envelope:
 async def send_batch(
     sessionmaker: async_sessionmaker[AsyncSession], ctx: SendingContext, batch: Batch
 ) -> int:
-    """Sends the batch one message at a time, each result committed before the next message;
-    the events of accepted messages are recorded together at the end."""
-    async with sessionmaker() as session:
+    """Sends the batch one message at a time; the events of accepted messages are recorded
+    together at the end.
+
+    Each accepted message is committed before the next one can be accepted: the next
+    message's envelope (MAIL, RCPT) goes out while that commit runs, its DATA only after it.
+    And the next message is rendered while this one waits on the network.
+    """
+    rows = batch.messages
+    async with (
+        sessionmaker() as session,
+        await psycopg.AsyncConnection.connect(ctx.dsn, autocommit=True) as marks,
+    ):
         session.info["org_id"] = batch.org_id
+        attempt = await _attempt_for(session, ctx, batch)
         accepted: list[uuid.UUID] = []
+        committing: asyncio.Task[None] | None = None
+        ahead = asyncio.create_task(attempt.prepare(rows[0]))
         try:
-            async for row, message_id, outcome in _attempts(session, ctx, batch):
-                async with session.begin():
-                    if outcome.kind == "sent":
-                        await outbox.mark_accepted(session, row["id"], message_id, outcome.detail)
-                        accepted.append(row["id"])
-                    else:
+            for n, row in enumerate(rows):
+                if ctx.stopping.is_set():
+                    async with session.begin():
+                        await outbox.release(session, [r["id"] for r in rows[n:]])
+                    break
+                prepared = await ahead
+                if n + 1 < len(rows):
+                    ahead = asyncio.create_task(attempt.prepare(rows[n + 1]))
+                message_id, outcome = await attempt.deliver(row, prepared, committing)
+                committing = None  # deliver saw it through
+                if outcome.kind == "sent":
+                    committing = asyncio.create_task(
+                        outbox.mark_accepted(
+                            marks, batch.org_id, row["id"], message_id, outcome.detail
+                        )
+                    )
+                    accepted.append(row["id"])
+                else:
+                    async with session.begin():
                         await _record_failure(session, batch, row, outcome)
         finally:
+            ahead.cancel()
+            await _settle(committing)
+            await attempt.close()
             if accepted:
                 async with session.begin():
                     await _record_sent(session, batch.org_id, accepted)
-    return len(batch.messages)
+    return len(rows)
 
 
-async def _attempts(
-    session: AsyncSession, ctx: SendingContext, batch: Batch
-) -> AsyncIterator[tuple[RowMapping, str | None, Outcome]]:
-    """Each message tried in turn; when the worker is stopping, the rest are released."""
-    rows = batch.messages
-    sender = batch.sender
-    if sender is None:
-        attempt = await _sms_sender(session, ctx, batch.org_id)
-    else:
-        attempt = _email_sender(ctx, sender)
-    try:
-        for n, row in enumerate(rows):
-            if ctx.stopping.is_set():
-                async with session.begin():
-                    await outbox.release(session, [r["id"] for r in rows[n:]])
-                return
-            message_id, outcome = await attempt.send(row)
-            yield row, message_id, outcome
-    finally:
-        await attempt.close()
+async def _settle(committing: asyncio.Task[None] | None) -> None:
+    if committing is not None:
+        await committing
+
+
+async def _attempt_for(session: AsyncSession, ctx: SendingContext, batch: Batch) -> "_Attempt":
+    if batch.sender is None:
+        return await _sms_sender(session, ctx, batch.org_id)
+    return _email_sender(ctx, batch.sender)
 
 
 async def _record_sent(
@@ -339,6 +358,18 @@ async def _record_sent(
 
 
 class _Attempt:
+    """How messages of one batch are sent: `prepare` renders (no I/O); `deliver` sends, once
+    the previous message's acceptance is committed (`committing`)."""
+
+    async def prepare(self, row: RowMapping) -> object:
+        return None
+
+    async def deliver(
+        self, row: RowMapping, prepared: object, committing: asyncio.Task[None] | None
+    ) -> tuple[str | None, Outcome]:
+        await _settle(committing)
+        return await self.send(row)
+
     async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
         raise NotImplementedError
 
@@ -354,38 +385,42 @@ class _EmailAttempt(_Attempt):
         self.ctx, self.sender, self.server = ctx, sender, server
         self.client: aiosmtplib.SMTP | None = None
 
-    async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
+    async def prepare(self, row: RowMapping) -> bytes | RenderFailed:
         ctx, sender = self.ctx, self.sender
-        envelope = _envelope(ctx, sender, row)
         try:
             content = render_content(
                 Content(row["subject"], row["body_text"], row["body_html"]),
                 _personalization(row, sender.from_name or sender.from_email),
             )
         except RenderFailed as exc:
-            return envelope.message_id, Outcome("invalid", str(exc))
+            return exc
         recipient = _recipient(row)
-        message = build_email(
-            envelope, recipient, content, TrackedLinks(ctx.signer, ctx.base_url, recipient)
-        )
+        links = TrackedLinks(ctx.signer, ctx.base_url, recipient)
+        return wire_bytes(build_email(_envelope(ctx, sender, row), recipient, content, links))
+
+    async def deliver(
+        self, row: RowMapping, prepared: object, committing: asyncio.Task[None] | None
+    ) -> tuple[str | None, Outcome]:
+        message_id = message_id_for(row["id"], self.sender.from_email)
+        if isinstance(prepared, RenderFailed):
+            await _settle(committing)
+            return message_id, Outcome("invalid", str(prepared))
+        assert isinstance(prepared, bytes)
         try:
-            client = await self._open()
-            _, response = await client.send_message(
-                message, sender=sender.from_email, recipients=[recipient.email]
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            self._reset()
-            refused = exc.recipients[0]
-            return envelope.message_id, _by_code(refused.code, refused.message)
+            try:
+                client = await self._open()
+                await client.mail(self.sender.from_email)
+                await client.rcpt(row["email"])
+            finally:
+                await _settle(committing)
+            response = (await client.data(prepared)).message
         except aiosmtplib.SMTPResponseException as exc:
             self._reset()
-            return envelope.message_id, _by_code(exc.code, exc.message)
+            return message_id, _by_code(exc.code, exc.message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             self._reset()
-            return envelope.message_id, Outcome(
-                "soft", f"connection failed: {exc or type(exc).__name__}"
-            )
-        return envelope.message_id, Outcome("sent", response)
+            return message_id, Outcome("soft", f"connection failed: {exc or type(exc).__name__}")
+        return message_id, Outcome("sent", response)
 
     async def _open(self) -> aiosmtplib.SMTP:
         if self.client is None:
