@@ -12,7 +12,6 @@ from tests.factories import Org, add_contacts, post_contacts
 from tests.sending.conftest import (
     Engine,
     MailSink,
-    contact_rows,
     create_sender,
     outbox_rows,
     ready_campaign,
@@ -213,9 +212,10 @@ def test_complaints_over_the_threshold_pause_the_sender(
     campaign = ready_campaign(client, org, as_owner, sender, contacts=12)
     engine.plan(org)
     engine.send(org)
-    first = contact_rows(as_owner, campaign["id"])[0]
+    sent = next(r for r in outbox_rows(as_owner, campaign["id"]) if r["status"] == "sent")
     as_owner.execute(
-        "UPDATE campaign_contacts SET complained_at = now() WHERE id = %s", (first["id"],)
+        "UPDATE campaign_contacts SET complained_at = now() WHERE id = %s",
+        (sent["campaign_contact_id"],),
     )
     as_owner.execute(
         "UPDATE sender_usage SET minute = minute - interval '2 hours' WHERE sender_id = %s",
