@@ -25,6 +25,7 @@ from outreach.inbound.router import router as inbound_router
 from outreach.jobs.scheduler import start_background_jobs
 from outreach.kit.problems import install_problem_handlers
 from outreach.mailcatcher.router import router as mail_catcher_router
+from outreach.outbox.router import router as outbox_router
 from outreach.schema import check_app_role, head_revision
 from outreach.sending.router import router as senders_router
 from outreach.sending.send_router import router as send_router
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         suppressions_router,
         senders_router,
         send_router,
+        outbox_router,
         sms_router,
         analytics_router,
         inbound_router,

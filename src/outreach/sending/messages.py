@@ -90,10 +90,13 @@ def render_content(content: Content, personalization: Personalization) -> Conten
         raise RenderFailed(f"template error: {exc}") from exc
 
 
+def message_domain(from_email: str) -> str:
+    return from_email.rpartition("@")[2] or "localhost"
+
+
 def message_id_for(outbox_id: uuid.UUID, from_email: str) -> str:
     """Stable per outbox row (one per campaign, contact and step), so a retry keeps it."""
-    domain = from_email.rpartition("@")[2] or "localhost"
-    return f"<{outbox_id}@{domain}>"
+    return f"<{outbox_id}@{message_domain(from_email)}>"
 
 
 class TrackedLinks:

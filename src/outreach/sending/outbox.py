@@ -16,6 +16,7 @@ from sqlalchemy import RowMapping, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.models import Sender
+from outreach.sending.messages import message_domain
 
 _FINISH = """UPDATE outbox_messages SET status = 'sent', lease_until = NULL
 WHERE status = 'accepted' AND {which}
@@ -108,13 +109,20 @@ UPDATE outbox_messages o SET
   status = CASE WHEN k.opens <= now() THEN 'sending' ELSE 'queued' END,
   due_at = greatest(o.due_at, k.opens),
   lease_until = CASE WHEN k.opens <= now() THEN now() + :lease END,
-  attempts = o.attempts + (k.opens <= now())::int
+  attempts = o.attempts + (k.opens <= now())::int{message_id}
 FROM candidates k
 WHERE o.id = k.id
 RETURNING o.id, o.status
 """
-CLAIM_FOR_SENDER = text(_CLAIM.format(which="o.sender_id = :sender_id"))
-CLAIM_SMS = text(_CLAIM.format(which="o.channel = 'sms'"))
+# An email's Message-ID is fixed at its first claim (messages.message_id_for), so its retries
+# and a re-send after a crash carry the same one.
+CLAIM_FOR_SENDER = text(
+    _CLAIM.format(
+        which="o.sender_id = :sender_id",
+        message_id=",\n  message_id = coalesce(o.message_id, '<' || o.id || '@' || :domain || '>')",
+    )
+)
+CLAIM_SMS = text(_CLAIM.format(which="o.channel = 'sms'", message_id=""))
 
 CLAIMED_MESSAGES = text("""
 SELECT o.id, o.org_id, o.campaign_id, o.campaign_contact_id, o.channel, o.attempts, o.sender_id,
@@ -176,15 +184,18 @@ async def recent_results(
 
 
 async def claim(
-    session: AsyncSession, *, sender_id: uuid.UUID | None, limit: int, lease: timedelta
+    session: AsyncSession, *, sender: Sender | None, limit: int, lease: timedelta
 ) -> list[uuid.UUID]:
     """Claims up to `limit` due messages of a sender (or SMS messages when None); answers the
     ids now `sending`."""
     params: dict[str, Any] = {"limit": limit, "lease": lease}
-    if sender_id is None:
+    if sender is None:
         rows = await session.execute(CLAIM_SMS, params)
     else:
-        rows = await session.execute(CLAIM_FOR_SENDER, params | {"sender_id": sender_id})
+        domain = message_domain(sender.from_email)
+        rows = await session.execute(
+            CLAIM_FOR_SENDER, params | {"sender_id": sender.id, "domain": domain}
+        )
     return [row.id for row in rows if row.status == "sending"]
 
 

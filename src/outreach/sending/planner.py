@@ -77,6 +77,7 @@ class PlanResult:
     tasks: int = 0
     unreachable: int = 0
     held: int = 0  # LinkedIn slots beyond the horizon: planned in a later run
+    limit_reached: str | None = None  # "daily" or "total" when the lead limits left no room
     by_channel: dict[str, int] = field(default_factory=dict)
 
 
@@ -163,10 +164,14 @@ async def plan_campaign(
         (await session.execute(STARTED, {"campaign_id": campaign.id, "tz": tz})).mappings().one()
     )
     room = campaign.daily_lead_limit - counts["today"]
+    if room <= 0:
+        result.limit_reached = "daily"
+        return result
     if campaign.total_lead_limit is not None:
         room = min(room, campaign.total_lead_limit - counts["total"])
-    if room <= 0:
-        return result
+        if room <= 0:
+            result.limit_reached = "total"
+            return result
     if not _has_templates(campaign):
         campaign.last_error = "No message template: set the campaign's template to start sending"
         return result

@@ -48,6 +48,18 @@ async def send_now(
     result = await plan_campaign(
         session, campaign, settings, only=body.campaign_contact_ids, approved=True
     )
+    if result.limit_reached == "daily":
+        raise Conflict(
+            "CAMPAIGN_SEND_LIMIT_EXCEEDED",
+            f"Daily lead limit reached ({campaign.daily_lead_limit})",
+            "Wait until tomorrow (in the campaign's time zone) or raise daily_lead_limit.",
+        )
+    if result.limit_reached == "total":
+        raise Conflict(
+            "CAMPAIGN_SEND_LIMIT_EXCEEDED",
+            f"Total lead limit reached ({campaign.total_lead_limit})",
+            "Raise total_lead_limit to start more contacts.",
+        )
     return SendNowOut(
         started=result.started,
         queued=result.queued,

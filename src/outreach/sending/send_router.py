@@ -3,8 +3,10 @@
 import uuid
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.problems import problem_responses
 from outreach.sending.send_now import SendNowIn, SendNowOut, send_now
 
@@ -17,7 +19,8 @@ router = APIRouter(prefix="/campaigns", tags=["sending"])
     description="Starts the given campaign contacts, or the next ones, within the campaign's "
     "daily and total lead limits: each gets its channel and its first message (queued to send "
     "in the campaign's sending window, even in a co-pilot campaign: this call is the approval) "
-    "or a task for the owner. Contacts already started are left as they are.",
+    "or a task for the owner. Contacts already started are left as they are. "
+    "`409 CAMPAIGN_SEND_LIMIT_EXCEEDED` when the daily or total lead limit leaves no room.",
     response_model=SendNowOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -27,5 +30,13 @@ async def send_campaign_now(
     request: Request,
     session: TenantSession,
     principal: CurrentPrincipal,
-) -> SendNowOut:
-    return await send_now(session, principal, request.app.state.settings, campaign_id, body)
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    settings = request.app.state.settings
+    return await idempotent(
+        session,
+        request,
+        idempotency_key,
+        lambda: send_now(session, principal, settings, campaign_id, body),
+        status_code=200,
+    )

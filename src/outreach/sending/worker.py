@@ -163,7 +163,7 @@ async def claim_org(
                 )
                 if room == 0:
                     continue
-                ids = await outbox.claim(session, sender_id=sender.id, limit=room, lease=lease)
+                ids = await outbox.claim(session, sender=sender, limit=room, lease=lease)
                 if ids:
                     await outbox.add_usage(session, sender, len(ids))
                     if limits.min_spacing_seconds:
@@ -173,7 +173,7 @@ async def claim_org(
                         Batch(org_id, sender, list(await outbox.claimed_messages(session, ids)))
                     )
             sms = await outbox.claim(
-                session, sender_id=None, limit=settings.send_batch_size, lease=lease
+                session, sender=None, limit=settings.send_batch_size, lease=lease
             )
             if sms:
                 batches.append(
