@@ -139,6 +139,8 @@ CREATE TABLE outbox_messages (
 );
 CREATE INDEX idx_outbox_messages_due ON outbox_messages (org_id, sender_id, due_at)
   WHERE status = 'queued';
+CREATE INDEX idx_outbox_messages_next_due ON outbox_messages (org_id, due_at)
+  WHERE status = 'queued';
 CREATE INDEX idx_outbox_messages_leased ON outbox_messages (org_id, lease_until)
   WHERE status IN ('sending', 'accepted');
 CREATE INDEX idx_outbox_messages_campaign ON outbox_messages (org_id, campaign_id, status);

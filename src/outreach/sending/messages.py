@@ -9,6 +9,7 @@ which is also in `List-Unsubscribe` with RFC 8058 one-click.
 import html
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.charset import QP, Charset
 from email.header import Header
@@ -18,9 +19,11 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import formataddr, formatdate
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import TemplateError
 
+from outreach.models import Contact
 from outreach.templates.rendering import Personalization, find_tokens, render
 from outreach.tracking.tokens import MAX_URL_BYTES, TokenKind, TrackingSigner, TrackingToken
 
@@ -65,6 +68,23 @@ class Envelope:
     message_id: str
     reply_to: str | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+PERSON_FIELDS = (
+    "email", "first_name", "last_name", "company_name", "title", "linkedin_url", "phone"
+)  # fmt: skip
+
+
+def personalization_of(
+    row: Mapping[Any, Any], *, sender_name: str, campaign_name: str
+) -> Personalization:
+    """What a message is filled with, from a query row holding the contact's fields."""
+    contact = Contact(
+        **{name: row[name] for name in PERSON_FIELDS}, custom_fields=row["custom_fields"] or {}
+    )
+    return Personalization.for_contact(
+        contact, sender_name=sender_name, campaign_name=campaign_name
+    )
 
 
 @lru_cache(maxsize=512)

@@ -19,11 +19,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
-from outreach.models import Campaign, Contact, MessageTemplate, Sender
+from outreach.models import Campaign, MessageTemplate, Sender
 from outreach.sending.channels import ChannelAssigner, Reachability
 from outreach.sending.linkedin import LinkedInSlots
-from outreach.sending.messages import Content, RenderFailed, render_content
-from outreach.templates.rendering import Personalization
+from outreach.sending.messages import Content, RenderFailed, personalization_of, render_content
 
 log = logging.getLogger(__name__)
 
@@ -132,22 +131,6 @@ def _reach(row: RowMapping) -> Reachability:
     return Reachability(row["lead_tier"], row["email"], row["linkedin_url"], row["phone"])
 
 
-def _personalization(row: RowMapping, campaign: Campaign, sender_name: str) -> Personalization:
-    contact = Contact(
-        email=row["email"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        company_name=row["company_name"],
-        title=row["title"],
-        linkedin_url=row["linkedin_url"],
-        phone=row["phone"],
-        custom_fields=row["custom_fields"] or {},
-    )
-    return Personalization.for_contact(
-        contact, sender_name=sender_name, campaign_name=campaign.name
-    )
-
-
 async def plan_campaign(
     session: AsyncSession,
     campaign: Campaign,
@@ -239,7 +222,12 @@ async def plan_campaign(
         )
         try:
             rendered = render_content(
-                content, _personalization(row, campaign, sender.from_name or sender.from_email)
+                content,
+                personalization_of(
+                    row,
+                    sender_name=sender.from_name or sender.from_email,
+                    campaign_name=campaign.name,
+                ),
             )
         except RenderFailed as exc:
             plan.add(row["id"], channel, template_id, str(exc))

@@ -24,7 +24,7 @@ from outreach.config import Settings
 from outreach.embedded import ORG_HEADER
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
-from outreach.models import Contact, Sender
+from outreach.models import Sender
 from outreach.sending import outbox
 from outreach.sending.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
 from outreach.sending.messages import (
@@ -35,6 +35,7 @@ from outreach.sending.messages import (
     TrackedLinks,
     build_email,
     message_id_for,
+    personalization_of,
     render_content,
     wire_bytes,
 )
@@ -42,7 +43,6 @@ from outreach.sending.secrets import SenderSecrets
 from outreach.sending.sms import SmsAccount, SmsSendError, send_sms
 from outreach.sending.sms_service import sms_account
 from outreach.sending.smtp import SmtpNotConfigured, SmtpServer, smtp_server_for
-from outreach.templates.rendering import Personalization
 from outreach.tracking.tokens import TrackingSigner
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,6 @@ async def claim_org(
         async with session.begin():
             await _record_sent(session, org_id, None)
             await outbox.release_expired_leases(session)
-            await outbox.cancel_undeliverable(session)
             for sender in await outbox.lock_senders_with_due(session):
                 if await _trip_breaker(session, ctx, sender):
                     continue
@@ -227,22 +226,6 @@ async def _trip_breaker(session: AsyncSession, ctx: SendingContext, sender: Send
     log.warning("%s", reason)
     await outbox.pause_sender(session, sender, reason)
     return True
-
-
-def _personalization(row: RowMapping, sender_name: str) -> Personalization:
-    contact = Contact(
-        email=row["email"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        company_name=row["company_name"],
-        title=row["title"],
-        linkedin_url=row["linkedin_url"],
-        phone=row["phone"],
-        custom_fields=row["custom_fields"] or {},
-    )
-    return Personalization.for_contact(
-        contact, sender_name=sender_name, campaign_name=row["campaign_name"]
-    )
 
 
 def _recipient(row: RowMapping) -> Recipient:
@@ -390,7 +373,11 @@ class _EmailAttempt(_Attempt):
         try:
             content = render_content(
                 Content(row["subject"], row["body_text"], row["body_html"]),
-                _personalization(row, sender.from_name or sender.from_email),
+                personalization_of(
+                    row,
+                    sender_name=sender.from_name or sender.from_email,
+                    campaign_name=row["campaign_name"],
+                ),
             )
         except RenderFailed as exc:
             return exc
@@ -465,7 +452,8 @@ class _SmsAttempt(_Attempt):
             return None, Outcome("invalid", "the contact has no phone number")
         try:
             content = render_content(
-                Content(None, row["body_text"], None), _personalization(row, "")
+                Content(None, row["body_text"], None),
+                personalization_of(row, sender_name="", campaign_name=row["campaign_name"]),
             )
             sent = await send_sms(
                 self.account, row["phone"], content.body_text or "", http=self.http
