@@ -137,7 +137,8 @@ CREATE TABLE outbox_messages (
   CONSTRAINT fk_outbox_messages_template FOREIGN KEY (org_id, template_id)
     REFERENCES message_templates (org_id, id) ON DELETE SET NULL (template_id)
 );
-CREATE INDEX idx_outbox_messages_due ON outbox_messages (org_id, sender_id, due_at)
+-- claims walk a sender's queue (SMS: sender_id IS NULL) in (due_at, id) order, LIMIT n
+CREATE INDEX idx_outbox_messages_due ON outbox_messages (org_id, sender_id, due_at, id)
   WHERE status = 'queued';
 CREATE INDEX idx_outbox_messages_next_due ON outbox_messages (org_id, due_at)
   WHERE status = 'queued';

@@ -115,7 +115,8 @@ CLAIM_FOR_SENDER = text(
         message_id=",\n  message_id = coalesce(o.message_id, '<' || o.id || '@' || :domain || '>')",
     )
 )
-CLAIM_SMS = text(_CLAIM.format(which="o.channel = 'sms'", message_id=""))
+# SMS messages have no sender: `sender_id IS NULL` walks the same index as a sender's queue.
+CLAIM_SMS = text(_CLAIM.format(which="o.sender_id IS NULL", message_id=""))
 
 CLAIMED_MESSAGES = text("""
 SELECT o.id, o.org_id, o.campaign_id, o.campaign_contact_id, o.channel, o.attempts, o.sender_id,
