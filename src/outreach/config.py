@@ -75,6 +75,8 @@ class Settings(BaseSettings):
 
     send_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     send_batch_size: int = Field(default=50, ge=1, le=1000)
+    # SMTP connections a worker opens to one sender's server for a batch (spacing: one).
+    send_connections: int = Field(default=4, ge=1, le=32)
     # A claimed message not reported sent within the lease is claimed again (worker died).
     send_lease_seconds: int = Field(default=300, ge=1, le=86400)
     # Each send waits the sender's spacing plus up to this fraction of it, at random.

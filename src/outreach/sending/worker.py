@@ -10,6 +10,7 @@ import logging
 import random
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,6 +83,7 @@ class Outcome:
 
     kind: str  # sent, hard, soft, invalid
     detail: str
+    message_id: str | None = None  # an email's Message-ID
 
 
 def _now() -> datetime:
@@ -260,57 +262,57 @@ def _envelope(ctx: SendingContext, sender: Sender, row: RowMapping) -> Envelope:
 async def send_batch(
     sessionmaker: async_sessionmaker[AsyncSession], ctx: SendingContext, batch: Batch
 ) -> int:
-    """Sends the batch one message at a time; the events of accepted messages are recorded
-    together at the end.
+    """Sends the batch over up to `send_connections` SMTP connections at once (lanes); the
+    events of accepted messages are recorded together at the end.
 
-    Each accepted message is committed before the next one can be accepted: the next
-    message's envelope (MAIL, RCPT) goes out while that commit runs, its DATA only after it.
-    And the next message is rendered while this one waits on the network.
+    Lanes render and open envelopes (MAIL, RCPT) side by side, but take turns for the step
+    that makes a message accepted (DATA) and its commit: at any moment at most one message
+    is accepted and not yet committed, so a crash re-sends at most that one.
     """
-    rows = batch.messages
+    waiting = deque(batch.messages)
     async with (
         sessionmaker() as session,
         await psycopg.AsyncConnection.connect(ctx.dsn, autocommit=True) as marks,
     ):
         session.info["org_id"] = batch.org_id
-        attempt = await _attempt_for(session, ctx, batch)
         accepted: list[uuid.UUID] = []
-        committing: asyncio.Task[None] | None = None
-        ahead = asyncio.create_task(attempt.prepare(rows[0]))
-        try:
-            for n, row in enumerate(rows):
-                if ctx.stopping.is_set():
-                    async with session.begin():
-                        await outbox.release(session, [r["id"] for r in rows[n:]])
-                    break
-                prepared = await ahead
-                if n + 1 < len(rows):
-                    ahead = asyncio.create_task(attempt.prepare(rows[n + 1]))
-                message_id, outcome = await attempt.deliver(row, prepared, committing)
-                committing = None  # deliver saw it through
-                if outcome.kind == "sent":
-                    committing = asyncio.create_task(
-                        outbox.mark_accepted(
-                            marks, batch.org_id, row["id"], message_id, outcome.detail
-                        )
-                    )
-                    accepted.append(row["id"])
-                else:
-                    async with session.begin():
-                        await _record_failure(session, batch, row, outcome)
-        finally:
-            ahead.cancel()
-            await _settle(committing)
-            await attempt.close()
-            if accepted:
+        turn = asyncio.Lock()
+
+        async def record(row: RowMapping, outcome: Outcome) -> None:
+            if outcome.kind == "sent":
+                message_id = outcome.message_id
+                await outbox.mark_accepted(
+                    marks, batch.org_id, row["id"], message_id, outcome.detail
+                )
+                accepted.append(row["id"])
+            else:
                 async with session.begin():
+                    await _record_failure(session, batch, row, outcome)
+
+        async def lane(attempt: _Attempt) -> None:
+            try:
+                while waiting and not ctx.stopping.is_set():
+                    row = waiting.popleft()
+                    prepared = attempt.prepare(row)
+                    early = await attempt.start(row, prepared)
+                    async with turn:
+                        await record(row, early or await attempt.finish(row, prepared))
+            finally:
+                await attempt.close()
+
+        lanes = min(ctx.settings.send_connections, len(waiting)) if batch.sender else 1
+        attempts = [await _attempt_for(session, ctx, batch) for _ in range(lanes)]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for attempt in attempts:
+                    group.create_task(lane(attempt))
+        finally:
+            async with session.begin():
+                if waiting:  # stopping: these were claimed but never tried
+                    await outbox.release(session, [row["id"] for row in waiting])
+                if accepted:
                     await _record_sent(session, batch.org_id, accepted)
-    return len(rows)
-
-
-async def _settle(committing: asyncio.Task[None] | None) -> None:
-    if committing is not None:
-        await committing
+    return len(batch.messages) - len(waiting)
 
 
 async def _attempt_for(session: AsyncSession, ctx: SendingContext, batch: Batch) -> "_Attempt":
@@ -341,19 +343,17 @@ async def _record_sent(
 
 
 class _Attempt:
-    """How messages of one batch are sent: `prepare` renders (no I/O); `deliver` sends, once
-    the previous message's acceptance is committed (`committing`)."""
+    """How one lane sends: `prepare` renders (no I/O), `start` opens what may be opened
+    before the message's turn (an SMTP envelope), `finish` makes it accepted."""
 
-    async def prepare(self, row: RowMapping) -> object:
+    def prepare(self, row: RowMapping) -> object:
         return None
 
-    async def deliver(
-        self, row: RowMapping, prepared: object, committing: asyncio.Task[None] | None
-    ) -> tuple[str | None, Outcome]:
-        await _settle(committing)
-        return await self.send(row)
+    async def start(self, row: RowMapping, prepared: object) -> Outcome | None:
+        """None to go on, or the outcome when the message failed already."""
+        return None
 
-    async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
+    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -361,14 +361,13 @@ class _Attempt:
 
 
 class _EmailAttempt(_Attempt):
-    """Email over one SMTP connection per batch, opened on first use, reopened after an
-    error."""
+    """Email over one SMTP connection, opened on first use, reopened after an error."""
 
     def __init__(self, ctx: SendingContext, sender: Sender, server: SmtpServer) -> None:
         self.ctx, self.sender, self.server = ctx, sender, server
         self.client: aiosmtplib.SMTP | None = None
 
-    async def prepare(self, row: RowMapping) -> bytes | RenderFailed:
+    def prepare(self, row: RowMapping) -> bytes | RenderFailed:
         ctx, sender = self.ctx, self.sender
         try:
             content = render_content(
@@ -385,29 +384,34 @@ class _EmailAttempt(_Attempt):
         links = TrackedLinks(ctx.signer, ctx.base_url, recipient)
         return wire_bytes(build_email(_envelope(ctx, sender, row), recipient, content, links))
 
-    async def deliver(
-        self, row: RowMapping, prepared: object, committing: asyncio.Task[None] | None
-    ) -> tuple[str | None, Outcome]:
+    async def start(self, row: RowMapping, prepared: object) -> Outcome | None:
         message_id = message_id_for(row["id"], self.sender.from_email)
         if isinstance(prepared, RenderFailed):
-            await _settle(committing)
-            return message_id, Outcome("invalid", str(prepared))
-        assert isinstance(prepared, bytes)
+            return Outcome("invalid", str(prepared), message_id)
         try:
-            try:
-                client = await self._open()
-                await client.mail(self.sender.from_email)
-                await client.rcpt(row["email"])
-            finally:
-                await _settle(committing)
-            response = (await client.data(prepared)).message
-        except aiosmtplib.SMTPResponseException as exc:
-            self._reset()
-            return message_id, _by_code(exc.code, exc.message)
+            client = await self._open()
+            await client.mail(self.sender.from_email)
+            await client.rcpt(row["email"])
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            self._reset()
-            return message_id, Outcome("soft", f"connection failed: {exc or type(exc).__name__}")
-        return message_id, Outcome("sent", response)
+            return self._failed(exc, message_id)
+        return None
+
+    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
+        message_id = message_id_for(row["id"], self.sender.from_email)
+        assert isinstance(prepared, bytes)
+        assert self.client is not None  # start opened it
+        try:
+            response = await self.client.data(prepared)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return self._failed(exc, message_id)
+        return Outcome("sent", response.message, message_id)
+
+    def _failed(self, exc: Exception, message_id: str) -> Outcome:
+        self._reset()
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
+            kind = "hard" if exc.code >= 500 else "soft"
+            return Outcome(kind, f"{exc.code} {exc.message}".strip(), message_id)
+        return Outcome("soft", f"connection failed: {exc or type(exc).__name__}", message_id)
 
     async def _open(self) -> aiosmtplib.SMTP:
         if self.client is None:
@@ -438,8 +442,8 @@ class _Unsendable(_Attempt):
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
-        return None, Outcome("soft", self.reason)
+    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
+        return Outcome("soft", self.reason)
 
 
 class _SmsAttempt(_Attempt):
@@ -447,9 +451,9 @@ class _SmsAttempt(_Attempt):
         self.ctx, self.account = ctx, account
         self.http = httpx.AsyncClient(timeout=SMS_TIMEOUT_SECONDS, follow_redirects=False)
 
-    async def send(self, row: RowMapping) -> tuple[str | None, Outcome]:
+    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
         if not row["phone"]:
-            return None, Outcome("invalid", "the contact has no phone number")
+            return Outcome("invalid", "the contact has no phone number")
         try:
             content = render_content(
                 Content(None, row["body_text"], None),
@@ -459,12 +463,12 @@ class _SmsAttempt(_Attempt):
                 self.account, row["phone"], content.body_text or "", http=self.http
             )
         except RenderFailed as exc:
-            return None, Outcome("invalid", str(exc))
+            return Outcome("invalid", str(exc))
         except SmsSendError as exc:
             # Refused credentials are the account's problem, not the number's: retry later.
             permanent = exc.permanent and exc.http_status not in (401, 403)
-            return None, Outcome("invalid" if permanent else "soft", str(exc))
-        return None, Outcome("sent", sent.sid)
+            return Outcome("invalid" if permanent else "soft", str(exc))
+        return Outcome("sent", sent.sid)
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -483,10 +487,6 @@ async def _sms_sender(session: AsyncSession, ctx: SendingContext, org_id: uuid.U
     if account is None:
         return _Unsendable("SMS is not set up: configure it at /api/v1/sms-provider")
     return _SmsAttempt(ctx, account)
-
-
-def _by_code(code: int, message: str) -> Outcome:
-    return Outcome("hard" if code >= 500 else "soft", f"{code} {message}".strip())
 
 
 async def _record_failure(
