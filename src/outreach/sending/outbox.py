@@ -206,22 +206,25 @@ MARK_ACCEPTED = """UPDATE outbox_messages SET status = 'accepted', sent_at = clo
 WHERE id = %s"""
 
 
+async def acceptance_connection(dsn: str, org_id: uuid.UUID) -> psycopg.AsyncConnection[Any]:
+    """A connection of its own for one batch's `mark_accepted` commits, in autocommit, with
+    the organization set for its session: it is closed with the batch, never pooled, so the
+    setting cannot reach anything else, and each commit is one statement, one round trip."""
+    connection = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+    await connection.execute("SELECT set_config('app.org_id', %s, false)", [str(org_id)])
+    return connection
+
+
 async def mark_accepted(
     connection: psycopg.AsyncConnection[Any],
-    org_id: uuid.UUID,
     outbox_id: uuid.UUID,
     message_id: str | None,
     response: str,
 ) -> None:
     """The server took the message (250): committed before the next message is sent, so a
     crash re-sends at most this one. Its event is recorded with the rest of the batch
-    (`finish_accepted`), or by the next claim if this worker dies first.
-
-    Sent at several hundred a second, this one commit goes in psycopg's pipeline mode: BEGIN,
-    the organization, the UPDATE and COMMIT in one round trip to the server."""
-    async with connection.pipeline(), connection.transaction():
-        await connection.execute("SELECT set_config('app.org_id', %s, true)", [str(org_id)])
-        await connection.execute(MARK_ACCEPTED, [message_id, response[:500], outbox_id])
+    (`finish_accepted`), or by the next claim if this worker dies first."""
+    await connection.execute(MARK_ACCEPTED, [message_id, response[:500], outbox_id])
 
 
 async def finish_accepted(

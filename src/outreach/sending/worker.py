@@ -17,7 +17,6 @@ from typing import Any
 
 import aiosmtplib
 import httpx
-import psycopg
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -272,7 +271,7 @@ async def send_batch(
     waiting = deque(batch.messages)
     async with (
         sessionmaker() as session,
-        await psycopg.AsyncConnection.connect(ctx.dsn, autocommit=True) as marks,
+        await outbox.acceptance_connection(ctx.dsn, batch.org_id) as marks,
     ):
         session.info["org_id"] = batch.org_id
         accepted: list[uuid.UUID] = []
@@ -280,10 +279,7 @@ async def send_batch(
 
         async def record(row: RowMapping, outcome: Outcome) -> None:
             if outcome.kind == "sent":
-                message_id = outcome.message_id
-                await outbox.mark_accepted(
-                    marks, batch.org_id, row["id"], message_id, outcome.detail
-                )
+                await outbox.mark_accepted(marks, row["id"], outcome.message_id, outcome.detail)
                 accepted.append(row["id"])
             else:
                 async with session.begin():
