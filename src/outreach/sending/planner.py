@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
+from outreach.jobs.runs import for_each_org, org_session
 from outreach.models import Campaign, MessageTemplate, Sender
 from outreach.sending.channels import ChannelAssigner, Reachability
 from outreach.sending.linkedin import LinkedInSlots
@@ -329,50 +330,41 @@ async def _linkedin_slots(session: AsyncSession, owner_id: uuid.UUID) -> LinkedI
 async def plan_all(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
     """Plans every organization's active autopilot and co-pilot campaigns; answers how many
     contacts were started. Manual campaigns start contacts only on an explicit send."""
-    async with sessionmaker() as session:
-        org_ids = list((await session.execute(text("SELECT id FROM tenant_directory"))).scalars())
-    started = 0
-    for org_id in org_ids:
-        try:
-            started += await plan_org(sessionmaker, settings, org_id)
-        except Exception:
-            log.exception("planning failed for organization %s", org_id)
-    return started
+    planned = await for_each_org(
+        sessionmaker, lambda org_id: plan_org(sessionmaker, settings, org_id), "planning"
+    )
+    return sum(planned.results.values())
 
 
 async def plan_org(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, org_id: uuid.UUID
 ) -> int:
     """Plans one organization's campaigns, each in its own transaction."""
-    async with sessionmaker() as session:
-        session.info["org_id"] = org_id
-        async with session.begin():
-            campaign_ids = list(
-                (
-                    await session.execute(
-                        text("""SELECT id FROM campaigns ca WHERE status = 'active'
+    async with org_session(sessionmaker, org_id) as session, session.begin():
+        campaign_ids = list(
+            (
+                await session.execute(
+                    text("""SELECT id FROM campaigns ca WHERE status = 'active'
                                   AND deleted_at IS NULL AND permission_mode <> 'manual'
                                   AND EXISTS (SELECT 1 FROM campaign_contacts cc
                                               WHERE cc.campaign_id = ca.id
                                                 AND cc.started_at IS NULL)""")
-                    )
-                ).scalars()
-            )
+                )
+            ).scalars()
+        )
     started = 0
     for campaign_id in campaign_ids:
-        async with sessionmaker() as session:
-            session.info["org_id"] = org_id
-            async with session.begin():
-                campaign = (
-                    await session.execute(
-                        select(Campaign)
-                        .where(Campaign.id == campaign_id, Campaign.status == "active")
-                        .with_for_update(skip_locked=True)
-                    )
-                ).scalar_one_or_none()
-                if campaign is None:
-                    continue
-                result = await plan_campaign(session, campaign, settings)
+        async with org_session(sessionmaker, org_id) as session, session.begin():
+            campaign = (
+                await session.execute(
+                    select(Campaign)
+                    .where(Campaign.id == campaign_id, Campaign.status == "active")
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
+            if campaign is None:
+                continue
+            result = await plan_campaign(session, campaign, settings)
         if result.started:
             log.info(
                 "campaign %s: started %d contacts %s",

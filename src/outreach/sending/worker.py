@@ -24,6 +24,7 @@ from outreach.config import Settings
 from outreach.embedded import ORG_HEADER
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
+from outreach.jobs.runs import org_session
 from outreach.models import Sender
 from outreach.sending import outbox
 from outreach.sending.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
@@ -145,48 +146,42 @@ async def claim_org(
     settings = ctx.settings
     lease = timedelta(seconds=settings.send_lease_seconds)
     batches = []
-    async with sessionmaker() as session:
-        session.info["org_id"] = org_id
-        async with session.begin():
-            await _record_sent(session, org_id, None)
-            await outbox.release_expired_leases(session)
-            for sender in await outbox.lock_senders_with_due(session):
-                if await _trip_breaker(session, ctx, sender):
-                    continue
-                limits = _limits(sender)
-                last_hour, last_day = await outbox.usage(session, sender.id)
-                room = limits.allowance(
-                    used_last_hour=last_hour,
-                    used_last_day=last_day,
-                    today=_now().date(),
-                    batch=settings.send_batch_size,
-                )
-                if room == 0:
-                    continue
-                ids = await outbox.claim(session, sender=sender, limit=room, lease=lease)
-                if ids:
-                    await outbox.add_usage(session, sender, len(ids))
-                    if limits.min_spacing_seconds:
-                        at = limits.next_send_at(_now(), settings.send_jitter_fraction, ctx.rng)
-                        await outbox.set_next_send_at(session, sender.id, at)
-                    batches.append(
-                        Batch(org_id, sender, list(await outbox.claimed_messages(session, ids)))
-                    )
-            sms = await outbox.claim(
-                session, sender=None, limit=settings.send_batch_size, lease=lease
+    async with org_session(sessionmaker, org_id) as session, session.begin():
+        await _record_sent(session, org_id, None)
+        await outbox.release_expired_leases(session)
+        for sender in await outbox.lock_senders_with_due(session):
+            if await _trip_breaker(session, ctx, sender):
+                continue
+            limits = _limits(sender)
+            last_hour, last_day = await outbox.usage(session, sender.id)
+            room = limits.allowance(
+                used_last_hour=last_hour,
+                used_last_day=last_day,
+                today=_now().date(),
+                batch=settings.send_batch_size,
             )
-            if sms:
+            if room == 0:
+                continue
+            ids = await outbox.claim(session, sender=sender, limit=room, lease=lease)
+            if ids:
+                await outbox.add_usage(session, sender, len(ids))
+                if limits.min_spacing_seconds:
+                    at = limits.next_send_at(_now(), settings.send_jitter_fraction, ctx.rng)
+                    await outbox.set_next_send_at(session, sender.id, at)
                 batches.append(
-                    Batch(org_id, None, list(await outbox.claimed_messages(session, sms)))
+                    Batch(org_id, sender, list(await outbox.claimed_messages(session, ids)))
                 )
-            await outbox.note_next_due(session, org_id)
-            if not batches:
-                # Due but held back (limits, spacing, paused campaigns): look again soon.
-                await outbox.retry_org_at(
-                    session,
-                    org_id,
-                    _now() + timedelta(seconds=min(30, settings.send_poll_seconds * 5)),
-                )
+        sms = await outbox.claim(session, sender=None, limit=settings.send_batch_size, lease=lease)
+        if sms:
+            batches.append(Batch(org_id, None, list(await outbox.claimed_messages(session, sms))))
+        await outbox.note_next_due(session, org_id)
+        if not batches:
+            # Due but held back (limits, spacing, paused campaigns): look again soon.
+            await outbox.retry_org_at(
+                session,
+                org_id,
+                _now() + timedelta(seconds=min(30, settings.send_poll_seconds * 5)),
+            )
     return batches
 
 
