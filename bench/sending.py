@@ -33,7 +33,6 @@ from campaign_reads import fresh_database, phase
 from outreach.config import Settings
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, libpq_url
 from outreach.sending.messages import (
-    Content,
     Envelope,
     Recipient,
     TrackedLinks,
@@ -43,6 +42,7 @@ from outreach.sending.messages import (
     wire_bytes,
 )
 from outreach.sending.planner import plan_org
+from outreach.templates.compose import MessageText
 from outreach.templates.rendering import Personalization
 from outreach.tracking.tokens import TrackingSigner
 
@@ -129,7 +129,7 @@ def sample_messages(settings: Settings, count: int) -> list[tuple[str, bytes]]:
         personalization = Personalization(
             values={"first_name": f"Person{n}", "sender_name": "Bench"}, custom={}
         )
-        content = render_content(Content(SUBJECT, BODY_TEXT, BODY_HTML), personalization)
+        content = render_content(MessageText(SUBJECT, BODY_TEXT, BODY_HTML), personalization)
         envelope = Envelope(envelope_from, "Bench", message_id_for(uuid.uuid4(), envelope_from))
         links = TrackedLinks(signer, "http://127.0.0.1:8000", recipient)
         messages.append(

@@ -18,7 +18,7 @@ channel instead of being dropped.
 """
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 CHANNELS = ("email", "linkedin", "voice", "sms", "mail")
@@ -72,5 +72,7 @@ class ChannelAssigner:
         self.total = after
         return channel
 
-    def assign_all(self, contacts: Iterable[Reachability]) -> list[str | None]:
-        return [self.assign(contact) for contact in contacts]
+    def unassign(self, channel: str) -> None:
+        """Takes back an assignment the caller could not carry out (planned later)."""
+        self.counts[channel] -= 1
+        self.total -= 1

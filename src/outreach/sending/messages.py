@@ -18,13 +18,13 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import formataddr, formatdate
-from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateError
 
 from outreach.models import Contact
-from outreach.templates.rendering import Personalization, find_tokens, render
+from outreach.templates.compose import MessageText, render_message
+from outreach.templates.rendering import Personalization
 from outreach.tracking.tokens import MAX_URL_BYTES, TokenKind, TrackingSigner, TrackingToken
 
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s<>]+)\2""", re.IGNORECASE)
@@ -43,13 +43,6 @@ _WIRE = _HEADERS_UNFOLDED.clone(linesep="\r\n")
 
 class RenderFailed(Exception):
     """The message cannot be rendered for this contact (missing token, broken template)."""
-
-
-@dataclass(frozen=True)
-class Content:
-    subject: str | None
-    body_text: str | None
-    body_html: str | None
 
 
 @dataclass(frozen=True)
@@ -87,27 +80,16 @@ def personalization_of(
     )
 
 
-@lru_cache(maxsize=512)
-def _tokens(source: str) -> frozenset[str]:
-    return frozenset(find_tokens(source))
-
-
-def render_content(content: Content, personalization: Personalization) -> Content:
-    """`content` filled in for one contact; raises RenderFailed naming what is missing."""
-    parts = [p for p in (content.subject, content.body_text, content.body_html) if p]
-    missing = sorted({t for part in parts for t in personalization.missing(_tokens(part))})
-    if missing:
-        raise RenderFailed(f"missing personalization: {', '.join(missing)}")
+def render_content(text: MessageText, personalization: Personalization) -> MessageText:
+    """`text` filled in for one contact, as approvals preview it; a token without a value is
+    an error here, before anything is sent: raises RenderFailed naming what is missing."""
     try:
-        return Content(
-            subject=render(content.subject, personalization) if content.subject else None,
-            body_text=render(content.body_text, personalization) if content.body_text else None,
-            body_html=(
-                render(content.body_html, personalization, html=True) if content.body_html else None
-            ),
-        )
+        rendered, missing = render_message(text, personalization)
     except TemplateError as exc:
         raise RenderFailed(f"template error: {exc}") from exc
+    if missing:
+        raise RenderFailed(f"missing personalization: {', '.join(missing)}")
+    return rendered
 
 
 def message_domain(from_email: str) -> str:
@@ -173,7 +155,7 @@ def tracked_html(markup: str, links: TrackedLinks) -> str:
 
 
 def build_email(
-    envelope: Envelope, recipient: Recipient, content: Content, links: TrackedLinks
+    envelope: Envelope, recipient: Recipient, content: MessageText, links: TrackedLinks
 ) -> Message:
     """The MIME message (text/plain + text/html) with every header a careful sender sets.
 

@@ -23,7 +23,8 @@ from outreach.jobs.runs import for_each_org, org_session
 from outreach.models import Campaign, MessageTemplate, Sender
 from outreach.sending.channels import ChannelAssigner, Reachability
 from outreach.sending.linkedin import LinkedInSlots
-from outreach.sending.messages import Content, RenderFailed, personalization_of, render_content
+from outreach.sending.messages import RenderFailed, personalization_of, render_content
+from outreach.templates.compose import MessageText
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +213,10 @@ async def plan_campaign(
         )
         due_at = slots.take(kind) if channel == "linkedin" else now
         if due_at is None:
-            assigner.counts[channel] -= 1
-            assigner.total -= 1
+            assigner.unassign(channel)
             result.held += 1
             continue
-        content = Content(
+        content = MessageText(
             template.subject if template else None,
             template.body_text if template else None,
             template.body_html if template else None,

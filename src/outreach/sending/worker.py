@@ -29,7 +29,6 @@ from outreach.models import Sender
 from outreach.sending import outbox
 from outreach.sending.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
 from outreach.sending.messages import (
-    Content,
     Envelope,
     Recipient,
     RenderFailed,
@@ -44,6 +43,7 @@ from outreach.sending.secrets import SenderSecrets
 from outreach.sending.sms import SmsAccount, SmsSendError, send_sms
 from outreach.sending.sms_service import sms_account
 from outreach.sending.smtp import SmtpNotConfigured, SmtpServer, smtp_server_for
+from outreach.templates.compose import MessageText
 from outreach.tracking.tokens import TrackingSigner
 
 log = logging.getLogger(__name__)
@@ -362,7 +362,7 @@ class _EmailAttempt(_Attempt):
         ctx, sender = self.ctx, self.sender
         try:
             content = render_content(
-                Content(row["subject"], row["body_text"], row["body_html"]),
+                MessageText(row["subject"], row["body_text"], row["body_html"]),
                 personalization_of(
                     row,
                     sender_name=sender.from_name or sender.from_email,
@@ -447,7 +447,7 @@ class _SmsAttempt(_Attempt):
             return Outcome("invalid", "the contact has no phone number")
         try:
             content = render_content(
-                Content(None, row["body_text"], None),
+                MessageText(None, row["body_text"], None),
                 personalization_of(row, sender_name="", campaign_name=row["campaign_name"]),
             )
             sent = await send_sms(

@@ -6,7 +6,7 @@ what will be sent.
 
 from dataclasses import astuple, dataclass
 
-from outreach.templates.rendering import Personalization, find_tokens, render
+from outreach.templates.rendering import Personalization, render, tokens_of
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def render_message(
     Raises `jinja2.TemplateError` when a part is not a valid template or breaks the sandbox.
     """
     parts = [part for part in astuple(text) if part]
-    tokens: set[str] = set().union(*(find_tokens(part) for part in parts))
+    tokens: set[str] = set().union(*(tokens_of(part) for part in parts))
     rendered = MessageText(
         subject=text.subject and render(text.subject, personalization),
         body_text=text.body_text and render(text.body_text, personalization),

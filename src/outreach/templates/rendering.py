@@ -109,8 +109,13 @@ def render(source: str, personalization: Personalization, *, html: bool = False)
 
 
 @lru_cache(maxsize=512)
-def _custom_keys_of(source: str) -> frozenset[str]:
-    return frozenset(custom_keys(find_tokens(source)))
+def tokens_of(source: str) -> frozenset[str]:
+    """`find_tokens`, remembered: senders render the same few templates over and over."""
+    return frozenset(find_tokens(source))
+
+
+def _custom_keys_of(source: str) -> set[str]:
+    return custom_keys(tokens_of(source))
 
 
 @lru_cache(maxsize=512)
