@@ -1,0 +1,43 @@
+"""One-line text: what goes into a mail header, an SMS sender or a personalization token.
+
+A line break there injects a header of its own (`Bcc:`), and other control characters or
+Unicode's line separators break the headers, logs and jobs that read the text later, so such
+text is refused at the door, in every schema, under one code.
+"""
+
+import re
+from typing import Annotated, TypeVar
+
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
+
+CONTROL_CHARACTERS = "TEXT_CONTROL_CHARACTERS"
+# C0 (tab, LF and CR among them), DEL, C1 (NEL among them), line and paragraph separators
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+T = TypeVar("T")
+
+
+def control_character(text: str) -> str | None:
+    """The first forbidden character of the text, as U+XXXX; None when there is none."""
+    found = _FORBIDDEN.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def refuse_control_characters(value: T) -> T:
+    """Any value passes but a string with a forbidden character (other types are left to the
+    field's own type), so it can run before any other validator of the field."""
+    character = control_character(value) if isinstance(value, str) else None
+    if character is not None:
+        raise PydanticCustomError(
+            CONTROL_CHARACTERS,
+            "Line breaks and other control characters are not allowed here (found {character})",
+            {"character": character},
+        )
+    return value
+
+
+# Metadata for an existing type (`Annotated[Email, OneLine]`): checked before the type's own
+# validation, so the refusal carries this code whatever the type would say.
+OneLine = BeforeValidator(refuse_control_characters)
+SingleLine = Annotated[str, OneLine]
