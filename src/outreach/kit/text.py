@@ -24,16 +24,20 @@ def control_character(text: str) -> str | None:
     return None if found is None else f"U+{ord(found.group()):04X}"
 
 
+def control_characters_problem(text: str) -> str | None:
+    """Why the text cannot stand on one line; None when it can."""
+    character = control_character(text)
+    if character is None:
+        return None
+    return f"Line breaks and other control characters are not allowed here (found {character})"
+
+
 def refuse_control_characters(value: T) -> T:
     """Any value passes but a string with a forbidden character (other types are left to the
     field's own type), so it can run before any other validator of the field."""
-    character = control_character(value) if isinstance(value, str) else None
-    if character is not None:
-        raise PydanticCustomError(
-            CONTROL_CHARACTERS,
-            "Line breaks and other control characters are not allowed here (found {character})",
-            {"character": character},
-        )
+    problem = control_characters_problem(value) if isinstance(value, str) else None
+    if problem is not None:
+        raise PydanticCustomError(CONTROL_CHARACTERS, problem)
     return value
 
 
