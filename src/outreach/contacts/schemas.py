@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from outreach.kit.problems import FieldErrorOut
-from outreach.kit.text import OneLine, SingleLine, refuse_control_characters
+from outreach.kit.text import OneLine, refuse_control_characters
 
 MAX_BATCH = 1000
 LINKEDIN_URL_PATTERN = r"^https?://(www\.)?linkedin\.com/in/[a-zA-Z0-9-]+/?$"
@@ -103,7 +103,7 @@ def _small_json(value: dict[str, Any]) -> dict[str, Any]:
 
 CustomFields = Annotated[
     dict[
-        Annotated[SingleLine, StringConstraints(min_length=1, max_length=64)],
+        Annotated[str, StringConstraints(min_length=1, max_length=64), OneLine],
         Annotated[Any, AfterValidator(_one_line_strings)],
     ],
     Field(max_length=50),
@@ -111,7 +111,9 @@ CustomFields = Annotated[
 ]
 Tags = Annotated[
     list[
-        Annotated[SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), OneLine
+        ]
     ],
     Field(max_length=50),
     AfterValidator(_unique),
@@ -125,12 +127,12 @@ class ContactFields(BaseModel):
 
     email: Email | None = None
     lead_id: uuid.UUID | None = None
-    first_name: Annotated[SingleLine, StringConstraints(max_length=100)] | None = None
-    last_name: Annotated[SingleLine, StringConstraints(max_length=100)] | None = None
+    first_name: Annotated[str, StringConstraints(max_length=100), OneLine] | None = None
+    last_name: Annotated[str, StringConstraints(max_length=100), OneLine] | None = None
     linkedin_url: LinkedInUrl | None = None
-    company_name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = None
-    title: Annotated[SingleLine, StringConstraints(max_length=200)] | None = None
-    phone: Annotated[SingleLine, StringConstraints(max_length=40)] | None = None
+    company_name: Annotated[str, StringConstraints(max_length=200), OneLine] | None = None
+    title: Annotated[str, StringConstraints(max_length=200), OneLine] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40), OneLine] | None = None
     timezone: Annotated[Timezone, OneLine] | None = None
     lead_tier: LeadTier | None = None
     tags: Tags | None = None
@@ -241,11 +243,14 @@ class CampaignContactOut(BaseModel):
     contact: ContactOut
 
 
-class CampaignContactUpdate(BaseModel):
-    """Status and engagement fields are not here: events change them."""
+class CampaignContactUpdate(ContactIn):
+    """The person's fields, checked as when adding them (they change the organization's
+    person, in every campaign), the contact's type in this campaign and its A/B variant.
+    Status and engagement fields are not here: events change them."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    contact_type: ContactTypeField | None = None
     ab_variant: AbVariant | None = None
-    contact: ContactFields | None = None
+    contact: ContactFields | None = Field(
+        None,
+        description="The person's fields, as they were given before they were accepted at the "
+        "top level; a field may be given in one place only",
+    )

@@ -6,7 +6,7 @@ text is refused at the door, in every schema, under one code.
 """
 
 import re
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
@@ -41,7 +41,7 @@ def refuse_control_characters(value: T) -> T:
     return value
 
 
-# Metadata for an existing type (`Annotated[Email, OneLine]`): checked before the type's own
-# validation, so the refusal carries this code whatever the type would say.
+# Metadata for a field's type, placed last (`Annotated[str, StringConstraints(...), OneLine]`):
+# it runs before the type's own validation, so the refusal carries this code whatever the type
+# would say, and the constraints stay on the string, where their errors keep their own codes.
 OneLine = BeforeValidator(refuse_control_characters)
-SingleLine = Annotated[str, OneLine]
