@@ -49,6 +49,9 @@ SUPPRESSION_SKIPS: dict[str, tuple[str, str]] = {
 }
 # Columns that always hold a value: null in a PATCH clears them to empty.
 CLEARED_TO_EMPTY: dict[str, Callable[[], Any]] = {"tags": list, "custom_fields": dict}
+# What a PATCH changes: the organization's person, and the campaign's membership
+PERSON_FIELDS = frozenset(ContactFields.model_fields)
+MEMBERSHIP_FIELDS = frozenset({"contact_type", "ab_variant"})
 
 
 # -- rules -------------------------------------------------------------------------------
@@ -59,22 +62,21 @@ def _reachability_errors(
     email: str | None,
     lead_id: uuid.UUID | None,
     linkedin_url: str | None,
-    prefix: str = "",
 ) -> list[FieldError]:
     """Who the person is (email or lead id) and whether the campaign's channel can reach them."""
     channel = Channel(campaign.channel)
     if channel is Channel.EMAIL and email is None:
         message = "An email campaign needs the contact's email"
-        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+        return [FieldError("email", "CONTACT_EMAIL_REQUIRED", message)]
     if email is None and lead_id is None:
         message = "A contact needs an email or a lead_id"
-        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+        return [FieldError("email", "CONTACT_EMAIL_REQUIRED", message)]
     if channel is Channel.LINKEDIN and linkedin_url is None:
         message = "A LinkedIn campaign needs the contact's linkedin_url"
-        return [FieldError(f"{prefix}linkedin_url", "CONTACT_LINKEDIN_URL_REQUIRED", message)]
+        return [FieldError("linkedin_url", "CONTACT_LINKEDIN_URL_REQUIRED", message)]
     if channel is Channel.COMBINED and email is None and linkedin_url is None:
         message = "A combined campaign needs the contact's email or linkedin_url"
-        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+        return [FieldError("email", "CONTACT_EMAIL_REQUIRED", message)]
     return []
 
 
@@ -308,10 +310,6 @@ def _membership_errors(
             message = "This campaign is not an A/B test"
             errors.append(FieldError("ab_variant", "CONTACT_AB_VARIANT_INVALID", message))
     return errors
-
-
-PERSON_FIELDS = frozenset(ContactFields.model_fields)
-MEMBERSHIP_FIELDS = frozenset({"contact_type", "ab_variant"})
 
 
 def _given_person_fields(body: CampaignContactUpdate) -> tuple[dict[str, Any], dict[str, str]]:
