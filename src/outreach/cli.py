@@ -8,8 +8,10 @@ import sys
 import uuid
 from datetime import timedelta
 
+from pydantic import ValidationError
+
 from outreach.auth.tokens import Role, mint_token
-from outreach.config import get_settings
+from outreach.config import get_settings, settings_problems
 from outreach.db import DatabaseUrls, resolve_database_urls
 from outreach.embedded import MailCatcher, MailCatcherUnavailable, start_mail_catcher_if_needed
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
@@ -114,14 +116,20 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    token = mint_token(
-        get_settings(),
-        org_id=args.org,
-        user_id=args.user,
-        role=Role(args.role),
-        ttl=timedelta(hours=args.hours),
-        **({"email": args.email} if args.email else {}),
-    )
+    settings = get_settings()
+    hours = args.hours if args.hours is not None else min(12, settings.jwt_max_lifetime_hours)
+    try:
+        token = mint_token(
+            settings,
+            org_id=args.org,
+            user_id=args.user,
+            role=Role(args.role),
+            ttl=timedelta(hours=hours),
+            **({"email": args.email} if args.email else {}),
+        )
+    except ValueError as exc:
+        print(f"outreach token: {exc}", file=sys.stderr)
+        return 2
     print(token)
     return 0
 
@@ -148,13 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user", type=uuid.UUID, default=uuid.uuid4())
     token.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
     token.add_argument("--email")
-    token.add_argument("--hours", type=float, default=12)
+    token.add_argument(
+        "--hours",
+        type=float,
+        help="lifetime: 12 by default, at most OUTREACH_JWT_MAX_LIFETIME_HOURS (24 by default)",
+    )
     token.set_defaults(handler=_token)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s %(message)s")
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"refusing to start:\n{settings_problems(exc)}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
     args = build_parser().parse_args(argv)

@@ -5,13 +5,22 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
-from pydantic import AfterValidator, AliasChoices, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - the documented local default
 DEV_TRACKING_SECRET = "dev-tracking-secret-change-me-0123456789"  # noqa: S105 - local default
 # A Fernet key (urlsafe base64 of 32 bytes), readable as "dev-sender-secret-key-change-me!"
 DEV_SENDER_SECRET_KEY = "ZGV2LXNlbmRlci1zZWNyZXQta2V5LWNoYW5nZS1tZSE="  # noqa: S105 - local default
+
+# What production asks of a secret: HS256's own key size, and the variety of random text
+# (a 32-byte secret of hex digits has about 16 different characters; "aaaa..." or "abab..." not).
+SECRET_MIN_BYTES = 32
+SECRET_MIN_DISTINCT = 10
+RANDOM_STRING_COMMAND = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+FERNET_KEY_COMMAND = (
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
 
 
 def _fernet_key(key: str) -> str:
@@ -22,6 +31,29 @@ def _fernet_key(key: str) -> str:
             "not a Fernet key (urlsafe base64 of 32 bytes, as Fernet.generate_key() gives)"
         ) from exc
     return key
+
+
+def _weakness(secret: str, default: str) -> str | None:
+    """Why a secret must not guard production; None when it may."""
+    if secret == default:
+        return "is the development default, published in the source"
+    if len(secret.encode()) < SECRET_MIN_BYTES:
+        return f"is shorter than {SECRET_MIN_BYTES} bytes"
+    if len(set(secret)) < SECRET_MIN_DISTINCT:
+        return f"has fewer than {SECRET_MIN_DISTINCT} different characters: not random"
+    return None
+
+
+def _weak_secrets(variable: str, secrets: list[str], default: str, how: str) -> list[str]:
+    # Every listed secret verifies (or decrypts), so one weak secret anywhere in a list is
+    # as bad as a weak first one.
+    problems = []
+    for position, secret in enumerate(secrets, start=1):
+        weakness = _weakness(secret, default)
+        if weakness is not None:
+            which = variable if len(secrets) == 1 else f"{variable} (secret {position})"
+            problems.append(f"{which} {weakness}; set a random one: {how}")
+    return problems
 
 
 class Settings(BaseSettings):
@@ -47,6 +79,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
+    # Tokens that live longer (exp - iat, or exp - now without iat) are refused.
+    jwt_max_lifetime_hours: float = Field(default=24, gt=0, le=24 * 366)
 
     # Newest first: the first signs tracking links, all of them verify (key rotation).
     tracking_secrets: list[Annotated[str, Field(min_length=32)]] = Field(
@@ -90,22 +124,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
-        if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:
+        if "HS256" in self.jwt_algorithms and not self.jwt_secret.strip():
+            # HMAC takes an empty key: anyone could sign tokens for any organization.
             raise ValueError(
-                "OUTREACH_JWT_SECRET is the development default; set a real secret in production"
+                f"OUTREACH_JWT_SECRET is empty; set a random secret: {RANDOM_STRING_COMMAND}"
             )
-        if self.env == "production" and DEV_TRACKING_SECRET in self.tracking_secrets:
-            # Any listed secret verifies, so the public default anywhere in the list forges links.
-            raise ValueError(
-                "OUTREACH_TRACKING_SECRETS holds the development default; "
-                "use only real secrets in production"
-            )
-        if self.env == "production" and DEV_SENDER_SECRET_KEY in self.sender_secret_keys:
-            # Any listed key decrypts, so the public default anywhere in the list exposes passwords.
-            raise ValueError(
-                "OUTREACH_SENDER_SECRET_KEYS holds the development default; "
-                "use only real keys in production"
-            )
+        if self.env == "production" and (problems := self._weak_secrets()):
+            raise ValueError("weak secrets for production:\n" + "\n".join(problems))
         asymmetric = {"RS256", "ES256"} & set(self.jwt_algorithms)
         if asymmetric and not self.jwt_public_key:
             raise ValueError(
@@ -114,7 +139,39 @@ class Settings(BaseSettings):
             )
         return self
 
+    def _weak_secrets(self) -> list[str]:
+        problems = _weak_secrets(
+            "OUTREACH_TRACKING_SECRETS",
+            self.tracking_secrets,
+            DEV_TRACKING_SECRET,
+            RANDOM_STRING_COMMAND,
+        ) + _weak_secrets(
+            "OUTREACH_SENDER_SECRET_KEYS",
+            self.sender_secret_keys,
+            DEV_SENDER_SECRET_KEY,
+            FERNET_KEY_COMMAND,
+        )
+        if "HS256" in self.jwt_algorithms:  # otherwise no token is checked with the secret
+            jwt = _weak_secrets(
+                "OUTREACH_JWT_SECRET", [self.jwt_secret], DEV_JWT_SECRET, RANDOM_STRING_COMMAND
+            )
+            problems = jwt + problems
+        return problems
+
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_problems(error: ValidationError) -> str:
+    """What is wrong with the environment, one line per variable, for an operator to fix."""
+    lines = []
+    for problem in error.errors():
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["loc"]:
+            name = str(problem["loc"][0])
+            variable = name if name.isupper() else f"OUTREACH_{name.upper()}"
+            message = f"{variable}: {message}"
+        lines.append(message)
+    return "\n".join(lines)

@@ -238,6 +238,8 @@ def test_edits_are_kept_for_this_message_and_previewed(
         ({"body_text": "Hi {{ first_name"}, "TEMPLATE_SYNTAX_INVALID"),
         ({"body_text": "   "}, "APPROVAL_EDIT_BLANK"),
         ({"subject": "x" * 999}, "VALUE_TOO_LONG"),
+        ({"subject": "Hi {{first_name}}\r\nBcc: x@evil.example"}, "TEXT_CONTROL_CHARACTERS"),
+        ({"subject": "Hi\u2028there"}, "TEXT_CONTROL_CHARACTERS"),
         ({"signature": "Sam"}, "FIELD_UNKNOWN"),
     ],
 )
@@ -253,6 +255,25 @@ def test_edits_follow_the_template_rules(
     answer = decide(client, org, message_id, **edits)
     assert (answer.status_code, answer.json()["code"]) == (422, code)
     assert outbox.row(message_id)["status"] == "awaiting_approval"
+
+
+def test_a_subject_stored_with_a_line_break_is_not_approved(
+    client: TestClient, org: Org, running: RunningCampaign, outbox: Outbox
+) -> None:
+    """A message whose stored text breaks the one-line rule (saved before the rule, or by
+    hand) shows why and is held back, one by one or in bulk."""
+    injected = outbox.add(running, 0, subject_override="Hi\r\nBcc: x@evil.example")
+    (preview,) = [item["preview"] for item in listed(client, org) if item["id"] == injected]
+    assert [p["code"] for p in preview["problems"]] == ["TEXT_CONTROL_CHARACTERS"]
+    one = decide(client, org, injected)
+    assert (one.status_code, one.json()["code"]) == (422, "TEXT_CONTROL_CHARACTERS")
+    bulk = client.post(f"{APPROVALS}/approve", json={"ids": [injected]}, headers=org.headers())
+    (result,) = bulk.json()["results"]
+    assert result["outcome"] == "invalid"
+    assert [e["code"] for e in result["errors"]] == ["TEXT_CONTROL_CHARACTERS"]
+    fixed = decide(client, org, injected, subject="Hi {{first_name}}")
+    assert fixed.status_code == 200, fixed.text
+    assert outbox.row(injected)["status"] == "queued"
 
 
 def test_an_sms_edit_cannot_add_a_subject(

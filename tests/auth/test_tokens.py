@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -24,9 +25,10 @@ from jose import jwt
 from sqlalchemy import text
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
-from outreach.auth.tokens import Role, mint_token
+from outreach.auth.tokens import Role, mint_token, verify_token
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
+from outreach.errors import Unauthorized
 from outreach.main import API_PREFIX, create_app
 
 WHOAMI = f"{API_PREFIX}/_test/whoami"
@@ -295,3 +297,111 @@ def test_same_user_in_another_org_is_403_and_creates_nothing(
         "SELECT org_id FROM user_profiles WHERE id = %s", [user_id]
     ).fetchone()
     assert profile == (home_org,)
+
+
+def _refusal(answer: Response) -> str:
+    _assert_unauthorized(answer)
+    return str(answer.json()["detail"])
+
+
+def test_token_issued_in_the_future_beyond_the_leeway_is_401(
+    api: TestClient, settings: Settings
+) -> None:
+    issued = int(time.time()) + settings.jwt_leeway_seconds + 60
+    token = _hs256(settings, iat=issued, exp=issued + 3600)
+    assert "issued in the future" in _refusal(api.get(WHOAMI, headers=_bearer(token)))
+
+
+def test_token_issued_in_the_future_within_the_leeway_is_accepted(
+    api: TestClient, settings: Settings
+) -> None:
+    issued = int(time.time()) + 5
+    token = _hs256(settings, iat=issued, exp=issued + 3600)
+    assert api.get(WHOAMI, headers=_bearer(token)).status_code == 200
+
+
+@pytest.mark.parametrize("with_iat", [True, False], ids=["exp-iat", "exp-now"])
+def test_token_living_longer_than_the_maximum_is_401(
+    api: TestClient, settings: Settings, with_iat: bool
+) -> None:
+    now = int(time.time())
+    lifetime = int(settings.jwt_max_lifetime_hours * 3600) + 3600
+    token = _hs256(settings, iat=now if with_iat else None, exp=now + lifetime)
+    detail = _refusal(api.get(WHOAMI, headers=_bearer(token)))
+    assert f"at most {settings.jwt_max_lifetime_hours:g} h" in detail
+
+
+def test_token_living_the_maximum_is_accepted(api: TestClient, settings: Settings) -> None:
+    now = int(time.time())
+    token = _hs256(settings, iat=now, exp=now + int(settings.jwt_max_lifetime_hours * 3600))
+    assert api.get(WHOAMI, headers=_bearer(token)).status_code == 200
+
+
+def test_the_maximum_lifetime_is_configurable(settings: Settings) -> None:
+    hourly = settings.model_copy(update={"jwt_max_lifetime_hours": 1})
+    now = int(time.time())
+    verify_token(_hs256(hourly, iat=now, exp=now + 3600), hourly)
+    with pytest.raises(Unauthorized) as refused:
+        verify_token(_hs256(hourly, iat=now, exp=now + 3601), hourly)
+    assert refused.value.detail is not None
+    assert "at most 1 h" in refused.value.detail
+
+
+def test_minting_beyond_the_maximum_lifetime_is_refused(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="OUTREACH_JWT_MAX_LIFETIME_HOURS"):
+        mint_token(
+            settings,
+            org_id=uuid.uuid4(),
+            user_id=uuid.uuid4(),
+            role=Role.ADMIN,
+            ttl=timedelta(hours=settings.jwt_max_lifetime_hours + 1),
+        )
+
+
+@pytest.mark.parametrize("crit", [["exp"], ["b64"], ["x-unknown"], [], "b64"])
+def test_token_with_a_crit_header_is_401(api: TestClient, settings: Settings, crit: Any) -> None:
+    token = jwt.encode(_claims(), settings.jwt_secret, algorithm="HS256", headers={"crit": crit})
+    assert "'crit'" in _refusal(api.get(WHOAMI, headers=_bearer(token)))
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iat": [1]},
+        {"iat": {"at": 1}},
+        {"iat": "1700000000"},
+        {"exp": float("inf")},
+        {"exp": "4102444800"},
+        {"iat": True},
+    ],
+    ids=["iat-list", "iat-object", "iat-string", "exp-infinite", "exp-string", "iat-bool"],
+)
+def test_time_claims_that_are_not_numbers_are_401_not_500(
+    api: TestClient, settings: Settings, claims: dict[str, Any]
+) -> None:
+    _assert_unauthorized(api.get(WHOAMI, headers=_bearer(_hs256(settings, **claims))))
+
+
+@pytest.mark.parametrize("claim", ["email", "name", "org_name"])
+@pytest.mark.parametrize(
+    "value",
+    ["ada@acme.example\r\nBcc: x@evil.example", "Ada\nLovelace", "Acme\u2028Talent", "Ada\x00"],
+)
+def test_identity_claims_with_control_characters_are_401_and_store_nothing(
+    api: TestClient, settings: Settings, as_owner: psycopg.Connection, claim: str, value: str
+) -> None:
+    user_id = uuid.uuid4()
+    token = _hs256(settings, sub=str(user_id), **{claim: value})
+    detail = _refusal(api.get(WHOAMI, headers=_bearer(token)))
+    assert f"'{claim}' claim contains a line break or another control character" in detail
+    profile = as_owner.execute("SELECT 1 FROM user_profiles WHERE id = %s", [user_id]).fetchone()
+    assert profile is None
+
+
+def test_a_token_signed_with_an_empty_secret_is_401(api: TestClient, settings: Settings) -> None:
+    token = jwt.encode(_claims(), "", algorithm="HS256")
+    _assert_unauthorized(api.get(WHOAMI, headers=_bearer(token)))
+    # Settings refuse an empty secret; a copy made without checks still accepts no token.
+    empty = settings.model_copy(update={"jwt_secret": ""})
+    with pytest.raises(Unauthorized):
+        verify_token(token, empty)

@@ -68,18 +68,24 @@ def mail_settings(settings: Settings, mailbox: Mailbox) -> Settings:
     )
 
 
-def owner_headers(org: Org, settings: Settings, owner_email: str | None) -> dict[str, str]:
+def owner_headers(
+    org: Org, settings: Settings, owner_email: str | None, role: Role = Role.ADMIN
+) -> dict[str, str]:
     claims = {"email": owner_email} if owner_email else {}
-    token = mint_token(settings, org_id=org.id, user_id=org.user(), role=Role.ADMIN, **claims)
+    token = mint_token(settings, org_id=org.id, user_id=org.user(role), role=role, **claims)
     return {"Authorization": f"Bearer {token}"}
 
 
 def completed_campaign(
-    client: TestClient, org: Org, settings: Settings, owner_email: str | None
+    client: TestClient,
+    org: Org,
+    settings: Settings,
+    owner_email: str | None,
+    role: Role = Role.ADMIN,
 ) -> str:
-    headers = owner_headers(org, settings, owner_email)
+    headers = owner_headers(org, settings, owner_email, role)
     client.get("/api/v1/campaigns", headers=headers)  # the owner's profile, with the email
-    campaign = create_campaign(client, org, name="Backend engineers")
+    campaign = create_campaign(client, org, role, name="Backend engineers")
     add_contacts(client, org, campaign["id"], 2)
     for action in ("activate", "complete"):
         answer = client.post(f"/api/v1/campaigns/{campaign['id']}/{action}", headers=headers)
@@ -247,3 +253,43 @@ def test_campaigns_completed_long_ago_get_no_summary(
     )
     run_job(database_urls, summaries(mail_settings))
     assert mailbox.to(owner) == []
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["ada@example.com\r\nBcc: x@evil.example", "ada@example.com\u2028", "not an address"],
+    ids=["crlf", "line-separator", "no-address"],
+)
+def test_a_summary_that_cannot_be_built_fails_alone_and_is_not_retried(
+    client: TestClient,
+    org: Org,
+    mail_settings: Settings,
+    mailbox: Mailbox,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    stored: str,
+) -> None:
+    """An owner's address stored before tokens were checked (or by hand) makes no message:
+    that summary is given up with its reason, and the org's other summaries go out."""
+    broken = completed_campaign(client, org, mail_settings, "ada@example.com")
+    as_owner.execute("UPDATE user_profiles SET email = %s WHERE id = %s", (stored, org.user()))
+    owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+    fine = completed_campaign(client, org, mail_settings, owner, Role.TA_MANAGER)
+
+    run = run_job(database_urls, summaries(mail_settings))
+
+    assert uuid.UUID(fine) in run.sent
+    assert len(mailbox.to(owner)) == 1
+    assert "not an email address" in run.unsendable[uuid.UUID(broken)]
+    assert run.report().ok
+    assert "1 could not be built" in run.report().detail
+    assert not any("evil" in str(message["Bcc"]) for message in mailbox.messages)
+    row = as_owner.execute(
+        "SELECT summary_sent_at, last_error FROM campaigns WHERE id = %s", (broken,)
+    ).fetchone()
+    assert row is not None
+    assert row[0] is not None
+    assert row[1].startswith("Completion summary not sent: ")
+    again = run_job(database_urls, summaries(mail_settings))
+    assert uuid.UUID(broken) not in again.failed + list(again.unsendable)
+    assert again.report().ok

@@ -235,6 +235,67 @@ def test_timezone_must_be_an_iana_name(
     assert_invalid(answer, "CONTACT_TIMEZONE_INVALID", "timezone")
 
 
+INJECTION = "P\nBcc: x@evil.example"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"first_name": INJECTION}, "first_name"),
+        ({"last_name": "Lovelace\r"}, "last_name"),
+        ({"company_name": "Acme\u2028Corp"}, "company_name"),
+        ({"title": "CTO\u2029"}, "title"),
+        ({"phone": "+1 555 0100\u0085"}, "phone"),
+        ({"first_name": "Ada\t"}, "first_name"),
+        ({"first_name": "Ada\u007f"}, "first_name"),
+        ({"first_name": "Ada\u009b"}, "first_name"),
+        ({"first_name": "Ada\u0000"}, "first_name"),
+        ({"linkedin_url": "https://www.linkedin.com/in/ada\n"}, "linkedin_url"),
+        ({"timezone": "Europe/Paris\n"}, "timezone"),
+        ({"email": "ada@example.com\r\nBcc: x@evil.example"}, "email"),
+        ({"tags": ["java", "go\nBcc"]}, "tags.1"),
+        ({"custom_fields": {"team": "core\r\nBcc: x@evil.example"}}, "custom_fields.team"),
+        ({"custom_fields": {"teams": [{"name": "core\n"}]}}, "custom_fields.teams"),
+    ],
+)
+def test_control_characters_in_a_persons_text_make_its_row_invalid(
+    client: TestClient, org: Org, campaign: dict[str, Any], fields: dict[str, Any], field: str
+) -> None:
+    answer = post_contacts(client, org, campaign["id"], [{"email": "ada@example.com", **fields}])
+    assert_invalid(answer, "TEXT_CONTROL_CHARACTERS", field)
+    assert "control characters" in only_result(answer)["message"]
+
+
+def test_a_row_with_control_characters_fails_alone(
+    client: TestClient, org: Org, campaign: dict[str, Any]
+) -> None:
+    rows = [
+        {"email": "ada@example.com", "first_name": "Ada"},
+        {"email": "eve@example.com", "first_name": INJECTION},
+        {
+            "email": "zoe@example.com",
+            "first_name": "Zoë",
+            "last_name": "Ñúñez 山田",
+            "title": "A, B",
+        },
+    ]
+    answer = post_contacts(client, org, campaign["id"], rows)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["summary"] == {"created": 2, "skipped": 0, "invalid": 1}
+    bad = answer.json()["results"][1]
+    assert (bad["status"], bad["code"]) == ("invalid", "TEXT_CONTROL_CHARACTERS")
+    assert bad["errors"] == [
+        {
+            "field": "first_name",
+            "code": "TEXT_CONTROL_CHARACTERS",
+            "message": "Line breaks and other control characters are not allowed here "
+            "(found U+000A)",
+        }
+    ]
+    added = {m["contact"]["email"] for m in members(client, org, campaign["id"])}
+    assert added == {"ada@example.com", "zoe@example.com"}
+
+
 def test_unknown_field_makes_only_its_row_invalid(
     client: TestClient, campaign: dict[str, Any], org: Org
 ) -> None:

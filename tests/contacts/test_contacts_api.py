@@ -231,6 +231,157 @@ def test_patch_to_an_email_another_person_has_conflicts(
 
 
 @pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("first_name", "Augusta Ada", "Augusta Ada"),
+        ("last_name", "King", "King"),
+        ("title", "Analyst", "Analyst"),
+        ("company_name", "Analytical Engines", "Analytical Engines"),
+        ("phone", "+44 20 7946 0000", "+44 20 7946 0000"),
+        ("linkedin_url", "https://www.linkedin.com/in/ada", "https://www.linkedin.com/in/ada"),
+        ("timezone", "Europe/London", "Europe/London"),
+        ("lead_tier", "hot", "hot"),
+        ("tags", ["math", "math", " poetry "], ["math", "poetry"]),
+        ("custom_fields", {"engine": "analytical", "year": 1843}, None),
+        ("email", "Ada.King@Example.com", "Ada.King@example.com"),
+    ],
+)
+def test_patch_edits_each_of_the_persons_fields(
+    client: TestClient,
+    org: Org,
+    campaign: dict[str, Any],
+    ids: list[str],
+    field: str,
+    value: Any,
+    shown: Any,
+) -> None:
+    answer = patch(client, org, campaign, ids[0], {field: value})
+    assert answer.status_code == 200, answer.text
+    expected = value if shown is None else shown
+    assert answer.json()["contact"][field] == expected
+    assert client.get(url(campaign, ids[0]), headers=org.headers()).json() == answer.json()
+
+
+@pytest.mark.parametrize(
+    ("field", "cleared"),
+    [
+        ("first_name", None),
+        ("last_name", None),
+        ("title", None),
+        ("company_name", None),
+        ("phone", None),
+        ("linkedin_url", None),
+        ("timezone", None),
+        ("lead_tier", None),
+        ("tags", []),
+        ("custom_fields", {}),
+    ],
+)
+def test_patch_null_clears_an_optional_field(
+    client: TestClient, org: Org, campaign: dict[str, Any], field: str, cleared: Any
+) -> None:
+    full = {
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "title": "Analyst",
+        "company_name": "Engines",
+        "phone": "+44 20 7946 0000",
+        "linkedin_url": "https://www.linkedin.com/in/ada",
+        "timezone": "Europe/London",
+        "lead_tier": "warm",
+        "tags": ["math"],
+        "custom_fields": {"a": 1},
+    }
+    (member_id,) = add(client, org, campaign, [full])
+    answer = patch(client, org, campaign, member_id, {field: None})
+    assert answer.status_code == 200, answer.text
+    person = answer.json()["contact"]
+    assert person[field] == cleared
+    assert {k: v for k, v in person.items() if k in full and k != field} == {
+        k: v for k, v in full.items() if k != field
+    }
+
+
+def test_editing_a_campaign_contact_edits_the_person_in_every_campaign(
+    client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
+) -> None:
+    other = create_campaign(client, org, name="Other")
+    (in_other,) = add(client, org, other, [{"email": "ADA@example.com"}])
+    answer = patch(client, org, campaign, ids[0], {"first_name": "Augusta", "title": "Countess"})
+    assert answer.status_code == 200, answer.text
+    elsewhere = client.get(url(other, in_other), headers=org.headers()).json()["contact"]
+    assert (elsewhere["id"], elsewhere["first_name"], elsewhere["title"]) == (
+        answer.json()["contact"]["id"],
+        "Augusta",
+        "Countess",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({"email": "nope"}, "CONTACT_EMAIL_INVALID", "email"),
+        ({"email": None}, "CONTACT_EMAIL_REQUIRED", "email"),
+        ({"linkedin_url": "https://x.com/ada"}, "CONTACT_LINKEDIN_URL_INVALID", "linkedin_url"),
+        ({"timezone": "Moon/Base"}, "CONTACT_TIMEZONE_INVALID", "timezone"),
+        ({"first_name": "A" * 101}, "VALUE_TOO_LONG", "first_name"),
+        ({"title": "T" * 201}, "VALUE_TOO_LONG", "title"),
+        ({"phone": "1" * 41}, "VALUE_TOO_LONG", "phone"),
+        ({"first_name": "P\nBcc: x@evil.example"}, "TEXT_CONTROL_CHARACTERS", "first_name"),
+        ({"company_name": "Acme\u2028"}, "TEXT_CONTROL_CHARACTERS", "company_name"),
+        ({"custom_fields": {"team": "a\r\nb"}}, "TEXT_CONTROL_CHARACTERS", "custom_fields.team"),
+        ({"custom_fields": {"x": "y" * 9000}}, "CUSTOM_FIELDS_TOO_LARGE", "custom_fields"),
+        ({"tags": ["t"] * 51}, "TOO_MANY_ITEMS", "tags"),
+        ({"lead_tier": "lukewarm"}, "VALUE_NOT_ALLOWED", "lead_tier"),
+        ({"contact_type": "investor"}, "CONTACT_TYPE_INVALID", "contact_type"),
+        ({"score": 99}, "FIELD_UNKNOWN", "score"),
+        ({"title": "A", "contact": {"title": "B"}}, "CONTACT_FIELD_GIVEN_TWICE", "contact.title"),
+    ],
+)
+def test_patch_checks_the_persons_fields_as_an_add_does(
+    client: TestClient,
+    org: Org,
+    campaign: dict[str, Any],
+    ids: list[str],
+    body: dict[str, Any],
+    code: str,
+    field: str,
+) -> None:
+    before = client.get(url(campaign, ids[0]), headers=org.headers()).json()
+    answer = patch(client, org, campaign, ids[0], body)
+    assert answer.status_code == 422, answer.text
+    assert (answer.json()["code"], answer.json()["errors"][0]["field"]) == (code, field)
+    assert client.get(url(campaign, ids[0]), headers=org.headers()).json() == before
+
+
+def test_patch_reports_every_problem_and_changes_nothing(
+    client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
+) -> None:
+    before = client.get(url(campaign, ids[0]), headers=org.headers()).json()
+    body = {"first_name": "Augusta", "title": "CTO\r\n", "timezone": "Nowhere/Land"}
+    answer = patch(client, org, campaign, ids[0], body)
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "VALIDATION_ERROR"
+    assert {(e["field"], e["code"]) for e in answer.json()["errors"]} == {
+        ("title", "TEXT_CONTROL_CHARACTERS"),
+        ("timezone", "CONTACT_TIMEZONE_INVALID"),
+    }
+    assert client.get(url(campaign, ids[0]), headers=org.headers()).json() == before
+
+
+def test_patch_changes_the_email_to_a_free_one_only(
+    client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
+) -> None:
+    taken = patch(client, org, campaign, ids[0], {"email": "ALAN@example.com"})
+    assert (taken.status_code, taken.json()["code"]) == (409, "CONTACT_DUPLICATE")
+    moved = patch(client, org, campaign, ids[0], {"email": "ada@lovelace.example"})
+    assert moved.status_code == 200, moved.text
+    again = post_contacts(client, org, campaign["id"], [{"email": "ada@lovelace.example"}])
+    assert again.json()["results"][0]["code"] == "CONTACT_DUPLICATE"
+
+
+@pytest.mark.parametrize(
     "field", ["status", "sent_at", "opened_at", "responded_at", "converted_at", "campaign_id"]
 )
 def test_patch_cannot_set_status_or_engagement(
@@ -324,6 +475,54 @@ def test_a_contact_of_another_campaign_is_not_found(
     other = create_campaign(client, org, name="Other")
     answers = every_route(client, org, other, ids[0], Role.ADMIN)[2:]
     assert [a.status_code for a in answers] == [404] * 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"first_name": "Eve"},
+        {"first_name": 5, "timezone": "Moon/Base", "status": "sent"},
+        {"email": "x\r\nBcc: y@evil.example"},
+        [],
+        "x",
+        None,
+    ],
+    ids=["valid", "invalid", "control", "list", "string", "null"],
+)
+def test_another_organizations_contact_is_not_found_whatever_the_body(
+    client: TestClient,
+    org: Org,
+    other_org: Org,
+    campaign: dict[str, Any],
+    ids: list[str],
+    body: Any,
+) -> None:
+    theirs = create_campaign(client, other_org)
+    (their_member,) = add(client, other_org, theirs, [{"email": "ada@example.com"}])
+    for campaign_of, member_id in ((theirs, their_member), (campaign, their_member)):
+        answer = client.patch(url(campaign_of, member_id), json=body, headers=org.headers())
+        assert (answer.status_code, answer.json()["code"]) == (404, "NOT_FOUND"), answer.text
+    unchanged = client.get(url(theirs, their_member), headers=other_org.headers()).json()
+    assert unchanged["contact"]["first_name"] is None
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.RECRUITER])
+def test_a_viewer_or_another_recruiter_may_not_edit_the_person(
+    client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str], role: Role
+) -> None:
+    for body in ({"first_name": "Eve"}, {"first_name": 5}):
+        answer = client.patch(url(campaign, ids[0]), json=body, headers=org.headers(role))
+        assert (answer.status_code, answer.json()["code"]) == (403, "FORBIDDEN")
+
+
+def test_a_recruiter_edits_the_people_of_its_own_campaign(client: TestClient, org: Org) -> None:
+    own = create_campaign(client, org, role=Role.RECRUITER)
+    (member_id,) = add(client, org, own, [{"email": "ada@example.com"}], Role.RECRUITER)
+    answer = client.patch(
+        url(own, member_id), json={"first_name": "Ada"}, headers=org.headers(Role.RECRUITER)
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["contact"]["first_name"] == "Ada"
 
 
 def test_lists_never_show_another_organizations_rows(

@@ -146,10 +146,27 @@ def test_loopback_smtp_host_is_allowed(client: TestClient, org: Org) -> None:
     assert create(client, org, smtp_host="127.0.0.1", smtp_tls="none")["smtp_host"] == "127.0.0.1"
 
 
-def test_line_break_in_from_name_is_refused(client: TestClient, org: Org) -> None:
-    answer = post(client, org, from_name="Talent\r\nBcc: all@example.com")
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"from_name": "Talent\r\nBcc: all@example.com"}, "from_name"),
+        ({"from_name": "Talent\u2028team"}, "from_name"),
+        ({"from_name": "Talent\u0085team"}, "from_name"),
+        ({"from_name": "Talent\u0000"}, "from_name"),
+        ({"smtp_username": "sam\r\nAUTH LOGIN"}, "smtp_username"),
+        ({"from_email": "talent@example.com\r\nBcc: all@example.com"}, "from_email"),
+    ],
+)
+def test_control_characters_in_header_text_are_refused(
+    client: TestClient, org: Org, fields: dict[str, str], field: str
+) -> None:
+    answer = post(client, org, **fields)
     assert answer.status_code == 422
-    assert answer.json()["errors"][0]["field"] == "from_name"
+    assert answer.json()["code"] == "TEXT_CONTROL_CHARACTERS"
+    assert answer.json()["errors"][0]["field"] == field
+    sender = create(client, org)
+    patched = patch(client, org, sender["id"], **fields)
+    assert (patched.status_code, patched.json()["code"]) == (422, "TEXT_CONTROL_CHARACTERS")
 
 
 def test_unknown_body_field_is_refused(client: TestClient, org: Org) -> None:

@@ -168,6 +168,16 @@ def test_from_number_must_be_e164(client: TestClient, org: Org, number: str) -> 
     assert answer.json()["errors"][0]["field"] == "from_number"
 
 
+@pytest.mark.parametrize("number", ["+14155550100\n", "\r\n+14155550100", "+1415555\u20280100"])
+def test_from_number_with_control_characters_is_refused(
+    client: TestClient, org: Org, number: str
+) -> None:
+    answer = put(client, org, from_number=number)
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "TEXT_CONTROL_CHARACTERS"
+    assert answer.json()["errors"][0]["field"] == "from_number"
+
+
 @pytest.mark.parametrize("sid", ["", "   "])
 def test_account_sid_is_required(client: TestClient, org: Org, sid: str) -> None:
     assert put(client, org, account_sid=sid).json()["code"] == "SMS_ACCOUNT_SID_REQUIRED"

@@ -188,3 +188,33 @@ def test_several_broken_rules_are_reported_together(client: TestClient, org: Org
         ("subject", "TEMPLATE_SUBJECT_REQUIRED"),
         ("body_text", "TEMPLATE_UNKNOWN_TOKEN"),
     }
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Hello\r\nBcc: x@evil.example", "Hello\n", "Hello\tthere", "Hi\u2028there", "Hi\u0085"],
+)
+def test_a_subject_with_control_characters_is_refused(
+    client: TestClient, org: Org, subject: str
+) -> None:
+    problem = refusal(
+        client, org, name="First touch", channel="email", subject=subject, body_text="Hi"
+    )
+    assert problem["code"] == "TEXT_CONTROL_CHARACTERS"
+    assert problem["errors"][0]["field"] == "subject"
+
+
+def test_a_subject_cannot_be_patched_to_several_lines(client: TestClient, org: Org) -> None:
+    template = create_template(client, org)
+    answer = client.patch(
+        f"/api/v1/templates/{template['id']}",
+        json={"subject": "Hi {{first_name}}\r\nBcc: x@evil.example"},
+        headers=org.headers(),
+    )
+    assert (answer.status_code, answer.json()["code"]) == (422, "TEXT_CONTROL_CHARACTERS")
+
+
+def test_bodies_keep_their_line_breaks_and_tabs(client: TestClient, org: Org) -> None:
+    body_text = "Hi {{first_name}},\r\n\r\n\tA role for you.\nSam"
+    template = create_template(client, org, body_text=body_text, body_html="<p>Hi</p>\n\t<p>x</p>")
+    assert (template["body_text"], template["body_html"]) == (body_text, "<p>Hi</p>\n\t<p>x</p>")

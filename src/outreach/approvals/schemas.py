@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic_core import PydanticCustomError
 
 from outreach.kit.problems import FieldErrorOut
+from outreach.kit.text import OneLine
 
 MAX_BULK = 500
 
@@ -22,7 +23,7 @@ def _not_blank(text: str) -> str:
     return text
 
 
-SubjectEdit = Annotated[str, Field(max_length=998), AfterValidator(_not_blank)]
+SubjectEdit = Annotated[str, Field(max_length=998), AfterValidator(_not_blank), OneLine]
 BodyEdit = Annotated[str, Field(max_length=100_000), AfterValidator(_not_blank)]
 
 

@@ -5,6 +5,7 @@ allowlist: HS256 verifies with the shared secret, RS256/ES256 with the public ke
 can never pick its own key type (the classic RS256-to-HS256 confusion).
 """
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from jose import JWTError, jwt
 
 from outreach.config import Settings
 from outreach.errors import Unauthorized
+from outreach.kit.text import control_character
 
 
 class Role(StrEnum):
@@ -48,6 +50,8 @@ class Principal:
 
 def _key_for(algorithm: str, settings: Settings) -> str:
     if algorithm == "HS256":
+        if not settings.jwt_secret.strip():  # Settings refuse it; a copy made without checks not
+            raise Unauthorized(detail="HS256 tokens cannot be checked: no secret is configured.")
         return settings.jwt_secret
     assert settings.jwt_public_key is not None  # Settings refuses asymmetric without a key
     return settings.jwt_public_key
@@ -61,8 +65,65 @@ def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID:
 
 
 def _optional_str(claims: dict[str, Any], name: str) -> str | None:
+    """An identity claim: it goes into the user's profile, and from there into mail headers."""
     value = claims.get(name)
-    return value[:320] if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    character = control_character(value)
+    if character is not None:
+        raise Unauthorized(
+            detail=f"The token's '{name}' claim contains a line break or another control "
+            f"character ({character}); the identity provider must send it on one line."
+        )
+    return value[:320]
+
+
+def _check_header(header: dict[str, Any], settings: Settings) -> str:
+    """The token's algorithm, once the header asks for nothing this service does not do."""
+    algorithm = header.get("alg")
+    if algorithm not in settings.jwt_algorithms:
+        raise Unauthorized(detail=f"Tokens signed with {algorithm!r} are not accepted.")
+    if "crit" in header:
+        # RFC 7515 4.1.11: a token whose critical extensions are not understood is refused;
+        # this service understands none (and python-jose does not check the header itself).
+        raise Unauthorized(
+            detail="The token's 'crit' header names extensions this service does not support."
+        )
+    return str(algorithm)
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    # python-jose takes anything int() takes, "1700000000" and true included
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Unauthorized(detail=f"The token's '{name}' claim must be a number of seconds.")
+    return value
+
+
+def _check_times(claims: dict[str, Any], settings: Settings) -> int:
+    """When the token expires, once `iat` is not in the future and the token does not live
+    longer than the configured maximum."""
+    now = time.time()
+    leeway = settings.jwt_leeway_seconds
+    maximum = settings.jwt_max_lifetime_hours * 3600
+    expires_at = _numeric_date(claims, "exp")
+    assert expires_at is not None  # require_exp
+    issued_at = _numeric_date(claims, "iat")
+    if issued_at is not None and issued_at > now + leeway:
+        raise Unauthorized(
+            detail=f"The token was issued in the future ('iat' is {issued_at - now:.0f} s "
+            "ahead of this server's clock)."
+        )
+    # Without iat a token's age is unknown: what it has left must fit in the maximum.
+    lifetime = expires_at - (issued_at if issued_at is not None else now + leeway)
+    if lifetime > maximum:
+        raise Unauthorized(
+            detail=f"The token lives {lifetime / 3600:.1f} h; tokens may live at most "
+            f"{settings.jwt_max_lifetime_hours:g} h (exp - iat)."
+        )
+    return int(expires_at)
 
 
 def verify_token(token: str, settings: Settings) -> tuple[Principal, int]:
@@ -71,9 +132,7 @@ def verify_token(token: str, settings: Settings) -> tuple[Principal, int]:
         header = jwt.get_unverified_header(token)
     except JWTError as exc:
         raise Unauthorized(detail="The bearer token is not a JWT.") from exc
-    algorithm = header.get("alg")
-    if algorithm not in settings.jwt_algorithms:
-        raise Unauthorized(detail=f"Tokens signed with {algorithm!r} are not accepted.")
+    algorithm = _check_header(header, settings)
     options = {
         "require_exp": True,
         "require_sub": True,
@@ -94,6 +153,9 @@ def verify_token(token: str, settings: Settings) -> tuple[Principal, int]:
         )
     except JWTError as exc:
         raise Unauthorized(detail=f"The bearer token was refused: {exc}.") from exc
+    except (TypeError, OverflowError) as exc:  # python-jose's int() of a list, an object, 1e999
+        raise Unauthorized(detail="The token's exp, iat and nbf must be numbers.") from exc
+    expires_at = _check_times(claims, settings)
     try:
         role_claim = claims.get("role")
         role = Role(role_claim if isinstance(role_claim, str) else "")
@@ -109,7 +171,7 @@ def verify_token(token: str, settings: Settings) -> tuple[Principal, int]:
         name=_optional_str(claims, "name"),
         org_name=_optional_str(claims, "org_name"),
     )
-    return principal, int(claims["exp"])
+    return principal, expires_at
 
 
 class TokenVerifier:
@@ -140,6 +202,11 @@ def mint_token(
     **extra_claims: Any,
 ) -> str:
     """An HS256 token signed with the configured secret, for local use and tests."""
+    if ttl > timedelta(hours=settings.jwt_max_lifetime_hours):
+        raise ValueError(
+            f"a token may live at most {settings.jwt_max_lifetime_hours:g} hours "
+            "(OUTREACH_JWT_MAX_LIFETIME_HOURS)"
+        )
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": str(user_id),

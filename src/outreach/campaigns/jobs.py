@@ -21,7 +21,7 @@ from outreach.config import Settings
 from outreach.errors import AppError
 from outreach.jobs.runs import JobReport, OrgResults, for_each_org, org_session
 from outreach.sending.smtp import SmtpNotConfigured
-from outreach.sending.system_mail import send_system_mail
+from outreach.sending.system_mail import build_system_mail, send_system_mail
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +212,7 @@ SUMMARY_MAX_AGE_DAYS = 7
 class SummaryRun:
     sent: list[uuid.UUID] = field(default_factory=list)
     no_owner_email: list[uuid.UUID] = field(default_factory=list)
+    unsendable: dict[uuid.UUID, str] = field(default_factory=dict)  # campaign -> why, for good
     failed: list[uuid.UUID] = field(default_factory=list)
     failed_orgs: list[uuid.UUID] = field(default_factory=list)
 
@@ -219,10 +220,12 @@ class SummaryRun:
         detail = f"sent {len(self.sent)} completion summaries"
         if self.no_owner_email:
             detail += f", {len(self.no_owner_email)} owners without an email address"
+        if self.unsendable:
+            detail += f", {len(self.unsendable)} could not be built (in their last_error)"
         if self.failed:
             detail += f", {len(self.failed)} failed (retried next run)"
         return JobReport(
-            len(self.sent) + len(self.no_owner_email) + len(self.failed),
+            len(self.sent) + len(self.no_owner_email) + len(self.unsendable) + len(self.failed),
             _with_failures(detail, self.failed_orgs),
             ok=not (self.failed or self.failed_orgs),
         )
@@ -280,8 +283,18 @@ async def _send_summary(
             return
         report = await campaign_report(session, campaign_id)
         subject, text, html = summary_mail(report, report_url(settings, campaign_id))
-        await send_system_mail(
-            settings, org_id=org_id, to=claim.owner_email, subject=subject, text=text, html=html
-        )
+        try:
+            message = build_system_mail(
+                settings, org_id=org_id, to=claim.owner_email, subject=subject, text=text, html=html
+            )
+        except ValueError as exc:
+            # Stored values that make no message now never will: retrying every run would fail
+            # forever, so this summary is given up, saying why, and the others go out.
+            reason = f"Completion summary not sent: {exc}"
+            log.warning("campaign %s: %s", campaign_id, reason)
+            await repository.mark_summary_unsendable(session, campaign_id, reason)
+            run.unsendable[campaign_id] = reason
+            return
+        await send_system_mail(settings, message)
         await repository.mark_summary_sent(session, campaign_id)
     run.sent.append(campaign_id)

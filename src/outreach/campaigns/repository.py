@@ -346,6 +346,9 @@ LEFT JOIN user_profiles u ON u.id = c.owner_id
 WHERE c.id = :campaign_id AND c.status = 'completed' AND c.summary_sent_at IS NULL
 """)
 _SUMMARY_SENT = text("UPDATE campaigns SET summary_sent_at = now() WHERE id = :campaign_id")
+_SUMMARY_UNSENDABLE = text(
+    "UPDATE campaigns SET summary_sent_at = now(), last_error = :reason WHERE id = :campaign_id"
+)
 
 
 async def campaigns_due_summary(
@@ -372,3 +375,10 @@ async def claim_summary(session: AsyncSession, campaign_id: uuid.UUID) -> Summar
 
 async def mark_summary_sent(session: AsyncSession, campaign_id: uuid.UUID) -> None:
     await session.execute(_SUMMARY_SENT, {"campaign_id": campaign_id})
+
+
+async def mark_summary_unsendable(
+    session: AsyncSession, campaign_id: uuid.UUID, reason: str
+) -> None:
+    """Never tried again: the campaign's `last_error` says why."""
+    await session.execute(_SUMMARY_UNSENDABLE, {"campaign_id": campaign_id, "reason": reason})

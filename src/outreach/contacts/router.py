@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
@@ -18,11 +18,26 @@ from outreach.contacts.schemas import (
     ContactStatus,
     ContactType,
 )
+from outreach.contacts.service import EditableMember
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 
 router = APIRouter(prefix="/campaigns/{campaign_id}/contacts", tags=["contacts"])
+
+
+async def _member_to_edit(
+    campaign_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+) -> EditableMember:
+    return await service.editable_member(session, principal, campaign_id, contact_id)
+
+
+# FastAPI runs a route's dependencies before it validates the body: another organization's
+# contact is 404 (and a campaign the caller may not change 403) whatever the body holds.
+MemberToEdit = Annotated[EditableMember, Depends(_member_to_edit)]
 
 
 @router.post(
@@ -90,18 +105,26 @@ async def get_contact(
 
 @router.patch(
     "/{contact_id}",
-    summary="Edit a contact's type, A/B variant (drafts only) or the person's details",
+    summary="Edit the person's details, the contact's type or A/B variant (drafts only)",
+    description=(
+        "The person's fields (first_name, last_name, title, company_name, phone, linkedin_url, "
+        "timezone, lead_tier, tags, custom_fields, email, lead_id) are checked as when adding "
+        "contacts and change the organization's person, in every campaign they are in; `null` "
+        "clears one. The email may change to one no other person of the organization has "
+        "(409 CONTACT_DUPLICATE), never to none in an email campaign. Codes: the add's field "
+        "codes (CONTACT_EMAIL_INVALID, CONTACT_LINKEDIN_URL_INVALID, CONTACT_TIMEZONE_INVALID, "
+        "TEXT_CONTROL_CHARACTERS, ...), CONTACT_EMAIL_REQUIRED, CONTACT_TYPE_MISMATCH, "
+        "CONTACT_AB_VARIANT_INVALID, CONTACT_FIELD_GIVEN_TWICE (422); CAMPAIGN_FIELD_LOCKED, "
+        "CAMPAIGN_READ_ONLY, CONTACT_DUPLICATE (409). Another organization's contact is 404 "
+        "whatever the body."
+    ),
     response_model=CampaignContactOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def update_contact(
-    campaign_id: uuid.UUID,
-    contact_id: uuid.UUID,
-    body: CampaignContactUpdate,
-    session: TenantSession,
-    principal: CurrentPrincipal,
+    member: MemberToEdit, body: CampaignContactUpdate, session: TenantSession
 ) -> CampaignContactOut:
-    return await service.update_member(session, principal, campaign_id, contact_id, body)
+    return await service.update_member(session, member, body)
 
 
 @router.delete(

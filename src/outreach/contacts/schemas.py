@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from outreach.kit.problems import FieldErrorOut
+from outreach.kit.text import OneLine, refuse_control_characters
 
 MAX_BATCH = 1000
 LINKEDIN_URL_PATTERN = r"^https?://(www\.)?linkedin\.com/in/[a-zA-Z0-9-]+/?$"
@@ -57,7 +58,9 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-Email = Annotated[EmailStr, _coded("CONTACT_EMAIL_INVALID", "Invalid email address format")]
+Email = Annotated[
+    EmailStr, _coded("CONTACT_EMAIL_INVALID", "Invalid email address format"), OneLine
+]
 LinkedInUrl = Annotated[
     str,
     StringConstraints(pattern=LINKEDIN_URL_PATTERN),
@@ -65,6 +68,7 @@ LinkedInUrl = Annotated[
         "CONTACT_LINKEDIN_URL_INVALID",
         "LinkedIn URL must look like https://www.linkedin.com/in/name",
     ),
+    OneLine,
 ]
 Timezone = Annotated[
     str,
@@ -80,6 +84,17 @@ ContactTypeField = Annotated[
 ]
 
 
+def _one_line_strings(value: Any) -> Any:
+    """Every string in a custom field's value (nested ones too) may become personalization."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _one_line_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _one_line_strings(item)
+    return refuse_control_characters(value)
+
+
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(value, default=str)) > 8192:
         raise PydanticCustomError("CUSTOM_FIELDS_TOO_LARGE", "custom_fields must stay under 8 KB")
@@ -87,12 +102,19 @@ def _small_json(value: dict[str, Any]) -> dict[str, Any]:
 
 
 CustomFields = Annotated[
-    dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any],
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=64), OneLine],
+        Annotated[Any, AfterValidator(_one_line_strings)],
+    ],
     Field(max_length=50),
     AfterValidator(_small_json),
 ]
 Tags = Annotated[
-    list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]],
+    list[
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), OneLine
+        ]
+    ],
     Field(max_length=50),
     AfterValidator(_unique),
 ]
@@ -105,13 +127,13 @@ class ContactFields(BaseModel):
 
     email: Email | None = None
     lead_id: uuid.UUID | None = None
-    first_name: Annotated[str, StringConstraints(max_length=100)] | None = None
-    last_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    first_name: Annotated[str, StringConstraints(max_length=100), OneLine] | None = None
+    last_name: Annotated[str, StringConstraints(max_length=100), OneLine] | None = None
     linkedin_url: LinkedInUrl | None = None
-    company_name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    title: Annotated[str, StringConstraints(max_length=200)] | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-    timezone: Timezone | None = None
+    company_name: Annotated[str, StringConstraints(max_length=200), OneLine] | None = None
+    title: Annotated[str, StringConstraints(max_length=200), OneLine] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40), OneLine] | None = None
+    timezone: Annotated[Timezone, OneLine] | None = None
     lead_tier: LeadTier | None = None
     tags: Tags | None = None
     custom_fields: CustomFields | None = None
@@ -221,11 +243,14 @@ class CampaignContactOut(BaseModel):
     contact: ContactOut
 
 
-class CampaignContactUpdate(BaseModel):
-    """Status and engagement fields are not here: events change them."""
+class CampaignContactUpdate(ContactIn):
+    """The person's fields, checked as when adding them (they change the organization's
+    person, in every campaign), the contact's type in this campaign and its A/B variant.
+    Status and engagement fields are not here: events change them."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    contact_type: ContactTypeField | None = None
     ab_variant: AbVariant | None = None
-    contact: ContactFields | None = None
+    contact: ContactFields | None = Field(
+        None,
+        description="The person's fields, as they were given before they were accepted at the "
+        "top level; a field may be given in one place only",
+    )

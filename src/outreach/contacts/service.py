@@ -3,7 +3,7 @@
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +19,7 @@ from outreach.contacts.schemas import (
     BulkSummary,
     CampaignContactOut,
     CampaignContactUpdate,
+    ContactFields,
     ContactIn,
     ContactOut,
     RowResult,
@@ -48,6 +49,9 @@ SUPPRESSION_SKIPS: dict[str, tuple[str, str]] = {
 }
 # Columns that always hold a value: null in a PATCH clears them to empty.
 CLEARED_TO_EMPTY: dict[str, Callable[[], Any]] = {"tags": list, "custom_fields": dict}
+# What a PATCH changes: the organization's person, and the campaign's membership
+PERSON_FIELDS = frozenset(ContactFields.model_fields)
+MEMBERSHIP_FIELDS = frozenset({"contact_type", "ab_variant"})
 
 
 # -- rules -------------------------------------------------------------------------------
@@ -58,22 +62,21 @@ def _reachability_errors(
     email: str | None,
     lead_id: uuid.UUID | None,
     linkedin_url: str | None,
-    prefix: str = "",
 ) -> list[FieldError]:
     """Who the person is (email or lead id) and whether the campaign's channel can reach them."""
     channel = Channel(campaign.channel)
     if channel is Channel.EMAIL and email is None:
         message = "An email campaign needs the contact's email"
-        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+        return [FieldError("email", "CONTACT_EMAIL_REQUIRED", message)]
     if email is None and lead_id is None:
         message = "A contact needs an email or a lead_id"
-        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+        return [FieldError("email", "CONTACT_EMAIL_REQUIRED", message)]
     if channel is Channel.LINKEDIN and linkedin_url is None:
         message = "A LinkedIn campaign needs the contact's linkedin_url"
-        return [FieldError(f"{prefix}linkedin_url", "CONTACT_LINKEDIN_URL_REQUIRED", message)]
+        return [FieldError("linkedin_url", "CONTACT_LINKEDIN_URL_REQUIRED", message)]
     if channel is Channel.COMBINED and email is None and linkedin_url is None:
         message = "A combined campaign needs the contact's email or linkedin_url"
-        return [FieldError(f"{prefix}email", "CONTACT_EMAIL_REQUIRED", message)]
+        return [FieldError("email", "CONTACT_EMAIL_REQUIRED", message)]
     return []
 
 
@@ -309,15 +312,30 @@ def _membership_errors(
     return errors
 
 
+def _given_person_fields(body: CampaignContactUpdate) -> tuple[dict[str, Any], dict[str, str]]:
+    """The person's fields the body gives, at the top level or in `contact`, and where each
+    was given (the field path its errors are reported at)."""
+    given = body.model_dump(include=set(PERSON_FIELDS), exclude_unset=True)
+    paths = {name: name for name in given}
+    if body.contact is not None:
+        nested = body.contact.model_dump(exclude_unset=True)
+        given |= nested
+        paths |= {name: f"contact.{name}" for name in nested}
+    return given, paths
+
+
 def _person_changes(
     campaign: Campaign, person: Contact, body: CampaignContactUpdate
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """The person's fields to change, and what is wrong with the person they would make."""
-    if "contact" not in body.model_fields_set:
-        return {}, []
-    if body.contact is None:
-        return {}, [FieldError("contact", "FIELD_REQUIRED", "contact cannot be null")]
-    changes = body.contact.model_dump(exclude_unset=True)
+    errors: list[FieldError] = []
+    if "contact" in body.model_fields_set and body.contact is None:
+        errors.append(FieldError("contact", "FIELD_REQUIRED", "contact cannot be null"))
+    elif body.contact is not None:
+        for name in sorted(body.contact.model_fields_set & body.model_fields_set):
+            message = f"{name} is given twice: at the top level and in contact"
+            errors.append(FieldError(f"contact.{name}", "CONTACT_FIELD_GIVEN_TWICE", message))
+    changes, paths = _given_person_fields(body)
     for name, empty in CLEARED_TO_EMPTY.items():
         if name in changes and changes[name] is None:
             changes[name] = empty()
@@ -325,7 +343,9 @@ def _person_changes(
         name: changes.get(name, getattr(person, name))
         for name in ("email", "lead_id", "linkedin_url")
     }
-    return changes, _reachability_errors(campaign, **resulting, prefix="contact.")
+    reachability = _reachability_errors(campaign, **resulting)
+    errors += [replace(error, field=paths.get(error.field, error.field)) for error in reachability]
+    return changes, errors
 
 
 async def _check_identity_free(
@@ -343,16 +363,29 @@ async def _check_identity_free(
         )
 
 
-async def update_member(
-    session: AsyncSession,
-    principal: Principal,
-    campaign_id: uuid.UUID,
-    member_id: uuid.UUID,
-    body: CampaignContactUpdate,
-) -> CampaignContactOut:
-    """Change the membership and, through it, the person (who may be in other campaigns too)."""
+@dataclass(frozen=True)
+class EditableMember:
+    campaign: Campaign
+    member: Member
+
+
+async def editable_member(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, member_id: uuid.UUID
+) -> EditableMember:
+    """The campaign contact, locked for a change the caller may make: another organization's
+    is not found, a campaign the caller does not own (recruiters) is forbidden."""
     campaign = await get_writable_campaign(session, principal, campaign_id)
-    membership, person = await _get_member(session, campaign.id, member_id, for_update=True)
+    return EditableMember(
+        campaign, await _get_member(session, campaign.id, member_id, for_update=True)
+    )
+
+
+async def update_member(
+    session: AsyncSession, editable: EditableMember, body: CampaignContactUpdate
+) -> CampaignContactOut:
+    """Change the membership and, through it, the person (who may be in other campaigns too).
+    The email may change, to one no other person of the organization has."""
+    campaign, (membership, person) = editable.campaign, editable.member
     errors = _membership_errors(campaign, membership, body)
     changes, person_errors = _person_changes(campaign, person, body)
     if errors or person_errors:
@@ -360,7 +393,7 @@ async def update_member(
     await _check_identity_free(session, person, changes)
     for name, value in changes.items():
         setattr(person, name, value)
-    for name in body.model_fields_set - {"contact"}:
+    for name in body.model_fields_set & MEMBERSHIP_FIELDS:
         setattr(membership, name, getattr(body, name))
     await session.flush()
     await session.refresh(membership)

@@ -193,7 +193,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The caller's role may not do this (FORBIDDEN)",
         404: "Not found, or belongs to another organization (NOT_FOUND)",
         409: "Conflicts with the resource's state",
-        422: "Invalid input: VALIDATION_ERROR or a field's own code",
+        422: "Invalid input: VALIDATION_ERROR or a field's own code (TEXT_CONTROL_CHARACTERS: "
+        "a line break or another control character in text that must stay on one line)",
         429: "Too many requests (RATE_LIMITED)",
     }
     schema = {"$ref": "#/components/schemas/Problem"}

@@ -20,6 +20,7 @@ from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
 
 from outreach.kit.numbers import Percentage
+from outreach.kit.text import OneLine
 
 SmtpTls = Literal["none", "starttls", "tls"]
 Transport = Literal["smtp", "system"]
@@ -52,10 +53,7 @@ def _host(value: str) -> str:
     return host
 
 
-def _header_text(value: str | None) -> str | None:
-    # These go into mail headers or the SMTP dialogue: a line break would inject one of its own.
-    if value is not None and ("\r" in value or "\n" in value):
-        raise PydanticCustomError("VALUE_INVALID", "Line breaks are not allowed")
+def _blank_to_none(value: str | None) -> str | None:
     return value if value and value.strip() else None
 
 
@@ -90,11 +88,12 @@ def _threshold(value: object) -> Decimal:
     return number.quantize(CENT)
 
 
-FromEmail = Annotated[str, Field(max_length=320), AfterValidator(_email)]
-FromName = Annotated[str | None, Field(max_length=200), AfterValidator(_header_text)]
+FromEmail = Annotated[str, Field(max_length=320), AfterValidator(_email), OneLine]
+# These go into mail headers or the SMTP dialogue: a line break would inject one of its own.
+FromName = Annotated[str | None, Field(max_length=200), AfterValidator(_blank_to_none), OneLine]
 SmtpHost = Annotated[str, AfterValidator(_host)]
 SmtpPort = Annotated[int, Field(ge=1, le=65535)]
-SmtpUsername = Annotated[str | None, Field(max_length=320), AfterValidator(_header_text)]
+SmtpUsername = Annotated[str | None, Field(max_length=320), AfterValidator(_blank_to_none), OneLine]
 SmtpPassword = Annotated[str | None, Field(min_length=1, max_length=1000)]
 HourlyLimit = Annotated[int, Field(ge=1, le=1_000_000)]
 DailyLimit = Annotated[int, Field(ge=1, le=10_000_000)]

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from outreach.kit.text import OneLine
+
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # The SID is both a URL path segment and the basic-auth user name: no '/', ':' or spaces.
 ACCOUNT_SID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -70,7 +72,7 @@ def _base_url(value: object) -> str:
     return url.rstrip("/")
 
 
-FromNumber = Annotated[str, BeforeValidator(_from_number)]
+FromNumber = Annotated[str, BeforeValidator(_from_number), OneLine]
 AccountSid = Annotated[str, BeforeValidator(_account_sid)]
 AuthToken = Annotated[str, BeforeValidator(_auth_token), Field(max_length=1000)]
 BaseUrl = Annotated[str, BeforeValidator(_base_url)]

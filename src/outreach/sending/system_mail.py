@@ -3,10 +3,13 @@
 
 import uuid
 from datetime import UTC, datetime
+from email.errors import MessageError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from outreach.config import Settings
+from outreach.kit.text import control_character
 from outreach.sending.smtp import SmtpNotConfigured, parse_smtp_url
 
 # The embedded catcher files each message under the organization named here.
@@ -16,9 +19,11 @@ ORG_HEADER = "X-Outreach-Org"
 def build_system_mail(
     settings: Settings, *, org_id: uuid.UUID, to: str, subject: str, text: str, html: str
 ) -> EmailMessage:
+    """Raises ValueError when the values cannot make a message (a stored address that is no
+    address, a header with a line break): the same values will not make one later either."""
     message = EmailMessage()
     message["From"] = settings.mail_from
-    message["To"] = to
+    message["To"] = _recipient(to)
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
     domain = settings.mail_from.rpartition("@")[2] or None
@@ -31,17 +36,23 @@ def build_system_mail(
     return message
 
 
-async def send_system_mail(
-    settings: Settings, *, org_id: uuid.UUID, to: str, subject: str, text: str, html: str
-) -> str:
-    """Send a multipart (text and HTML) message; answers its Message-ID. Raises
+def _recipient(to: str) -> Address:
+    # The stored text may come from anywhere (an identity provider's claim, an old row).
+    character = control_character(to)
+    if character is not None:
+        raise ValueError(f"{to!r} is not an email address: it holds {character}")
+    try:
+        return Address(addr_spec=to)
+    except (ValueError, MessageError) as exc:
+        raise ValueError(f"{to!r} is not an email address: {exc}") from exc
+
+
+async def send_system_mail(settings: Settings, message: EmailMessage) -> str:
+    """Send a message built by `build_system_mail`; answers its Message-ID. Raises
     SmtpNotConfigured when no relay is configured, aiosmtplib's errors when sending fails."""
     if not settings.smtp_url:
         raise SmtpNotConfigured("OUTREACH_SMTP_URL is not set and no mail catcher runs")
     server = parse_smtp_url(settings.smtp_url)
-    message = build_system_mail(
-        settings, org_id=org_id, to=to, subject=subject, text=text, html=html
-    )
     async with server.client() as client:
         if server.username:
             await client.login(server.username, server.password or "")

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from outreach.kit.text import OneLine
+
 Channel = Literal["email", "linkedin", "sms"]
 LinkedInKind = Literal["connection_request", "inmail"]
 
@@ -30,7 +32,7 @@ def _blank_to_none(text: str | None) -> str | None:
 
 
 Name = Annotated[str, AfterValidator(_clean_name)]
-Subject = Annotated[str | None, Field(max_length=998), AfterValidator(_blank_to_none)]
+Subject = Annotated[str | None, Field(max_length=998), AfterValidator(_blank_to_none), OneLine]
 Body = Annotated[str | None, Field(max_length=100_000), AfterValidator(_blank_to_none)]
 
 

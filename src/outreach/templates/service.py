@@ -10,6 +10,7 @@ from outreach.auth.tokens import Principal
 from outreach.errors import Conflict, FieldError, ValidationFailed, not_found
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
+from outreach.kit.text import CONTROL_CHARACTERS, control_characters_problem
 from outreach.models import Contact, MessageTemplate
 from outreach.templates import repository
 from outreach.templates.rendering import (
@@ -156,7 +157,7 @@ async def _get(
 def template_errors(template: TemplateIn) -> list[FieldError]:
     """Every rule the template breaks. Also the rules of a message's text as a person edits
     it before approval, so an edited message is held to its template's standard."""
-    return _shape_errors(template) + _content_errors(template)
+    return _shape_errors(template) + _subject_errors(template) + _content_errors(template)
 
 
 def check_template(template: TemplateIn) -> None:
@@ -211,6 +212,13 @@ def _shape_errors(template: TemplateIn) -> list[FieldError]:
     if template.subject is not None and not (is_email or template.linkedin_kind == "inmail"):
         errors.append(_not_allowed("subject", "Only email and InMail templates have a subject"))
     return errors
+
+
+def _subject_errors(template: TemplateIn) -> list[FieldError]:
+    """The schema refuses such a subject; this also holds a stored one (saved before the rule)
+    and an approval's edit to it."""
+    problem = template.subject and control_characters_problem(template.subject)
+    return [FieldError("subject", CONTROL_CHARACTERS, problem)] if problem else []
 
 
 def _not_allowed(field: str, message: str) -> FieldError:
