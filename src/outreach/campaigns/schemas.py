@@ -31,7 +31,6 @@ from outreach.campaigns.rules import (
 from outreach.kit import timezones
 from outreach.kit.numbers import Percentage
 
-TIMEZONE_MAX_LENGTH = 100
 HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
 _HH_MM = re.compile(HH_MM)
 
@@ -62,7 +61,7 @@ def _distinct(items: list[str]) -> list[str]:
 
 def _timezone(value: object) -> str:
     name = value.strip() if isinstance(value, str) else ""
-    if len(name) <= TIMEZONE_MAX_LENGTH and timezones.is_known(name):
+    if timezones.is_known(name):
         return name
     raise PydanticCustomError(
         "CAMPAIGN_TIMEZONE_INVALID", "Unknown time zone: use an IANA name like Europe/Paris"
