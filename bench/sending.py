@@ -111,7 +111,7 @@ async def enqueue(urls: DatabaseUrls, settings: Settings, org: uuid.UUID) -> tup
     engine = create_engine(urls.app, pool_size=2)
     started = time.perf_counter()
     try:
-        count = await plan_org(create_sessionmaker(engine), settings, org)
+        count = (await plan_org(create_sessionmaker(engine), settings, org)).started
     finally:
         await engine.dispose()
     return count, time.perf_counter() - started

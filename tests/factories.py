@@ -2,7 +2,8 @@
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -173,3 +174,30 @@ def run_job(
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+@contextmanager
+def failing_writes(conn: psycopg.Connection, table: str, when: str) -> Iterator[None]:
+    """Inside the block, every insert or update of a `table` row for which `when` holds (a
+    trigger's WHEN condition, on NEW) fails, as a bug or a broken row would make it fail;
+    `conn` is the owner's connection."""
+    name = f"fail_{uuid.uuid4().hex[:12]}"
+    conn.execute(
+        sql.SQL(
+            "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+        ).format(name=sql.Identifier(name))
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW "
+            "WHEN ({when}) EXECUTE FUNCTION {name}()"
+        ).format(name=sql.Identifier(name), table=sql.Identifier(table), when=sql.SQL(when))
+    )
+    try:
+        yield
+    finally:
+        conn.execute(
+            sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(name), sql.Identifier(table))
+        )
+        conn.execute(sql.SQL("DROP FUNCTION {}()").format(sql.Identifier(name)))

@@ -5,10 +5,18 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import make_url
 
 from outreach.db import DatabaseUrls, libpq_url
-from outreach.schema import UnsafeDatabaseRole, check_app_role, downgrade, head_revision, upgrade
+from outreach.schema import (
+    UnsafeDatabaseRole,
+    alembic_config,
+    check_app_role,
+    downgrade,
+    head_revision,
+    upgrade,
+)
 
 TABLES = {
     "organizations",
@@ -119,3 +127,59 @@ def test_role_that_owns_a_table_is_refused(database_urls: DatabaseUrls, login_ro
     finally:
         with psycopg.connect(libpq_url(database_urls.owner), autocommit=True) as conn:
             conn.execute(f'DROP TABLE "{login_role}_owned"')
+
+
+# What the API took before revision 0005_tz (any name Python's zoneinfo loaded), and what its
+# repair leaves: the zone a copy stands for, else NULL (the fallback applies).
+STORED_ZONES = {
+    "Europe/Paris": "Europe/Paris",
+    "posix/Europe/Paris": "Europe/Paris",
+    "right/UTC": "UTC",
+    "posixrules": None,
+    "localtime": None,
+    "Factory": None,
+    "Mars/Olympus_Mons": None,
+}
+
+
+def test_stored_zones_are_repaired_to_what_the_api_accepts(blank_database: DatabaseUrls) -> None:
+    script = ScriptDirectory.from_config(alembic_config(blank_database))
+    before = script.get_revision("0005_tz").down_revision
+    assert isinstance(before, str)
+    upgrade(blank_database, before)
+    org, owner = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(libpq_url(blank_database.owner), autocommit=True) as conn:
+        conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Acme')", (org,))
+        conn.execute(
+            "INSERT INTO user_profiles (id, org_id, role) VALUES (%s, %s, 'admin')", (owner, org)
+        )
+        for n, zone in enumerate(STORED_ZONES):
+            conn.execute(
+                "INSERT INTO campaigns (org_id, owner_id, name, timezone) VALUES (%s, %s, %s, %s)",
+                (org, owner, f"Campaign {n}", zone),
+            )
+            conn.execute(
+                "INSERT INTO contacts (org_id, email, timezone) VALUES (%s, %s, %s)",
+                (org, f"person{n}@example.com", zone),
+            )
+    upgrade(blank_database)
+    with psycopg.connect(libpq_url(blank_database.owner)) as conn:
+        for table, label in (("campaigns", "name"), ("contacts", "email")):
+            rows = conn.execute(f"SELECT {label}, timezone FROM {table} ORDER BY {label}")
+            assert [zone for _, zone in rows] == list(STORED_ZONES.values()), table
+        forced = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname IN ('campaigns', 'contacts') "
+            "AND relforcerowsecurity ORDER BY relname"
+        ).fetchall()
+        assert forced == [("campaigns",), ("contacts",)]
+
+
+def test_known_zone_skips_the_zones_the_server_does_not_know(
+    as_owner: psycopg.Connection,
+) -> None:
+    row = as_owner.execute(
+        "SELECT known_zone('Mars/Olympus_Mons', 'Asia/Tokyo'), known_zone(NULL, 'Europe/Paris'),"
+        " known_zone('America/New_York', 'Asia/Tokyo'), known_zone('Moon/Base'),"
+        " known_zone(NULL, NULL)"
+    ).fetchone()
+    assert row == ("Asia/Tokyo", "Europe/Paris", "America/New_York", "UTC", "UTC")

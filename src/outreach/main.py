@@ -23,6 +23,7 @@ from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
 from outreach.inbound.router import router as inbound_router
 from outreach.jobs.scheduler import start_background_jobs
+from outreach.kit import timezones
 from outreach.kit.problems import install_problem_handlers
 from outreach.mailcatcher.router import router as mail_catcher_router
 from outreach.outbox.router import router as outbox_router
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         check_app_role(urls.app)
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         app.state.sessionmaker = create_sessionmaker(engine)
+        async with engine.connect() as connection:
+            await timezones.load(connection)
         jobs = start_background_jobs(settings, app.state.sessionmaker)
         app.state.event_writer = EventWriter(app.state.sessionmaker)
         app.state.event_writer.start()

@@ -26,6 +26,7 @@ from tests.factories import (
     add_contacts,
     create_ab_campaign,
     create_campaign,
+    failing_writes,
     record_concurrently,
     run_job,
 )
@@ -523,3 +524,86 @@ def test_two_archive_runs_at_once_handle_each_campaign_once(
     first, second = twice_at_once(database_urls, archive_job(settings))
     mine = [cid for cid in first.archived + second.archived if cid in ids]
     assert sorted(mine) == sorted(ids)
+
+
+# -- one campaign fails alone ------------------------------------------------------------
+
+UNKNOWN_ZONE = "Mars/Olympus_Mons"  # the API refuses it: written straight into the database
+
+
+def test_a_zone_the_database_does_not_know_does_not_stop_completion(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
+) -> None:
+    ids = [uuid.UUID(active_campaign(client, org)[0]) for _ in range(3)]
+    as_owner.execute(f"UPDATE campaigns SET {ENDED} WHERE id = ANY(%s)", (ids,))
+    as_owner.execute("UPDATE campaigns SET timezone = %s WHERE id = %s", (UNKNOWN_ZONE, ids[1]))
+    run = run_job(database_urls, complete_finished_campaigns)
+    # the unknown zone counts as none: the end date is judged in UTC
+    assert [run.completed.get(cid) for cid in ids] == ["end_date"] * 3
+
+
+def test_a_campaign_whose_completion_fails_is_logged_and_the_others_complete(
+    client: TestClient,
+    org: Org,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = [uuid.UUID(active_campaign(client, org)[0]) for _ in range(3)]
+    as_owner.execute(f"UPDATE campaigns SET {ENDED} WHERE id = ANY(%s)", (ids,))
+    failing = ids[1]
+    when = f"NEW.id = '{failing}' AND NEW.status = 'completed'"
+    with failing_writes(as_owner, "campaigns", when):
+        run = run_job(database_urls, complete_finished_campaigns)
+    assert {cid: run.completed.get(cid) for cid in ids} == {
+        ids[0]: "end_date",
+        failing: None,
+        ids[2]: "end_date",
+    }
+    assert failing in run.failed
+    assert read(client, org, str(failing))["status"] == "active"
+    assert f"auto-completion failed for campaign {failing}" in caplog.text
+    assert "injected failure" in caplog.text
+    assert not run.report().ok
+    assert f"{len(run.failed)} campaigns failed" in run.report().detail
+    # the next run completes it
+    assert run_job(database_urls, complete_finished_campaigns).completed[failing] == "end_date"
+
+
+def test_a_campaign_whose_activation_fails_is_logged_and_the_others_activate(
+    client: TestClient,
+    org: Org,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = [uuid.UUID(scheduled_campaign(client, org, as_owner)) for _ in range(3)]
+    failing = ids[1]
+    with failing_writes(as_owner, "campaigns", f"NEW.id = '{failing}' AND NEW.status = 'active'"):
+        run = run_job(database_urls, activate_scheduled_campaigns)
+    assert [cid in run.handled.done for cid in ids] == [True, False, True]
+    assert failing in run.handled.failed
+    assert read(client, org, str(failing))["status"] == "scheduled"
+    assert f"scheduled activation failed for campaign {failing}" in caplog.text
+    assert not run.report().ok
+    assert failing in run_job(database_urls, activate_scheduled_campaigns).handled.done
+
+
+def test_a_campaign_whose_archiving_fails_is_logged_and_the_others_are_archived(
+    client: TestClient,
+    org: Org,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = [uuid.UUID(completed_campaign(client, org, as_owner, days_ago=91)) for _ in range(3)]
+    failing = ids[1]
+    when = f"NEW.id = '{failing}' AND NEW.status = 'archived'"
+    with failing_writes(as_owner, "campaigns", when):
+        run = run_job(database_urls, archive_job(settings))
+    assert [cid in run.archived for cid in ids] == [True, False, True]
+    assert failing in run.failed
+    assert read(client, org, str(failing))["status"] == "completed"
+    assert f"archiving failed for campaign {failing}" in caplog.text
+    assert not run.report().ok

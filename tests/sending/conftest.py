@@ -98,7 +98,8 @@ class Engine:
         )
 
     def plan(self, org: Org) -> int:
-        return run(self._with_sessionmaker(plan_org, self.settings, org.id))
+        """One planning run over the organization; answers how many contacts it started."""
+        return run(self._with_sessionmaker(plan_org, self.settings, org.id)).started
 
     def send(self, org: Org) -> int:
         """One pass of the send loop over the organization, as the worker makes it."""

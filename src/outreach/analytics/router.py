@@ -63,7 +63,14 @@ async def get_timeseries(
         AwareDatetime | None, Query(description="Default: the campaign's start")
     ] = None,
     until: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
-    tz: Annotated[str, Query(max_length=64, description="IANA time zone of the buckets")] = "UTC",
+    tz: Annotated[
+        str,
+        Query(
+            max_length=64,
+            description="IANA time zone of the buckets, one the database knows "
+            "(pg_timezone_names); else TIMEZONE_INVALID",
+        ),
+    ] = "UTC",
 ) -> TimeseriesOut:
     return await service.get_timeseries(session, campaign_id, bucket, since, until, tz)
 

@@ -3,7 +3,6 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from outreach.analytics.schemas import (
 )
 from outreach.campaigns.service import get_campaign_facts, with_metrics
 from outreach.errors import Conflict, ValidationFailed
+from outreach.kit import timezones
 from outreach.kit.keyset import position_after
 from outreach.kit.pagination import Page, encode_cursor
 
@@ -49,10 +49,10 @@ async def get_timeseries(
     tz: str,
 ) -> TimeseriesOut:
     campaign = await get_campaign_facts(session, campaign_id)
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationFailed.field("tz", "TIMEZONE_INVALID", "Unknown time zone") from exc
+    if not timezones.is_known(tz):
+        raise ValidationFailed.field(
+            "tz", "TIMEZONE_INVALID", "Unknown time zone: use an IANA name like Europe/Paris"
+        )
     until = until or datetime.now(UTC)
     since = since or campaign.started_at or campaign.created_at
     step = timedelta(days=1) if bucket == "day" else timedelta(hours=1)

@@ -3,7 +3,9 @@ archiving and retention.
 
 Each runs per organization in a transaction of its own and claims the campaigns it changes
 (`FOR UPDATE SKIP LOCKED`; an advisory lock for summaries), so any number of processes may
-run them at once. The changes are the manual transitions' own (campaigns.service).
+run them at once. Each campaign's change is made in a savepoint: one that fails is undone,
+logged and retried next run, and the organization's other campaigns go on. The changes are
+the manual transitions' own (campaigns.service).
 """
 
 import logging
@@ -19,7 +21,15 @@ from outreach.campaigns import repository, service
 from outreach.campaigns.rules import CampaignStatus
 from outreach.config import Settings
 from outreach.errors import AppError
-from outreach.jobs.runs import JobReport, OrgResults, for_each_org, org_session
+from outreach.jobs.runs import (
+    JobReport,
+    OrgResults,
+    campaign_alone,
+    for_each_org,
+    org_session,
+    with_failures,
+)
+from outreach.models import Campaign
 from outreach.sending.smtp import SmtpNotConfigured
 from outreach.sending.system_mail import build_system_mail, send_system_mail
 
@@ -31,14 +41,12 @@ BATCH = 100
 
 @dataclass
 class Handled:
-    """The campaigns a job changed, and those it could not change with the reason."""
+    """The campaigns a job changed, those it could not change with the reason, and those
+    whose change failed (retried next run)."""
 
     done: list[uuid.UUID] = field(default_factory=list)
     refused: dict[uuid.UUID, str] = field(default_factory=dict)
-
-
-def _with_failures(detail: str, failed_orgs: list[uuid.UUID]) -> str:
-    return detail + (f"; {len(failed_orgs)} organizations failed" if failed_orgs else "")
+    failed: list[uuid.UUID] = field(default_factory=list)
 
 
 def _merge(outcome: OrgResults[Handled]) -> Handled:
@@ -46,6 +54,7 @@ def _merge(outcome: OrgResults[Handled]) -> Handled:
     for handled in outcome.results.values():
         merged.done += handled.done
         merged.refused |= handled.refused
+        merged.failed += handled.failed
     return merged
 
 
@@ -63,8 +72,8 @@ class ActivationRun:
             detail += f", returned {len(self.handled.refused)} to draft"
         return JobReport(
             len(self.handled.done) + len(self.handled.refused),
-            _with_failures(detail, self.failed_orgs),
-            ok=not self.failed_orgs,
+            with_failures(detail, self.failed_orgs, self.handled.failed),
+            ok=not (self.failed_orgs or self.handled.failed),
         )
 
 
@@ -81,21 +90,35 @@ async def activate_scheduled_campaigns(
         async with org_session(sessionmaker, org_id) as session, session.begin():
             now = datetime.now(UTC)
             for campaign in await repository.claim_due_scheduled(session, BATCH):
-                try:
-                    await service.activate(session, campaign, now)
-                except AppError as refusal:
-                    campaign.status = CampaignStatus.DRAFT
-                    campaign.last_error = f"Scheduled activation failed: {refusal.title}"
-                    handled.refused[campaign.id] = refusal.code
-                    log.warning(
-                        "scheduled campaign %s went back to draft: %s", campaign.id, refusal
-                    )
-                else:
-                    handled.done.append(campaign.id)
+                campaign_id = campaign.id
+                async with (
+                    campaign_alone("scheduled activation", campaign_id, handled.failed),
+                    session.begin_nested(),
+                ):
+                    refusal = await _activate_or_return_to_draft(session, campaign, now)
+                    await session.flush()
+                    if refusal is None:
+                        handled.done.append(campaign_id)
+                    else:
+                        handled.refused[campaign_id] = refusal
         return handled
 
     outcome = await for_each_org(sessionmaker, org_work, "scheduled activation")
     return ActivationRun(_merge(outcome), outcome.failed)
+
+
+async def _activate_or_return_to_draft(
+    session: AsyncSession, campaign: Campaign, now: datetime
+) -> str | None:
+    """Activates the campaign, or answers the code of the rule it no longer meets."""
+    try:
+        await service.activate(session, campaign, now)
+    except AppError as refusal:
+        campaign.status = CampaignStatus.DRAFT
+        campaign.last_error = f"Scheduled activation failed: {refusal.title}"
+        log.warning("scheduled campaign %s went back to draft: %s", campaign.id, refusal)
+        return refusal.code
+    return None
 
 
 # -- auto-completion ---------------------------------------------------------------------
@@ -104,6 +127,7 @@ async def activate_scheduled_campaigns(
 @dataclass
 class CompletionRun:
     completed: dict[uuid.UUID, str]  # campaign -> the rule it met
+    failed: list[uuid.UUID]  # campaigns whose completion failed (retried next run)
     failed_orgs: list[uuid.UUID]
 
     def report(self) -> JobReport:
@@ -114,8 +138,8 @@ class CompletionRun:
         detail = f"completed {len(self.completed)} campaigns" + (f" ({rules})" if rules else "")
         return JobReport(
             len(self.completed),
-            _with_failures(detail, self.failed_orgs),
-            ok=not self.failed_orgs,
+            with_failures(detail, self.failed_orgs, self.failed),
+            ok=not (self.failed_orgs or self.failed),
         )
 
 
@@ -126,20 +150,30 @@ async def complete_finished_campaigns(
     over, both targets (contacts reached and response rate) are met, or every contact has
     been processed and no message or task is left."""
 
-    async def org_work(org_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    async def org_work(org_id: uuid.UUID) -> tuple[dict[uuid.UUID, str], list[uuid.UUID]]:
         completed: dict[uuid.UUID, str] = {}
+        failed: list[uuid.UUID] = []
         async with org_session(sessionmaker, org_id) as session, session.begin():
             now = datetime.now(UTC)
             for campaign, rule in await repository.claim_due_completion(session, BATCH):
-                await service.complete(session, campaign, now)
-                completed[campaign.id] = rule
+                campaign_id = campaign.id
+                async with (
+                    campaign_alone("auto-completion", campaign_id, failed),
+                    session.begin_nested(),
+                ):
+                    await service.complete(session, campaign, now)
+                    await session.flush()
+                    completed[campaign_id] = rule
         for campaign_id, rule in completed.items():
             log.info("campaign %s completed automatically (%s)", campaign_id, rule)
-        return completed
+        return completed, failed
 
     outcome = await for_each_org(sessionmaker, org_work, "auto-completion")
-    merged = {cid: rule for done in outcome.results.values() for cid, rule in done.items()}
-    return CompletionRun(merged, outcome.failed)
+    return CompletionRun(
+        {cid: rule for done, _ in outcome.results.values() for cid, rule in done.items()},
+        [cid for _, failed in outcome.results.values() for cid in failed],
+        outcome.failed,
+    )
 
 
 # -- archiving and retention -------------------------------------------------------------
@@ -149,6 +183,7 @@ async def complete_finished_campaigns(
 class ArchiveRun:
     archived: list[uuid.UUID]
     purged: dict[uuid.UUID, int]  # campaign -> campaign contacts deleted
+    failed: list[uuid.UUID]  # campaigns whose archiving or deletion failed (retried next run)
     failed_orgs: list[uuid.UUID]
 
     def report(self) -> JobReport:
@@ -158,8 +193,8 @@ class ArchiveRun:
         )
         return JobReport(
             len(self.archived) + len(self.purged),
-            _with_failures(detail, self.failed_orgs),
-            ok=not self.failed_orgs,
+            with_failures(detail, self.failed_orgs, self.failed),
+            ok=not (self.failed_orgs or self.failed),
         )
 
 
@@ -171,32 +206,44 @@ async def archive_and_expire_campaigns(
     messages and tasks). The campaign row and its counters stay, so its report keeps its
     figures; the organization's contacts stay too, since other campaigns may hold them."""
 
-    async def org_work(org_id: uuid.UUID) -> tuple[list[uuid.UUID], dict[uuid.UUID, int]]:
+    async def org_work(
+        org_id: uuid.UUID,
+    ) -> tuple[list[uuid.UUID], dict[uuid.UUID, int], list[uuid.UUID]]:
         archived: list[uuid.UUID] = []
         purged: dict[uuid.UUID, int] = {}
+        failed: list[uuid.UUID] = []
         async with org_session(sessionmaker, org_id) as session, session.begin():
             now = datetime.now(UTC)
             due = await repository.claim_due_archive(session, settings.archive_after_days, BATCH)
             for campaign in due:
-                service.archive(campaign, now)
-                archived.append(campaign.id)
+                campaign_id = campaign.id
+                async with campaign_alone("archiving", campaign_id, failed), session.begin_nested():
+                    service.archive(campaign, now)
+                    await session.flush()
+                    archived.append(campaign_id)
             expired = await repository.claim_due_retention(session, settings.retention_days, BATCH)
             for campaign_id, total in expired:
-                purged[campaign_id] = await repository.delete_contact_data(
-                    session, campaign_id, total
-                )
+                async with (
+                    campaign_alone("retention", campaign_id, failed),
+                    session.begin_nested(),
+                ):
+                    purged[campaign_id] = await repository.delete_contact_data(
+                        session, campaign_id, total
+                    )
         for campaign_id, count in purged.items():
             log.info(
                 "deleted the contact data of archived campaign %s (%d campaign contacts)",
                 campaign_id,
                 count,
             )
-        return archived, purged
+        return archived, purged, failed
 
     outcome = await for_each_org(sessionmaker, org_work, "archiving and retention")
+    results = outcome.results.values()
     return ArchiveRun(
-        [cid for archived, _ in outcome.results.values() for cid in archived],
-        {cid: n for _, purged in outcome.results.values() for cid, n in purged.items()},
+        [cid for archived, _, _ in results for cid in archived],
+        {cid: n for _, purged, _ in results for cid, n in purged.items()},
+        [cid for _, _, failed in results for cid in failed],
         outcome.failed,
     )
 
@@ -226,7 +273,7 @@ class SummaryRun:
             detail += f", {len(self.failed)} failed (retried next run)"
         return JobReport(
             len(self.sent) + len(self.no_owner_email) + len(self.unsendable) + len(self.failed),
-            _with_failures(detail, self.failed_orgs),
+            with_failures(detail, self.failed_orgs),
             ok=not (self.failed or self.failed_orgs),
         )
 
@@ -251,11 +298,8 @@ async def send_completion_summaries(
         async with org_session(sessionmaker, org_id) as session, session.begin():
             due = await repository.campaigns_due_summary(session, SUMMARY_MAX_AGE_DAYS, BATCH)
         for campaign_id in due:
-            try:
+            async with campaign_alone("completion summary", campaign_id, run.failed):
                 await _send_summary(settings, sessionmaker, org_id, campaign_id, run)
-            except Exception:
-                log.exception("completion summary of campaign %s failed", campaign_id)
-                run.failed.append(campaign_id)
 
     outcome = await for_each_org(sessionmaker, org_work, "completion summaries")
     run.failed_orgs = outcome.failed

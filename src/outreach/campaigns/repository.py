@@ -232,7 +232,7 @@ _DUE_COMPLETION = text(f"""
 WITH judged AS (
   SELECT c.id,
     CASE
-      WHEN c.end_date < (now() AT TIME ZONE coalesce(c.timezone, 'UTC'))::date THEN 'end_date'
+      WHEN c.end_date < (now() AT TIME ZONE known_zone(c.timezone))::date THEN 'end_date'
       WHEN c.target_contacts_count IS NOT NULL AND c.target_response_rate IS NOT NULL
         AND c.contacts_reached >= c.target_contacts_count
         AND c.response_rate >= c.target_response_rate THEN 'targets'
@@ -255,7 +255,8 @@ FOR UPDATE OF c SKIP LOCKED
 
 async def claim_due_completion(session: AsyncSession, limit: int) -> list[tuple[Campaign, str]]:
     """Active campaigns that met a completion rule, locked, each with the rule it met:
-    end_date (its end date is over in its time zone), targets, or all_processed."""
+    end_date (its end date is over in its time zone; UTC for none, or for one the server does
+    not know), targets, or all_processed."""
     rows = (await session.execute(_DUE_COMPLETION, {"limit": limit})).all()
     reasons = {campaign_id: reason for campaign_id, reason in rows}
     if not reasons:

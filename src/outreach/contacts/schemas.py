@@ -4,7 +4,6 @@ import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from outreach.kit import timezones
 from outreach.kit.problems import FieldErrorOut
 from outreach.kit.text import OneLine, refuse_control_characters
 
@@ -47,10 +47,8 @@ def _coded(code: str, message: str) -> WrapValidator:
 
 
 def _known_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError("unknown time zone") from exc
+    if not timezones.is_known(name):
+        raise ValueError("unknown time zone")
     return name
 
 

@@ -1,9 +1,10 @@
 """Job bookkeeping: each run of a background job is logged and recorded in `job_runs`, and
-the per-organization fan-out every job shares."""
+the per-organization fan-out every job shares, in which each campaign fails alone."""
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -119,3 +120,29 @@ async def for_each_org(
             log.exception("%s failed for organization %s", what, org_id)
             outcome.failed.append(org_id)
     return outcome
+
+
+def with_failures(
+    detail: str, failed_orgs: Sequence[uuid.UUID], failed_campaigns: Sequence[uuid.UUID] = ()
+) -> str:
+    """A run's detail, with how many campaigns and organizations failed (the log says which,
+    and why)."""
+    if failed_campaigns:
+        detail += f"; {len(failed_campaigns)} campaigns failed"
+    if failed_orgs:
+        detail += f"; {len(failed_orgs)} organizations failed"
+    return detail
+
+
+@asynccontextmanager
+async def campaign_alone(
+    what: str, campaign_id: uuid.UUID, failed: list[uuid.UUID]
+) -> AsyncIterator[None]:
+    """One campaign's share of a job, which fails alone: its failure is logged with the reason,
+    the campaign noted in `failed`, and the job goes on with the next one. Open the transaction
+    or savepoint of the campaign's work inside this block, so that its changes are undone."""
+    try:
+        yield
+    except Exception:
+        log.exception("%s failed for campaign %s", what, campaign_id)
+        failed.append(campaign_id)

@@ -64,8 +64,7 @@ def _scheduler(
         return (await archive_and_expire_campaigns(settings, sessionmaker)).report()
 
     async def plan() -> JobReport:
-        started = await plan_all(sessionmaker, settings)
-        return JobReport(started, f"started {started} campaign contacts")
+        return (await plan_all(sessionmaker, settings)).report()
 
     if settings.run_jobs:
         every(settings.reconcile_minutes * 60, "reconcile_counters", reconcile)

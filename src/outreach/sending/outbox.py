@@ -70,12 +70,13 @@ JOIN campaign_contacts cc ON cc.org_id = o.org_id AND cc.id = o.campaign_contact
 
 # Candidates in due order. One that must not go out any more (the contact unsubscribed or
 # bounced, the address is on the suppression list: checked now, at send time) is cancelled;
-# one outside its sending window (in the contact's time zone, else the campaign's, else UTC)
-# is moved to the window's next opening; the others are claimed.
+# one outside its sending window (in the contact's time zone, else the campaign's, else UTC;
+# a zone this server does not know counts as none) is moved to the window's next opening; the
+# others are claimed.
 _CLAIM = """
 WITH candidates AS (
   SELECT o.id,
-    next_in_window(now(), coalesce(c.timezone, ca.timezone, 'UTC'), ca.send_days,
+    next_in_window(now(), known_zone(c.timezone, ca.timezone), ca.send_days,
                    ca.send_start, ca.send_end) AS opens,
     CASE WHEN cc.unsubscribed_at IS NOT NULL THEN 'contact unsubscribed'
          WHEN cc.bounced_at IS NOT NULL THEN 'contact bounced'

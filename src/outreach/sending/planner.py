@@ -19,7 +19,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
-from outreach.jobs.runs import for_each_org, org_session
+from outreach.jobs.runs import (
+    JobReport,
+    campaign_alone,
+    for_each_org,
+    org_session,
+    with_failures,
+)
 from outreach.models import Campaign, MessageTemplate, Sender
 from outreach.sending.channels import ChannelAssigner, Reachability
 from outreach.sending.linkedin import LinkedInSlots
@@ -31,11 +37,13 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNELS = ("email", "sms")
 TASK_KINDS = {"voice": "call", "mail": "letter"}
 
+# A stored zone this server does not know counts as none (known_zone, migration 0005_tz).
 STARTED = text("""
-SELECT count(*) FILTER (WHERE started_at >= (date_trunc('day', now() AT TIME ZONE :tz)
-                                             AT TIME ZONE :tz)) AS today,
+SELECT count(*) FILTER (WHERE started_at >= (date_trunc('day', now() AT TIME ZONE z.zone)
+                                             AT TIME ZONE z.zone)) AS today,
        count(*) AS total
-FROM campaign_contacts WHERE campaign_id = :campaign_id AND started_at IS NOT NULL
+FROM campaign_contacts, (SELECT known_zone(CAST(:tz AS text)) AS zone) AS z
+WHERE campaign_id = :campaign_id AND started_at IS NOT NULL
 """)
 STARTED_BY_CHANNEL = text("""
 SELECT channel, count(*) AS n FROM campaign_contacts
@@ -55,7 +63,8 @@ ENQUEUE = text("""
 INSERT INTO outbox_messages (org_id, campaign_id, campaign_contact_id, channel, status,
                              sender_id, template_id, due_at)
 SELECT :org_id, :campaign_id, p.id, p.channel, :status, p.sender_id, p.template_id,
-       next_in_window(now(), coalesce(c.timezone, :campaign_tz, 'UTC'), :days, :start, :end)
+       next_in_window(now(), known_zone(c.timezone, CAST(:campaign_tz AS text)), :days, :start,
+                      :end)
 FROM unnest(CAST(:ids AS uuid[]), CAST(:channels AS text[]), CAST(:senders AS uuid[]),
             CAST(:templates AS uuid[])) AS p (id, channel, sender_id, template_id)
 JOIN campaign_contacts cc ON cc.org_id = :org_id AND cc.id = p.id
@@ -144,9 +153,10 @@ async def plan_campaign(
     """Starts the campaign's next contacts (or only those of `only`), within its limits.
     Messages of a co-pilot campaign wait for approval unless a person `approved` them."""
     result = PlanResult()
-    tz = campaign.timezone or "UTC"
     counts = (
-        (await session.execute(STARTED, {"campaign_id": campaign.id, "tz": tz})).mappings().one()
+        (await session.execute(STARTED, {"campaign_id": campaign.id, "tz": campaign.timezone}))
+        .mappings()
+        .one()
     )
     room = campaign.daily_lead_limit - counts["today"]
     if room <= 0:
@@ -327,19 +337,42 @@ async def _linkedin_slots(session: AsyncSession, owner_id: uuid.UUID) -> LinkedI
     return LinkedInSlots(((row.kind, row.due_at) for row in planned), datetime.now(UTC))
 
 
-async def plan_all(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Plans every organization's active autopilot and co-pilot campaigns; answers how many
-    contacts were started. Manual campaigns start contacts only on an explicit send."""
+@dataclass
+class PlanRun:
+    """What a planning run did: contacts started, campaigns whose planning failed (retried
+    next run), organizations that failed."""
+
+    started: int = 0
+    failed: list[uuid.UUID] = field(default_factory=list)
+    failed_orgs: list[uuid.UUID] = field(default_factory=list)
+
+    def report(self) -> JobReport:
+        detail = f"started {self.started} campaign contacts"
+        return JobReport(
+            self.started,
+            with_failures(detail, self.failed_orgs, self.failed),
+            ok=not (self.failed or self.failed_orgs),
+        )
+
+
+async def plan_all(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> PlanRun:
+    """Plans every organization's active autopilot and co-pilot campaigns. Manual campaigns
+    start contacts only on an explicit send."""
     planned = await for_each_org(
         sessionmaker, lambda org_id: plan_org(sessionmaker, settings, org_id), "planning"
     )
-    return sum(planned.results.values())
+    return PlanRun(
+        sum(run.started for run in planned.results.values()),
+        [cid for run in planned.results.values() for cid in run.failed],
+        planned.failed,
+    )
 
 
 async def plan_org(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, org_id: uuid.UUID
-) -> int:
-    """Plans one organization's campaigns, each in its own transaction."""
+) -> PlanRun:
+    """Plans one organization's campaigns, each in its own transaction: one that fails is
+    logged and left for the next run, and the others are planned."""
     async with org_session(sessionmaker, org_id) as session, session.begin():
         campaign_ids = list(
             (
@@ -352,25 +385,34 @@ async def plan_org(
                 )
             ).scalars()
         )
-    started = 0
+    run = PlanRun()
     for campaign_id in campaign_ids:
-        async with org_session(sessionmaker, org_id) as session, session.begin():
-            campaign = (
-                await session.execute(
-                    select(Campaign)
-                    .where(Campaign.id == campaign_id, Campaign.status == "active")
-                    .with_for_update(skip_locked=True)
-                )
-            ).scalar_one_or_none()
-            if campaign is None:
-                continue
-            result = await plan_campaign(session, campaign, settings)
-        if result.started:
-            log.info(
-                "campaign %s: started %d contacts %s",
-                campaign_id,
-                result.started,
-                result.by_channel,
+        async with campaign_alone("planning", campaign_id, run.failed):
+            run.started += await _plan_one(sessionmaker, settings, org_id, campaign_id)
+    return run
+
+
+async def _plan_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    org_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+) -> int:
+    """Plans the campaign in a transaction of its own, unless another process is planning it
+    or it is no longer active; answers how many contacts it started."""
+    async with org_session(sessionmaker, org_id) as session, session.begin():
+        campaign = (
+            await session.execute(
+                select(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.status == "active")
+                .with_for_update(skip_locked=True)
             )
-        started += result.started
-    return started
+        ).scalar_one_or_none()
+        if campaign is None:
+            return 0
+        result = await plan_campaign(session, campaign, settings)
+    if result.started:
+        log.info(
+            "campaign %s: started %d contacts %s", campaign_id, result.started, result.by_channel
+        )
+    return result.started
