@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from outreach.auth.tokens import Role
 from outreach.config import Settings
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
-from outreach.sending.secrets import SenderSecrets
 from outreach.kit.targets import TargetGuard
+from outreach.sending.secrets import SenderSecrets
 from outreach.sending.sms import SmsAccount, SmsSent, send_sms, sms_client
 from outreach.sending.sms_service import sms_account
 from tests.factories import Org

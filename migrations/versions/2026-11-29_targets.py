@@ -1,6 +1,6 @@
 """Rate limit windows: per-organization counts of rate-limited operations (the sender test).
 
-Revision ID: 0005_h-targets
+Revision ID: 0005_targets
 Revises: 0004_sending
 Create Date: 2026-11-29
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import context, op
 from psycopg import sql
 
-revision: str = "0005_h-targets"
+revision: str = "0005_targets"
 down_revision: str | None = "0004_sending"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
