@@ -84,7 +84,6 @@ ALWAYS_REFUSED = [
         "2001:db8::/32",
         "100::/64",  # discard-only
         "2001::/32",  # Teredo: carries an IPv4 address it hides
-        "::/96",  # IPv4-compatible (deprecated); :: and ::1 are matched before
     ),
 ]
 PRIVATE_UNLESS_ALLOWED = [
@@ -102,6 +101,7 @@ PRIVATE_UNLESS_ALLOWED = [
     *_blocks(SHARED, "100.64.0.0/10"),
 ]
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated; holds :: and ::1 too
 
 
 class TargetError(Exception):
@@ -143,12 +143,12 @@ def refusal(address: IPAddress, *, allow_private: bool) -> str | None:
 
 def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 one stands for: mapped (::ffff:a.b.c.d), 6to4 (2002::/16),
-    NAT64 (64:ff9b::/96)."""
+    NAT64 (64:ff9b::/96), IPv4-compatible (::a.b.c.d)."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if address in NAT64:
+    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
