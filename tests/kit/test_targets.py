@@ -23,7 +23,7 @@ ALWAYS_REFUSED = [
     ("169.254.1.1", "link-local"),
     ("fe80::1", "link-local"),
     ("fe80::1%1", "link-local"),
-    ("0.0.0.0", "unspecified"),
+    ("0.0.0.0", "unspecified"),  # noqa: S104 - an address to refuse, not to bind
     ("::", "unspecified"),
     ("224.0.0.1", "multicast"),
     ("ff02::1", "multicast"),

@@ -149,7 +149,7 @@ def test_production_refuses_an_internal_smtp_host_on_patch(production: TestClien
         ("fe80::1", "link-local"),
         ("fd00:ec2::254", "cloud metadata"),
         ("metadata.google.internal", "cloud metadata"),
-        ("0.0.0.0", "unspecified"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - an address to refuse, not to bind
         ("224.0.0.251", "multicast"),
     ],
 )
