@@ -158,6 +158,16 @@ def test_anything_but_an_smtp_greeting_fails_the_same_way(smtp_port: int) -> Non
     assert _check(smtp_port, tls="tls") == _generic_failure(smtp_port)
 
 
+def test_a_host_that_does_not_resolve_answers_like_a_closed_port() -> None:
+    server = SmtpServer("smtp.nowhere.invalid", 25, "none", guard=TargetGuard(allow_private=True))
+    result = asdict(asyncio.run(check_connection(server, timeout=1)))
+    assert result == {
+        "ok": False,
+        "stage": "connect",
+        "detail": "No SMTP server answered at smtp.nowhere.invalid:25",
+    }
+
+
 def test_a_port_that_speaks_http_answers_like_a_closed_one(client: TestClient, org: Org) -> None:
     with tcp_listener(speak_http) as http:
         result = check(client, org, sender(client, org, http.port)["id"]).json()
