@@ -35,13 +35,19 @@ def tcp_listener(serve: Callable[[socket.socket], None]) -> Iterator[Listener]:
             listener.accepted()
             serve(self.request)
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    with serving(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)) as port:
+        listener.port = port
+        yield listener
+
+
+@contextmanager
+def serving(server: socketserver.ThreadingTCPServer) -> Iterator[int]:
+    """Runs the server in a thread until the block ends; gives its port."""
     server.daemon_threads = True
-    listener.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield listener
+        yield int(server.server_address[1])
     finally:
         server.shutdown()
         server.server_close()

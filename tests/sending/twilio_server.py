@@ -6,7 +6,6 @@ The recipient number picks the answer, like Twilio's magic test numbers: OK_NUMB
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.sending.tcp_servers import serving
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 AUTH_TOKEN = "twilio-auth-token-0123"
@@ -114,14 +115,6 @@ def _handler(server: TwilioServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def twilio_server() -> Iterator[TwilioServer]:
     server = TwilioServer(url="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
-    httpd.daemon_threads = True
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))) as port:
+        server.url = f"http://127.0.0.1:{port}"
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
