@@ -177,7 +177,7 @@ class TargetGuard:
         is refused, TargetUnresolved when the name gives none."""
         name = host.strip().rstrip(".").lower()
         if name in METADATA_NAMES:
-            raise TargetRefused(host, METADATA, literal=True)
+            raise TargetRefused(host, "a cloud metadata host", literal=True)
         literal = _literal(name)
         found = [literal] if literal is not None else await self._resolve(host, name, port)
         if not found:
