@@ -2,12 +2,16 @@
 TARGET_NOT_ALLOWED) and again at every connection, against real servers on loopback."""
 
 import asyncio
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import trustme
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
@@ -16,8 +20,16 @@ from outreach.db import DatabaseUrls
 from outreach.kit.targets import TargetGuard
 from outreach.main import create_app
 from outreach.sending.sms import SmsAccount, SmsSendError, send_sms, sms_client
+from outreach.sending.smtp import SmtpServer, check_connection
 from tests.factories import Org, production_settings
-from tests.sending.conftest import Engine, MailSink, create_sender, outbox_rows, ready_campaign
+from tests.sending.conftest import (
+    Engine,
+    MailSink,
+    create_sender,
+    free_port,
+    outbox_rows,
+    ready_campaign,
+)
 from tests.sending.system_senders import add_system_sender
 from tests.sending.tcp_servers import Listener, greet_after, tcp_listener
 from tests.sending.twilio_server import (
@@ -295,3 +307,54 @@ def test_a_recruiter_is_refused_before_the_host_is_looked_at(production: TestCli
     body = {"from_email": "a@example.com", "smtp_host": "169.254.169.254"}
     answer = production.post(SENDERS, json=body, headers=org.headers(Role.RECRUITER))
     assert answer.status_code == 403
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusting_the_test_ca(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clients' default trust (OpenSSL's, and httpx's with trust_env) is the test CA."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+
+
+def server_tls(ca: trustme.CA, name: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(context)
+    return context
+
+
+@pytest.mark.usefixtures("trusting_the_test_ca")
+def test_tls_to_a_pinned_address_checks_the_certificate_for_the_host_name(
+    ca: trustme.CA,
+) -> None:
+    port = free_port()
+    controller = Controller(
+        MailSink(port), hostname="127.0.0.1", port=port, ssl_context=server_tls(ca, "mail.test")
+    )
+    controller.start()
+    try:
+        pinned = TargetGuard(allow_private=True, resolve=dns(["127.0.0.1"]))
+        for_the_name = SmtpServer("mail.test", port, "tls", guard=pinned)
+        assert asyncio.run(check_connection(for_the_name, timeout=2)).ok is True
+        another_name = SmtpServer("other.test", port, "tls", guard=pinned)
+        refused = asyncio.run(check_connection(another_name, timeout=2))
+    finally:
+        controller.stop()
+    assert (refused.ok, refused.detail) == (False, f"No SMTP server answered at other.test:{port}")
+
+
+@pytest.mark.usefixtures("trusting_the_test_ca")
+def test_https_to_a_pinned_address_checks_the_certificate_for_the_host_name(
+    ca: trustme.CA,
+) -> None:
+    pinned = TargetGuard(allow_private=True, resolve=dns(["127.0.0.1"]))
+    with twilio_server(tls=server_tls(ca, "sms.test")) as https:
+        port = https.url.rsplit(":", 1)[1]
+        assert sms_through(pinned, f"https://sms.test:{port}").sid.startswith("SM")
+        with pytest.raises(SmsSendError, match="CERTIFICATE_VERIFY_FAILED"):
+            sms_through(pinned, f"https://other.test:{port}")

@@ -6,6 +6,7 @@ The recipient number picks the answer, like Twilio's magic test numbers: OK_NUMB
 
 import base64
 import json
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,8 +114,12 @@ def _handler(server: TwilioServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def twilio_server() -> Iterator[TwilioServer]:
+def twilio_server(tls: ssl.SSLContext | None = None) -> Iterator[TwilioServer]:
+    """The server on loopback; over HTTPS with `tls` (a server context with its certificate)."""
     server = TwilioServer(url="")
-    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))) as port:
-        server.url = f"http://127.0.0.1:{port}"
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    with serving(httpd) as port:
+        server.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         yield server
