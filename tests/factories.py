@@ -19,6 +19,22 @@ from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.events.service import NewEvent, record_events
 
 
+def production_settings(settings: Settings, **changes: Any) -> Settings:
+    """The test settings as production runs them: env production, with the secrets production
+    requires set to real (non-default) values; `changes` on top."""
+    values: dict[str, Any] = {
+        "env": "production",
+        "database_url": settings.database_url,
+        "run_jobs": False,
+        "jwt_secret": "production-jwt-secret-for-tests-0123456789abcdef",
+        "tracking_secrets": ["production-tracking-secret-for-tests-0123456789"],
+        "sender_secret_keys": ["cHJvZHVjdGlvbi1zZW5kZXIta2V5LWZvci10ZXN0cyE="],
+        "public_url": "https://outreach.example.com",
+        "_env_file": None,
+    }
+    return Settings(**values | changes)
+
+
 @dataclass
 class Org:
     """A fresh organization of the test, with a helper to act as one of its users."""

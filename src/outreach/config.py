@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     )
 
     public_url: str | None = None
+    # Hosts a tenant gives (sender SMTP hosts, the SMS provider's URL) may be loopback, private
+    # or CGNAT addresses outside production; in production only when this is true (a relay on
+    # the private network). Link-local and cloud metadata addresses are refused always.
+    allow_private_targets: bool = False
+    # POST /senders/{id}/test per organization per minute, counted in PostgreSQL.
+    sender_tests_per_minute: int = Field(default=10, ge=1, le=10000)
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
     # false: this process serves requests only, and the background jobs run elsewhere
     run_jobs: bool = True

@@ -39,12 +39,14 @@ class AppError(Exception):
         detail: str | None = None,
         errors: list[FieldError] | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.code = code or self.default_code
         self.title = title or self.default_title
         self.detail = detail
         self.errors = errors or []
         self.extra = extra or {}
+        self.headers = headers or {}  # of the response, e.g. Retry-After
         super().__init__(f"{self.code}: {self.title}")
 
 

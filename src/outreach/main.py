@@ -25,6 +25,7 @@ from outreach.inbound.router import router as inbound_router
 from outreach.jobs.scheduler import start_background_jobs
 from outreach.kit import timezones
 from outreach.kit.problems import install_problem_handlers
+from outreach.kit.targets import TargetGuard
 from outreach.mailcatcher.router import router as mail_catcher_router
 from outreach.outbox.router import router as outbox_router
 from outreach.schema import check_app_role, head_revision
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.known_principals = known_principals()
     app.state.token_verifier = TokenVerifier(settings)
     app.state.tracking_signer = TrackingSigner(settings.tracking_secrets)
+    app.state.target_guard = TargetGuard.for_settings(settings)
     app.state.migration_head = head_revision(urls)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)

@@ -2,12 +2,22 @@
 outbox as the API shows it, and the explicit send call's limits and idempotency."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import Org, create_campaign, create_template, post_contacts
+from outreach.config import Settings
+from outreach.db import DatabaseUrls
+from outreach.main import create_app
+from tests.factories import (
+    Org,
+    create_campaign,
+    create_template,
+    post_contacts,
+    production_settings,
+)
 from tests.sending.conftest import (
     Engine,
     MailSink,
@@ -72,13 +82,14 @@ def test_an_ab_campaign_sends_each_contact_its_variants_template(
     assert {templates[e] for e, v in variant_of.items() if v == "A"} == {a["id"]}
 
 
-def test_sms_goes_through_the_organizations_provider(
+def sms_campaign(
     client: TestClient,
     org: Org,
     as_owner: psycopg.Connection,
-    engine: Engine,
     twilio: TwilioServer,
-) -> None:
+    rows: list[dict[str, str]],
+) -> dict[str, Any]:
+    """An active autopilot campaign that texts `rows` through the loopback provider."""
     configured = client.put(
         "/api/v1/sms-provider",
         json={
@@ -106,14 +117,25 @@ def test_sms_goes_through_the_organizations_provider(
         sms_allocation=100,
         mail_allocation=0,
     )
-    rows = [
-        {"email": "ok@example.com", "first_name": "Olga", "phone": OK_NUMBER},
-        {"email": "bad@example.com", "first_name": "Ben", "phone": INVALID_NUMBER},
-    ]
     rows = [{**row, "lead_tier": "hot", "contact_type": "decision_maker"} for row in rows]
     assert post_contacts(client, org, campaign["id"], rows).status_code == 200
     as_owner.execute(ALL_WEEK, (campaign["id"],))
     client.post(f"/api/v1/campaigns/{campaign['id']}/activate", headers=org.headers())
+    return campaign
+
+
+def test_sms_goes_through_the_organizations_provider(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    engine: Engine,
+    twilio: TwilioServer,
+) -> None:
+    rows = [
+        {"email": "ok@example.com", "first_name": "Olga", "phone": OK_NUMBER},
+        {"email": "bad@example.com", "first_name": "Ben", "phone": INVALID_NUMBER},
+    ]
+    campaign = sms_campaign(client, org, as_owner, twilio, rows)
     engine.plan(org)
     engine.send(org)
 
@@ -128,6 +150,26 @@ def test_sms_goes_through_the_organizations_provider(
     assert "21211" in contacts["bad@example.com"]["error_message"]
     # a bad number is not a bounced email address: nothing is suppressed
     assert client.get("/api/v1/suppressions", headers=org.headers()).json()["items"] == []
+
+
+def test_a_production_worker_does_not_text_through_a_loopback_provider(
+    as_owner: psycopg.Connection,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    twilio: TwilioServer,
+) -> None:
+    # Saved while the operator allowed private targets; sent once they no longer are.
+    allowing = production_settings(settings, allow_private_targets=True)
+    org = Org(allowing)
+    row = {"email": "ok@example.com", "first_name": "Olga", "phone": "+14155550123"}
+    with TestClient(create_app(allowing, database_urls)) as client:
+        campaign = sms_campaign(client, org, as_owner, twilio, [row])
+    Engine(allowing, database_urls).plan(org)
+    Engine(production_settings(settings), database_urls).send(org)
+    assert [r for r in twilio.requests if r["form"]["To"] == row["phone"]] == []
+    message = outbox_rows(as_owner, campaign["id"])[0]
+    assert (message["status"], message["attempts"]) == ("queued", 1)
+    assert "127.0.0.1 is a loopback address" in message["last_error"]
 
 
 def test_the_outbox_lists_messages_by_campaign_and_status(

@@ -5,10 +5,10 @@ import asyncio
 import socket
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from outreach.sending.sms import SmsAccount, SmsSendError, SmsSent, send_sms
+from outreach.kit.targets import TargetGuard
+from outreach.sending.sms import SmsAccount, SmsSendError, SmsSent, send_sms, sms_client
 from tests.sending.twilio_server import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -38,8 +38,17 @@ def account(url: str, token: str = AUTH_TOKEN) -> SmsAccount:
     )
 
 
+LOOPBACK_ALLOWED = TargetGuard(allow_private=True)
+
+
 def send(url: str, to: str, token: str = AUTH_TOKEN) -> SmsSent:
-    return asyncio.run(send_sms(account(url, token), to, "Hi Ada, are you open to a new role?"))
+    async def once() -> SmsSent:
+        async with sms_client(LOOPBACK_ALLOWED) as http:
+            return await send_sms(
+                account(url, token), to, "Hi Ada, are you open to a new role?", http=http
+            )
+
+    return asyncio.run(once())
 
 
 def failure(url: str, to: str, token: str = AUTH_TOKEN) -> SmsSendError:
@@ -68,7 +77,7 @@ def test_a_trailing_slash_on_the_base_url_is_harmless(twilio: TwilioServer) -> N
 
 def test_one_shared_http_client_sends_many_messages(twilio: TwilioServer) -> None:
     async def send_three() -> list[SmsSent]:
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with sms_client(LOOPBACK_ALLOWED, timeout=5) as http:
             return [
                 await send_sms(account(twilio.url), OK_NUMBER, f"message {n}", http=http)
                 for n in range(3)
@@ -137,7 +146,7 @@ def test_a_refused_connection_is_a_temporary_failure() -> None:
 
 def test_a_timeout_is_a_temporary_failure(twilio: TwilioServer) -> None:
     async def send_slowly() -> SmsSent:
-        async with httpx.AsyncClient(timeout=0.2) as http:
+        async with sms_client(LOOPBACK_ALLOWED, timeout=0.2) as http:
             return await send_sms(account(twilio.url), SLOW_NUMBER, "hello", http=http)
 
     with pytest.raises(SmsSendError) as raised:

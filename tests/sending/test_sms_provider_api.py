@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from outreach.auth.tokens import Role
 from outreach.config import Settings
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
+from outreach.kit.targets import TargetGuard
 from outreach.sending.secrets import SenderSecrets
-from outreach.sending.sms import SmsAccount, SmsSent, send_sms
+from outreach.sending.sms import SmsAccount, SmsSent, send_sms, sms_client
 from outreach.sending.sms_service import sms_account
 from tests.factories import Org
 from tests.sending.twilio_server import (
@@ -250,7 +251,12 @@ def test_the_send_loop_sends_with_the_stored_account(
     secrets = SenderSecrets(settings.sender_secret_keys)
     account = account_of(database_urls, org.id, secrets)
     assert account == SmsAccount(twilio.url, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER)
-    sent: SmsSent = asyncio.run(send_sms(account, OK_NUMBER, "Hello"))
+
+    async def send() -> SmsSent:
+        async with sms_client(TargetGuard(allow_private=True)) as http:
+            return await send_sms(account, OK_NUMBER, "Hello", http=http)
+
+    sent = asyncio.run(send())
     assert sent.sid.startswith("SM")
     assert twilio.requests[-1]["form"]["To"] == OK_NUMBER
     assert account_of(database_urls, other_org.id, secrets) is None

@@ -6,7 +6,7 @@ The recipient number picks the answer, like Twilio's magic test numbers: OK_NUMB
 
 import base64
 import json
-import threading
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.sending.tcp_servers import serving
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 AUTH_TOKEN = "twilio-auth-token-0123"
@@ -112,16 +114,12 @@ def _handler(server: TwilioServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def twilio_server() -> Iterator[TwilioServer]:
+def twilio_server(tls: ssl.SSLContext | None = None) -> Iterator[TwilioServer]:
+    """The server on loopback; over HTTPS with `tls` (a server context with its certificate)."""
     server = TwilioServer(url="")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
-    httpd.daemon_threads = True
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    with serving(httpd) as port:
+        server.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

@@ -7,7 +7,9 @@ success already sent).
 """
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from typing import Annotated
 
 from cachetools import LRUCache
@@ -15,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import State
 
 from outreach.auth.tokens import Principal, TokenVerifier
 from outreach.errors import Forbidden, Unauthorized
@@ -82,10 +85,9 @@ def _profile_params(principal: Principal) -> dict[str, object]:
     }
 
 
-async def get_tenant_session(
-    request: Request, principal: CurrentPrincipal
-) -> AsyncIterator[AsyncSession]:
-    state = request.app.state
+@asynccontextmanager
+async def tenant_transaction(state: State, principal: Principal) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction with the caller's org set, committed at the end."""
     async with state.sessionmaker() as session:
         session.info["org_id"] = principal.org_id
         first_seen = state.known_principals.get(principal) is None
@@ -97,7 +99,25 @@ async def get_tenant_session(
             state.known_principals[principal] = True
 
 
+async def get_tenant_session(
+    request: Request, principal: CurrentPrincipal
+) -> AsyncIterator[AsyncSession]:
+    async with tenant_transaction(request.app.state, principal) as session:
+        yield session
+
+
 TenantSession = Annotated[AsyncSession, Depends(get_tenant_session, scope="function")]
+
+Transactions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+async def get_tenant_transactions(request: Request, principal: CurrentPrincipal) -> Transactions:
+    """For a route that waits on the network: short transactions opened when it needs them,
+    so no pooled connection is held while it waits (TenantSession holds one per request)."""
+    return partial(tenant_transaction, request.app.state, principal)
+
+
+TenantTransactions = Annotated[Transactions, Depends(get_tenant_transactions)]
 
 
 def require_writer(principal: Principal) -> None:

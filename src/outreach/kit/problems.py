@@ -114,6 +114,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         exc.errors,
         _request_id(request),
         exc.extra,
+        exc.headers,
     )
 
 

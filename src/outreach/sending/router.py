@@ -6,10 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.auth.dependencies import CurrentPrincipal, TenantSession, TenantTransactions
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
+from outreach.kit.targets import OutboundGuard
 from outreach.sending import service
 from outreach.sending.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 from outreach.sending.secrets import SenderSecrets, sender_secrets
@@ -24,13 +25,18 @@ async def get_sender_secrets(request: Request) -> SenderSecrets:
 Secrets = Annotated[SenderSecrets, Depends(get_sender_secrets)]
 
 MANAGERS_ONLY = "Admins and TA managers only; the SMTP password is write-only."
+SMTP_HOST_RULE = (
+    " An `smtp_host` that is (or resolves to) a link-local or cloud metadata address, or in "
+    "production a loopback, private or CGNAT one (unless the operator allows them), is refused "
+    "with `422 TARGET_NOT_ALLOWED`; every connection checks it again."
+)
 
 
 @router.post(
     "",
     summary="Add a sender",
     description=MANAGERS_ONLY + " Refused with `409 SENDER_EXISTS` when the organization "
-    "already has a sender with this `from_email` (in any case).",
+    "already has a sender with this `from_email` (in any case)." + SMTP_HOST_RULE,
     status_code=201,
     response_model=SenderOut,
     responses=problem_responses(401, 403, 409, 422),
@@ -41,13 +47,14 @@ async def create_sender(
     session: TenantSession,
     principal: CurrentPrincipal,
     secrets: Secrets,
+    guard: OutboundGuard,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     return await idempotent(
         session,
         request,
         idempotency_key,
-        lambda: service.create_sender(session, principal, secrets, body),
+        lambda: service.create_sender(session, principal, secrets, guard, body),
     )
 
 
@@ -78,7 +85,7 @@ async def get_sender(sender_id: uuid.UUID, session: TenantSession) -> SenderOut:
     summary="Change a sender",
     description="Absent fields stay as they are, `null` clears an optional field (`null` "
     "for `smtp_password` removes the password). A system sender's address and SMTP fields "
-    "are refused with `409 SENDER_SYSTEM_READ_ONLY`. " + MANAGERS_ONLY,
+    "are refused with `409 SENDER_SYSTEM_READ_ONLY`. " + MANAGERS_ONLY + SMTP_HOST_RULE,
     response_model=SenderOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -88,8 +95,9 @@ async def update_sender(
     session: TenantSession,
     principal: CurrentPrincipal,
     secrets: Secrets,
+    guard: OutboundGuard,
 ) -> SenderOut:
-    return await service.update_sender(session, principal, secrets, sender_id, body)
+    return await service.update_sender(session, principal, secrets, guard, sender_id, body)
 
 
 @router.post(
@@ -124,15 +132,27 @@ async def delete_sender(
 @router.post(
     "/{sender_id}/test",
     summary="Check the sender's SMTP connection and login (admins and TA managers)",
+    description="Connects (with STARTTLS when configured), logs in when the sender has a "
+    "username, and answers how far it got. Until an SMTP server greets, every failure "
+    "(nothing listening, silence, timeout, TLS, not SMTP) answers the same `connect` failure. "
+    "At most `OUTREACH_SENDER_TESTS_PER_MINUTE` per organization per minute: then "
+    "`429 RATE_LIMITED` with `Retry-After`; every answer carries `RateLimit-Limit`, "
+    "`RateLimit-Remaining` and `RateLimit-Reset`.",
     response_model=ConnectionCheckOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 429),
 )
 async def check_sender(
     sender_id: uuid.UUID,
     request: Request,
-    session: TenantSession,
+    response: Response,
+    transactions: TenantTransactions,
     principal: CurrentPrincipal,
     secrets: Secrets,
+    guard: OutboundGuard,
 ) -> ConnectionCheckOut:
     settings = request.app.state.settings
-    return await service.check_sender(session, principal, secrets, settings, sender_id)
+    result, allowance = await service.check_sender(
+        transactions, principal, secrets, settings, guard, sender_id
+    )
+    response.headers.update(allowance.headers())
+    return result

@@ -121,7 +121,9 @@ class SenderIn(BaseModel):
     from_email: FromEmail
     from_name: FromName = None
     smtp_host: SmtpHost = Field(
-        description="Host name or IP; loopback and private addresses are allowed"
+        description="Host name or IP. Link-local and cloud metadata addresses are refused "
+        "(TARGET_NOT_ALLOWED), and in production loopback, private and CGNAT ones unless the "
+        "operator allows them"
     )
     smtp_port: SmtpPort = 587
     smtp_tls: SmtpTls = Field("starttls", description="`tls` is implicit TLS (usually port 465)")

@@ -6,12 +6,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.auth.dependencies import require_manager
+from outreach.auth.dependencies import Transactions, require_manager
 from outreach.auth.tokens import Principal
 from outreach.config import Settings
 from outreach.errors import Conflict, ValidationFailed, not_found
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
+from outreach.kit.ratelimit import Allowance, take_one
+from outreach.kit.targets import TargetGuard, TargetRefused
 from outreach.models import Sender
 from outreach.sending import repository
 from outreach.sending.rules import effective_daily_limit
@@ -39,9 +41,14 @@ async def get_sender(session: AsyncSession, sender_id: uuid.UUID) -> SenderOut:
 
 
 async def create_sender(
-    session: AsyncSession, principal: Principal, secrets: SenderSecrets, sender: SenderIn
+    session: AsyncSession,
+    principal: Principal,
+    secrets: SenderSecrets,
+    guard: TargetGuard,
+    sender: SenderIn,
 ) -> SenderOut:
     require_manager(principal)
+    await check_target(guard, "smtp_host", sender.smtp_host, sender.smtp_port)
     values = sender.model_dump(exclude={"smtp_password"})
     values |= _warmup(values, current=None)
     encrypted = _encrypted(secrets, sender.smtp_password)
@@ -59,6 +66,7 @@ async def update_sender(
     session: AsyncSession,
     principal: Principal,
     secrets: SenderSecrets,
+    guard: TargetGuard,
     sender_id: uuid.UUID,
     patch: SenderPatch,
 ) -> SenderOut:
@@ -72,6 +80,9 @@ async def update_sender(
             f"These fields cannot change: {', '.join(refused)}. Its limits, warm-up and "
             "thresholds can.",
         )
+    if "smtp_host" in changes:
+        port = changes.get("smtp_port") or sender.smtp_port or 25
+        await check_target(guard, "smtp_host", changes["smtp_host"], port)
     changes |= _warmup(changes, current=sender)
     if "smtp_password" in changes:
         changes["smtp_password_encrypted"] = _encrypted(secrets, changes.pop("smtp_password"))
@@ -165,19 +176,44 @@ async def _get(session: AsyncSession, sender_id: uuid.UUID, *, for_update: bool 
     return sender
 
 
+async def check_target(guard: TargetGuard, field: str, host: str, port: int) -> None:
+    """A tenant's host, checked when it is saved: 422 TARGET_NOT_ALLOWED when refused. A name
+    that does not resolve yet is saved; every connection checks it again."""
+    try:
+        await guard.check(host, port)
+    except TargetRefused as exc:
+        raise ValidationFailed.field(field, "TARGET_NOT_ALLOWED", str(exc)) from None
+
+
+SENDER_TEST_KEY = "sender_test"
+
+
 async def check_sender(
-    session: AsyncSession,
+    transactions: Transactions,
     principal: Principal,
     secrets: SenderSecrets,
     settings: Settings,
+    guard: TargetGuard,
     sender_id: uuid.UUID,
-) -> ConnectionCheckOut:
-    """Connect to the sender's SMTP server as it is configured, log in, and say how it went."""
+) -> tuple[ConnectionCheckOut, Allowance]:
+    """Connect to the sender's SMTP server as it is configured, log in, and say how it went.
+
+    Counted against the organization's per-minute allowance. What it needs is read in a short
+    transaction of its own: no database connection is held while the server is waited for.
+    """
     require_manager(principal)
-    sender = await _get(session, sender_id)
+    async with transactions() as session:
+        allowance = await take_one(
+            session,
+            principal.org_id,
+            SENDER_TEST_KEY,
+            limit=settings.sender_tests_per_minute,
+            window_seconds=60,
+        )
+        sender = await _get(session, sender_id)
     try:
-        server = smtp_server_for(sender, secrets, settings)
+        server = smtp_server_for(sender, secrets, settings, guard)
     except SmtpNotConfigured as exc:
-        return ConnectionCheckOut(ok=False, stage="connect", detail=str(exc))
+        return ConnectionCheckOut(ok=False, stage="connect", detail=str(exc)), allowance
     result = await check_connection(server)
-    return ConnectionCheckOut.model_validate(result, from_attributes=True)
+    return ConnectionCheckOut.model_validate(result, from_attributes=True), allowance

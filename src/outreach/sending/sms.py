@@ -6,6 +6,8 @@ from urllib.parse import quote
 
 import httpx
 
+from outreach.kit.targets import TargetGuard, guarded_http_client
+
 SEND_TIMEOUT_SECONDS = 10.0
 MESSAGE_MAX_LENGTH = 500  # of a provider's error text kept in the error
 
@@ -62,26 +64,16 @@ class SmsSendError(Exception):
         return f"{kind} SMS failure ({status}{code}): {self.message}"
 
 
-async def send_sms(
-    account: SmsAccount, to: str, body: str, *, http: httpx.AsyncClient | None = None
-) -> SmsSent:
-    """Send one SMS; raises SmsSendError when the provider does not accept it.
-
-    Pass `http` to reuse one client (and its connections) across many messages, with its own
-    timeout; without it each call opens one with a 10-second timeout.
-    """
-    if http is None:
-        async with _client() as own:
-            return await _post(own, account, to, body)
-    return await _post(http, account, to, body)
+def sms_client(guard: TargetGuard, timeout: float = SEND_TIMEOUT_SECONDS) -> httpx.AsyncClient:
+    """The HTTP client to send with: the provider's URL is a tenant's target, so it connects
+    through the guard. A provider answers at once; redirects are not part of the API and are
+    not followed."""
+    return guarded_http_client(guard, timeout=timeout, follow_redirects=False)
 
 
-def _client() -> httpx.AsyncClient:
-    # A provider answers at once; redirects are not part of the API and are not followed.
-    return httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS, follow_redirects=False)
-
-
-async def _post(http: httpx.AsyncClient, account: SmsAccount, to: str, body: str) -> SmsSent:
+async def send_sms(account: SmsAccount, to: str, body: str, *, http: httpx.AsyncClient) -> SmsSent:
+    """Send one SMS over `http` (an `sms_client`, reused across messages); raises
+    SmsSendError when the provider does not accept it."""
     try:
         answer = await http.post(
             account.messages_url(),

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.kit.problems import problem_responses
+from outreach.kit.targets import OutboundGuard
 from outreach.sending import sms_service as service
 from outreach.sending.router import Secrets
 from outreach.sending.sms_schemas import SmsProviderIn, SmsProviderOut
@@ -26,7 +27,10 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     "",
     summary="Set the SMS provider (admins and TA managers)",
     description="Creates the organization's configuration (`201`) or replaces it (`200`). "
-    "The auth token is write-only: stored encrypted, never returned.",
+    "The auth token is write-only: stored encrypted, never returned. A `base_url` whose host "
+    "is (or resolves to) a link-local or cloud metadata address, or in production a loopback, "
+    "private or CGNAT one (unless the operator allows them), is refused with "
+    "`422 TARGET_NOT_ALLOWED`; every connection checks it again.",
     response_model=SmsProviderOut,
     responses={201: {"description": "Created", "model": SmsProviderOut}, **_responses(401, 403)},
 )
@@ -36,8 +40,9 @@ async def put_sms_provider(
     session: TenantSession,
     principal: CurrentPrincipal,
     secrets: Secrets,
+    guard: OutboundGuard,
 ) -> SmsProviderOut:
-    saved, created = await service.save_provider(session, principal, secrets, body)
+    saved, created = await service.save_provider(session, principal, secrets, guard, body)
     response.status_code = 201 if created else 200
     return saved
 

@@ -2,15 +2,18 @@
 token; the send loop gets the account with its token decrypted."""
 
 import uuid
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_manager
 from outreach.auth.tokens import Principal
 from outreach.errors import NotFound
+from outreach.kit.targets import TargetGuard
 from outreach.models import SmsProvider
 from outreach.sending import sms_repository as repository
 from outreach.sending.secrets import SenderSecrets
+from outreach.sending.service import check_target
 from outreach.sending.sms import SmsAccount
 from outreach.sending.sms_schemas import SmsProviderIn, SmsProviderOut
 
@@ -23,10 +26,18 @@ async def get_provider(session: AsyncSession, principal: Principal) -> SmsProvid
 
 
 async def save_provider(
-    session: AsyncSession, principal: Principal, secrets: SenderSecrets, body: SmsProviderIn
+    session: AsyncSession,
+    principal: Principal,
+    secrets: SenderSecrets,
+    guard: TargetGuard,
+    body: SmsProviderIn,
 ) -> tuple[SmsProviderOut, bool]:
     """The configuration as saved, and whether it is new (else it replaced the previous one)."""
     require_manager(principal)
+    url = urlsplit(body.base_url)
+    assert url.hostname is not None  # the schema requires a host
+    port = url.port or (443 if url.scheme == "https" else 80)
+    await check_target(guard, "base_url", url.hostname, port)
     saved = await repository.save_provider(
         session,
         principal.org_id,

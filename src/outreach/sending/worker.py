@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosmtplib
-import httpx
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +24,7 @@ from outreach.embedded import ORG_HEADER
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.jobs.runs import org_session
+from outreach.kit.targets import TargetGuard
 from outreach.models import Sender
 from outreach.sending import outbox
 from outreach.sending.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
@@ -40,7 +40,7 @@ from outreach.sending.messages import (
     wire_bytes,
 )
 from outreach.sending.secrets import SenderSecrets
-from outreach.sending.sms import SmsAccount, SmsSendError, send_sms
+from outreach.sending.sms import SmsAccount, SmsSendError, send_sms, sms_client
 from outreach.sending.sms_service import sms_account
 from outreach.sending.smtp import SmtpNotConfigured, SmtpServer, smtp_server_for
 from outreach.templates.compose import MessageText
@@ -440,7 +440,7 @@ class _Unsendable(_Attempt):
 class _SmsAttempt(_Attempt):
     def __init__(self, ctx: SendingContext, account: SmsAccount) -> None:
         self.ctx, self.account = ctx, account
-        self.http = httpx.AsyncClient(timeout=SMS_TIMEOUT_SECONDS, follow_redirects=False)
+        self.http = sms_client(TargetGuard.for_settings(ctx.settings), SMS_TIMEOUT_SECONDS)
 
     async def finish(self, row: RowMapping, prepared: object) -> Outcome:
         if not row["phone"]:
