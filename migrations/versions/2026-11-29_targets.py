@@ -1,7 +1,7 @@
 """Rate limit windows: per-organization counts of rate-limited operations (the sender test).
 
-Revision ID: 0005_targets
-Revises: 0004_sending
+Revision ID: 0006_targets
+Revises: 0005_tz
 Create Date: 2026-11-29
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from alembic import context, op
 from psycopg import sql
 
-revision: str = "0005_targets"
-down_revision: str | None = "0004_sending"
+revision: str = "0006_targets"
+down_revision: str | None = "0005_tz"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
