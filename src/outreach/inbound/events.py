@@ -6,9 +6,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr, parsedate_to_datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
+
+from outreach.kit.jsondepth import JsonTooDeep, check_depth
 
 InboundEventType = Literal[
     "delivered", "bounced", "spam_reported", "response_received", "unsubscribed"
@@ -57,7 +59,10 @@ class ParsedInbound:
 
 def load_object(body: bytes, what: str) -> dict[str, Any]:
     try:
+        check_depth(body)
         data = json.loads(body.decode("utf-8"))
+    except JsonTooDeep as exc:
+        raise InboundFormatError(f"{what}: {exc.detail}") from exc
     except UnicodeDecodeError as exc:
         raise InboundFormatError(f"{what}: the body is not UTF-8") from exc
     except json.JSONDecodeError as exc:
@@ -79,7 +84,15 @@ def validate(model: type[Model], data: Any, what: str) -> Model:
 
 
 def to_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+    """Raises ValueError for a time UTC cannot hold (year 9999 behind UTC, year 1 ahead)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{moment.isoformat()} is out of range in UTC") from exc
+
+
+# Every time a provider sends, read as UTC: one out of range is a field error, never a crash.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
 
 _COLON_OFFSET = re.compile(r"([+-]\d{2}):(\d{2})\s*$")
@@ -98,7 +111,10 @@ def parse_mail_date(value: str | None) -> datetime | None:
     if moment.tzinfo is None:
         # RFC 5322 "-0000": the time is UTC, the sender's zone unknown.
         moment = moment.replace(tzinfo=UTC)
-    return to_utc(moment)
+    try:
+        return to_utc(moment)
+    except ValueError:
+        return None
 
 
 def normalize_email(value: str, what: str) -> str:
