@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     )
 
     public_url: str | None = None
+    # Request bodies over this are refused (413) as they arrive, before parsing; routes that
+    # take more (the CSV imports) are listed in outreach.main.BODY_LIMITS.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
     # false: this process serves requests only, and the background jobs run elsewhere
     run_jobs: bool = True
