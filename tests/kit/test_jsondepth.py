@@ -15,13 +15,15 @@ def test_brackets_in_strings_and_escaped_quotes_do_not_count() -> None:
     check_depth(rb'{"a": "[[[[\"{{{{\\", "b": ["\\\\"]}', limit=2)
 
 
+def feed_in_pieces(text: bytes, size: int, limit: int) -> None:
+    gauge = DepthGauge(limit)
+    for start in range(0, len(text), size):
+        gauge.feed(text[start : start + size])
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 7])
 def test_pieces_may_split_strings_and_escapes_anywhere(size: int) -> None:
     text = rb'["a\"[[[[", "\\", "\\\"{{{{", [1]]'
-    gauge = DepthGauge(limit=2)
-    for start in range(0, len(text), size):
-        gauge.feed(text[start : start + size])
-    deeper = DepthGauge(limit=1)
+    feed_in_pieces(text, size, limit=2)
     with pytest.raises(JsonTooDeep):
-        for start in range(0, len(text), size):
-            deeper.feed(text[start : start + size])
+        feed_in_pieces(text, size, limit=1)
