@@ -88,6 +88,7 @@ async def get_tenant_session(
     state = request.app.state
     async with state.sessionmaker() as session:
         session.info["org_id"] = principal.org_id
+        session.info["user_id"] = principal.user_id  # scopes Idempotency-Key replays
         first_seen = state.known_principals.get(principal) is None
         async with session.begin():
             if first_seen:
