@@ -91,7 +91,8 @@ async def idempotent(
             "INSERT INTO idempotency_keys "
             "(org_id, user_id, key, request_hash, response_status, response_body) "
             "VALUES (:org_id, :user_id, :key, :hash, :status, CAST(:body AS jsonb)) "
-            "ON CONFLICT (org_id, user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
+            "ON CONFLICT (org_id, user_id, key) DO UPDATE "
+            "SET request_hash = EXCLUDED.request_hash, "
             "response_status = EXCLUDED.response_status, "
             "response_body = EXCLUDED.response_body, created_at = now()"
         ),
