@@ -12,6 +12,7 @@ from outreach.auth.tokens import Role, mint_token
 from outreach.config import get_settings
 from outreach.db import DatabaseUrls, resolve_database_urls
 from outreach.embedded import MailCatcher, MailCatcherUnavailable, start_mail_catcher_if_needed
+from outreach.kit.logs import guard_log_handlers
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
 
 log = logging.getLogger("outreach")
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
+    guard_log_handlers()
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

@@ -26,6 +26,7 @@ from outreach.inbound.router import router as inbound_router
 from outreach.jobs.scheduler import start_background_jobs
 from outreach.kit.bodylimit import BodySizeLimit
 from outreach.kit.jsondepth import JsonDepthLimit
+from outreach.kit.logs import guard_log_handlers
 from outreach.kit.problems import install_problem_handlers
 from outreach.mailcatcher.router import router as mail_catcher_router
 from outreach.outbox.router import router as outbox_router
@@ -80,6 +81,7 @@ class RequestIdMiddleware:
 def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = None) -> FastAPI:
     settings = settings or get_settings()
     urls = urls or resolve_database_urls(settings)
+    guard_log_handlers()  # uvicorn's, configured before it loads the app
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
