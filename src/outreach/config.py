@@ -3,15 +3,26 @@
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import AfterValidator, AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOCAL_URL = "http://127.0.0.1:8000"  # `outreach serve`'s default address
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - the documented local default
 DEV_TRACKING_SECRET = "dev-tracking-secret-change-me-0123456789"  # noqa: S105 - local default
 # A Fernet key (urlsafe base64 of 32 bytes), readable as "dev-sender-secret-key-change-me!"
 DEV_SENDER_SECRET_KEY = "ZGV2LXNlbmRlci1zZWNyZXQta2V5LWNoYW5nZS1tZSE="  # noqa: S105 - local default
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            "must be an http(s) URL with a host and no query, e.g. https://outreach.example.com"
+        )
+    return url.rstrip("/")
 
 
 def _fernet_key(key: str) -> str:
@@ -58,7 +69,9 @@ class Settings(BaseSettings):
         default=[DEV_SENDER_SECRET_KEY], min_length=1
     )
 
-    public_url: str | None = None
+    # Where the links the service gives out point (unsubscribe, tracking, reports, webhooks).
+    # Required in production; unset locally, `outreach serve` sets it to its own address.
+    public_url: Annotated[str, AfterValidator(_base_url)] | None = None
     # Request bodies over this are refused (413) as they arrive, before parsing; routes that
     # take more (the CSV imports) are listed in outreach.main.BODY_LIMITS.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
@@ -116,6 +129,21 @@ class Settings(BaseSettings):
                 "set OUTREACH_JWT_PUBLIC_KEY to the identity provider's public key"
             )
         return self
+
+    @model_validator(mode="after")
+    def _public_url_in_production(self) -> "Settings":
+        if self.env == "production" and not self.public_url:
+            raise ValueError(
+                "OUTREACH_PUBLIC_URL is unset: set it to the address the service answers on "
+                "(e.g. https://outreach.example.com); links in the mail it sends point there"
+            )
+        return self
+
+    @property
+    def links_base_url(self) -> str:
+        """OUTREACH_PUBLIC_URL; without it (an app not started by `outreach serve`, tests) the
+        default local address."""
+        return self.public_url or LOCAL_URL
 
 
 @lru_cache

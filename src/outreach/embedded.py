@@ -58,12 +58,12 @@ def _forget_dead_users(pgdata: Path) -> None:
         pids = json.loads(pid_file.read_text())
     except (OSError, ValueError):
         return
-    alive = [pid for pid in pids if _is_running(pid)]
+    alive = [pid for pid in pids if is_running(pid)]
     if alive != pids:
         pid_file.write_text(json.dumps(alive))
 
 
-def _is_running(pid: int) -> bool:
+def is_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -48,7 +48,6 @@ from outreach.tracking.tokens import TrackingSigner
 
 log = logging.getLogger(__name__)
 
-LOCAL_URL = "http://127.0.0.1:8000"
 SMS_TIMEOUT_SECONDS = 10.0
 MAX_ORGS_PER_PASS = 100
 
@@ -64,10 +63,6 @@ class SendingContext:
     rng: random.Random = field(default_factory=random.Random)
     # Set when the process stops: the message being sent is finished, the rest released.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def base_url(self) -> str:
-        return self.settings.public_url or LOCAL_URL
 
 
 @dataclass(frozen=True)
@@ -372,7 +367,7 @@ class _EmailAttempt(_Attempt):
         except RenderFailed as exc:
             return exc
         recipient = _recipient(row)
-        links = TrackedLinks(ctx.signer, ctx.base_url, recipient)
+        links = TrackedLinks(ctx.signer, ctx.settings.links_base_url, recipient)
         return wire_bytes(build_email(_envelope(ctx, sender, row), recipient, content, links))
 
     async def start(self, row: RowMapping, prepared: object) -> Outcome | None:
