@@ -81,10 +81,12 @@ class Settings(BaseSettings):
 
     # The service's own mail relay, e.g. smtp://user:password@smtp.example.com:587?tls=starttls
     # (tls: none, starttls or tls). Unset: `outreach serve` and `outreach worker` start the
-    # embedded mail catcher on mail_catcher_port and send there.
+    # embedded mail catcher of their database and send there.
     smtp_url: str | None = None
-    mail_catcher: bool = False  # set by the CLI when smtp_url points at the embedded catcher
-    mail_catcher_port: int = Field(default=1025, ge=1, le=65535)
+    # Set by the CLI when smtp_url points at the embedded catcher: the database it files into.
+    mail_catcher: str | None = None
+    # Unset: a free port chosen on the first start, recorded under data_dir, one per database.
+    mail_catcher_port: int | None = Field(default=None, ge=1, le=65535)
     mail_from: str = "outreach@localhost"
     # Replies go to reply+<campaign contact id>@reply_domain (Postmark's inbound MailboxHash).
     reply_domain: str | None = None
@@ -143,7 +145,7 @@ class Settings(BaseSettings):
     def links_base_url(self) -> str:
         """OUTREACH_PUBLIC_URL; without it (an app not started by `outreach serve`, tests) the
         default local address."""
-        return self.public_url or LOCAL_URL
+        return (self.public_url or LOCAL_URL).rstrip("/")
 
 
 @lru_cache

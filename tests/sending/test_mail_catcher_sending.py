@@ -17,7 +17,7 @@ def test_a_campaign_without_a_sender_sends_to_the_mail_catcher(
     mail_catcher: MailCatcher,
 ) -> None:
     engine.settings = engine.settings.model_copy(
-        update={"smtp_url": mail_catcher.smtp_url, "mail_catcher": True}
+        update={"smtp_url": mail_catcher.smtp_url, "mail_catcher": mail_catcher.instance}
     )
     template = create_template(client, org)
     campaign = create_campaign(client, org, template_id=template["id"], permission_mode="autopilot")

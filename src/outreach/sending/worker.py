@@ -21,7 +21,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
-from outreach.embedded import ORG_HEADER
+from outreach.embedded import catcher_headers
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.jobs.runs import org_session
@@ -237,14 +237,12 @@ def _envelope(ctx: SendingContext, sender: Sender, row: RowMapping) -> Envelope:
         if settings.reply_domain
         else None
     )
-    # The embedded catcher files each message under its organization by this header.
-    extra = ((ORG_HEADER, str(row["org_id"])),) if settings.mail_catcher else ()
     return Envelope(
         from_email=sender.from_email,
         from_name=sender.from_name,
         message_id=message_id_for(row["id"], sender.from_email),
         reply_to=reply_to,
-        extra_headers=extra,
+        extra_headers=tuple(catcher_headers(settings, row["org_id"])),
     )
 
 
