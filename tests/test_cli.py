@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from outreach.db import DatabaseUrls
-from tests.factories import Org, add_contacts, create_campaign, create_template
+from tests.factories import Org, autopilot_campaign_all_week
 from tests.served import OUTREACH, Served, environment, run, serve
 
 MAX_BODY_BYTES = 100_000
@@ -70,14 +70,8 @@ def test_links_in_mail_point_at_the_port_the_service_listens_on(
     port = urlsplit(served.url).port
     assert port not in (None, 8000)  # --port 0: the port the system picked
     client: Any = api  # the builders take any httpx client
-    template = create_template(client, org, body_text="Hi {{first_name}}, see https://example.com")
-    campaign = create_campaign(client, org, template_id=template["id"], permission_mode="autopilot")
-    add_contacts(client, org, campaign["id"], 1)
-    as_owner.execute(
-        "UPDATE campaigns SET send_days = '{1,2,3,4,5,6,7}', send_start = '00:00', "
-        "send_end = '23:59:59' WHERE id = %s",
-        (campaign["id"],),
-    )
+    body = "Hi {{first_name}}, see https://example.com"
+    campaign = autopilot_campaign_all_week(client, org, as_owner, 1, body_text=body)
     activated = api.post(f"/api/v1/campaigns/{campaign['id']}/activate", headers=org.headers())
     assert activated.status_code == 200, activated.text
 

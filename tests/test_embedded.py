@@ -287,15 +287,22 @@ def test_two_checkouts_on_one_machine_each_file_mail_into_their_own_database(
         assert other.execute("SELECT count(*) FROM caught_messages").fetchone() == (0,)
 
 
-def test_a_recorded_port_now_held_by_another_databases_catcher_is_given_up(
+@pytest.fixture
+def theirs(
     clean_env: pytest.MonkeyPatch,
-    database_urls: DatabaseUrls,
     second_database: DatabaseUrls,
     tmp_path: Path,
     started: list[MailCatcher],
+) -> MailCatcher:
+    """The catcher of another checkout on this machine."""
+    catcher = start(settings_for(tmp_path / "b"), second_database.app, started)
+    assert catcher is not None
+    return catcher
+
+
+def test_a_recorded_port_now_held_by_another_databases_catcher_is_given_up(
+    theirs: MailCatcher, database_urls: DatabaseUrls, tmp_path: Path, started: list[MailCatcher]
 ) -> None:
-    theirs = start(settings_for(tmp_path / "b"), second_database.app, started)
-    assert theirs is not None
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / PORT_FILE).write_text(str(theirs.port))
     mine = start(settings_for(tmp_path / "a"), database_urls.app, started)
@@ -306,13 +313,7 @@ def test_a_recorded_port_now_held_by_another_databases_catcher_is_given_up(
 
 
 def test_a_given_port_held_by_another_databases_catcher_is_a_clear_error(
-    clean_env: pytest.MonkeyPatch,
-    database_urls: DatabaseUrls,
-    second_database: DatabaseUrls,
-    tmp_path: Path,
-    started: list[MailCatcher],
+    theirs: MailCatcher, database_urls: DatabaseUrls, tmp_path: Path, started: list[MailCatcher]
 ) -> None:
-    theirs = start(settings_for(tmp_path / "b"), second_database.app, started)
-    assert theirs is not None
     with pytest.raises(MailCatcherUnavailable, match="another program or outreach database"):
         start(settings_for(tmp_path / "a", theirs.port), database_urls.app, started)
