@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from psycopg import sql
 from psycopg_pool import ConnectionPool
+from sqlalchemy import make_url
 
 from outreach.config import Settings, get_settings
 
@@ -95,8 +96,6 @@ class MailCatcherUnavailable(Exception):
 def catcher_instance(app_url: str) -> str:
     """Names the database a catcher files mail into (its URL without the password): the
     embedded server's URL holds its data folder, so each checkout has its own."""
-    from sqlalchemy import make_url
-
     url = make_url(app_url).set(password=None).render_as_string(hide_password=False)
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 

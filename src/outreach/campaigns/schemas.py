@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,6 +29,7 @@ from outreach.campaigns.rules import (
     ResponseRateBand,
 )
 from outreach.kit.numbers import Percentage
+from outreach.kit.times import UtcDatetime
 
 TIMEZONE_MAX_LENGTH = 100
 HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -205,7 +205,7 @@ class CampaignUpdate(_CampaignFields):
 class ScheduleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scheduled_at: AwareDatetime
+    scheduled_at: UtcDatetime
 
 
 class ResponseRateBandOut(BaseModel):

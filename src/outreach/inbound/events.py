@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr, parsedate_to_datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from outreach.kit.jsondepth import JsonTooDeep, check_depth
+from outreach.kit.times import to_utc
 
 InboundEventType = Literal[
     "delivered", "bounced", "spam_reported", "response_received", "unsubscribed"
@@ -81,18 +82,6 @@ def validate(model: type[Model], data: Any, what: str) -> Model:
             for error in exc.errors(include_url=False)
         )
         raise InboundFormatError(f"{what}: {problems}") from exc
-
-
-def to_utc(moment: datetime) -> datetime:
-    """Raises ValueError for a time UTC cannot hold (year 9999 behind UTC, year 1 ahead)."""
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError(f"{moment.isoformat()} is out of range in UTC") from exc
-
-
-# Every time a provider sends, read as UTC: one out of range is a field error, never a crash.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
 
 _COLON_OFFSET = re.compile(r"([+-]\d{2}):(\d{2})\s*$")

@@ -18,13 +18,13 @@ from outreach.inbound.events import (
     InboundEvent,
     InboundEventType,
     ParsedInbound,
-    UtcDatetime,
     load_object,
     short_reason,
     strip_message_id,
     trim_reply,
     validate,
 )
+from outreach.kit.times import UtcDatetime
 
 PROVIDER = "generic"
 MAX_EVENTS = 1000

@@ -13,7 +13,6 @@ from outreach.inbound.events import (
     InboundEventType,
     InboundFormatError,
     ParsedInbound,
-    UtcDatetime,
     load_object,
     normalize_email,
     parse_mail_date,
@@ -23,6 +22,7 @@ from outreach.inbound.events import (
     trim_reply,
     validate,
 )
+from outreach.kit.times import UtcDatetime
 
 PROVIDER = "postmark"
 

@@ -21,7 +21,6 @@ from outreach.inbound.events import (
     InboundEventType,
     InboundFormatError,
     ParsedInbound,
-    UtcDatetime,
     load_object,
     normalize_email,
     parse_uuid,
@@ -29,6 +28,7 @@ from outreach.inbound.events import (
     strip_message_id,
     validate,
 )
+from outreach.kit.times import UtcDatetime
 
 PROVIDER = "ses"
 _SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
