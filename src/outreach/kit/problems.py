@@ -203,7 +203,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found, or belongs to another organization (NOT_FOUND)",
         409: "Conflicts with the resource's state",
         422: "Invalid input: VALIDATION_ERROR or a field's own code (JSON_TOO_DEEP: a body "
-        "nested deeper than 64 levels)",
+        "nested deeper than 64 levels; DATETIME_OUT_OF_RANGE: a time beyond year 9999 or before "
+        "year 1 in UTC)",
         429: "Too many requests (RATE_LIMITED)",
     }
     schema = {"$ref": "#/components/schemas/Problem"}
