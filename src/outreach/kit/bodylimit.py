@@ -5,6 +5,9 @@ received pass the limit. Nothing is buffered here.
 The limit is per path: the default, and patterns whose routes take more or less. A route that
 takes more (the CSV imports, `POST .../contacts/import`) adds its path pattern to the table
 given to the middleware in `outreach.main`, with its own limit.
+
+Not FastAPI's own `max_body_size`: over a declared Content-Length it replaces whatever the app
+answers with a plain-text 413, where every error here is problem+json with its code.
 """
 
 import re
