@@ -161,6 +161,7 @@ def with_workers(urls: DatabaseUrls, port: int, workers: int, seconds: float) ->
         "DATABASE_URL": urls.app,
         "DATABASE_OWNER_URL": urls.owner,
         "OUTREACH_SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "OUTREACH_PUBLIC_URL": "https://outreach.example.com",  # no `outreach serve` runs
         "OUTREACH_SEND_POLL_SECONDS": "0.1",
         "OUTREACH_SEND_BATCH_SIZE": "200",
         "OUTREACH_PLAN_MINUTES": "1440",

@@ -107,6 +107,22 @@ def post_contacts(
     )
 
 
+def autopilot_campaign_all_week(
+    client: TestClient, org: Org, as_owner: psycopg.Connection, contacts: int, **template: Any
+) -> dict[str, Any]:
+    """An autopilot email campaign of `contacts` people whose window is open all week: it sends
+    once activated."""
+    template_id = create_template(client, org, **template)["id"]
+    campaign = create_campaign(client, org, template_id=template_id, permission_mode="autopilot")
+    add_contacts(client, org, campaign["id"], contacts)
+    as_owner.execute(
+        "UPDATE campaigns SET send_days = '{1,2,3,4,5,6,7}', send_start = '00:00', "
+        "send_end = '23:59:59' WHERE id = %s",
+        (campaign["id"],),
+    )
+    return campaign
+
+
 def add_contacts(
     client: TestClient, org: Org, campaign_id: str, count: int, start: int = 0
 ) -> dict[str, Any]:

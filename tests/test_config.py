@@ -17,6 +17,7 @@ STRONG = {
     "jwt_secret": "4Wq9-zTnV2rYb8KcLmP0sXeHuJd7Gf3A",
     "tracking_secrets": ["Yk2-9rTqW4nVb7XcZm1PsLe8HuJd3Gf6Aa"],
     "sender_secret_keys": [Fernet.generate_key().decode()],
+    "public_url": "https://outreach.example.com",
 }
 
 
@@ -119,3 +120,19 @@ def test_token_hours_beyond_the_maximum_lifetime_are_refused(tmp_path: Path) -> 
     allowed = outreach(tmp_path, "token", "--hours", "2", OUTREACH_JWT_MAX_LIFETIME_HOURS="2")
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.count(".") == 2
+
+
+def test_production_refuses_to_start_without_a_public_url() -> None:
+    with pytest.raises(ValidationError, match="OUTREACH_PUBLIC_URL is unset: set it to"):
+        production(public_url=None)
+    settings = production(public_url="https://outreach.example.com/")
+    assert settings.links_base_url == "https://outreach.example.com"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["outreach.example.com", "ftp://outreach.example.com", "https://", "https://a.example/?x=1"],
+)
+def test_the_public_url_must_be_an_http_url(url: str) -> None:
+    with pytest.raises(ValidationError, match="public_url"):
+        Settings(env="test", public_url=url, _env_file=None)  # type: ignore[call-arg]

@@ -1,6 +1,7 @@
 """The framework's own errors are problem+json with a machine code, and a 500 leaks nothing."""
 
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
+from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES
+from outreach.kit.jsondepth import MAX_JSON_DEPTH
 from outreach.main import create_app
 from tests.factories import Org, create_campaign
 
@@ -159,3 +162,31 @@ def test_nul_characters_are_refused_not_a_500(client: TestClient, org: Org) -> N
     assert added.status_code == 200
     (result,) = added.json()["results"]
     assert (result["status"], result["code"]) == ("invalid", "TEXT_CONTROL_CHARACTERS")
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_parsed(
+    api: TestClient, settings: Settings
+) -> None:
+    body = b'{"name": "' + b"a" * settings.max_body_bytes + b'"}'
+    answer = api.post(ECHO, content=body, headers={"content-type": "application/json"})
+    _problem(answer, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_inbound_bodies_have_their_own_smaller_limit(api: TestClient) -> None:
+    body = b"x" * (INBOUND_MAX_BODY_BYTES + 1)
+    answer = api.post("/api/v1/inbound/generic", params={"org": str(uuid.uuid4())}, content=body)
+    _problem(answer, 413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 900, 100_000])
+def test_json_nested_too_deep_is_422_before_it_is_parsed(api: TestClient, depth: int) -> None:
+    body = b'{"name": "Ada", "count": ' + b"[" * depth + b"]" * depth + b"}"
+    answer = api.post(ECHO, content=body, headers={"content-type": "application/json"})
+    _problem(answer, 422, "JSON_TOO_DEEP")
+
+
+def test_json_up_to_the_depth_limit_reaches_validation(api: TestClient) -> None:
+    depth = MAX_JSON_DEPTH - 1
+    body = b'{"name": "Ada", "count": ' + b"[" * depth + b"]" * depth + b"}"
+    answer = api.post(ECHO, content=body, headers={"content-type": "application/json"})
+    _problem(answer, 422, "VALUE_INVALID")

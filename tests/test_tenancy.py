@@ -119,6 +119,7 @@ TABLES = (
         "idempotency_keys",
         lambda s: {
             "org_id": s.org,
+            "user_id": s.user,
             "key": f"key-{_unique()}",
             "request_hash": "hash",
             "response_status": 201,
@@ -201,6 +202,7 @@ def _seed(conn: psycopg.Connection, s: Seed) -> None:
             "idempotency_keys",
             {
                 "org_id": s.org,
+                "user_id": s.user,
                 "key": s.idempotency_key,
                 "request_hash": "hash",
                 "response_status": 201,

@@ -1,19 +1,28 @@
 """The `outreach` command: serve, worker, migrate, token."""
 
 import argparse
+import contextlib
+import json
 import logging
 import os
 import signal
 import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import get_settings, settings_problems
 from outreach.db import DatabaseUrls, resolve_database_urls
-from outreach.embedded import MailCatcher, MailCatcherUnavailable, start_mail_catcher_if_needed
+from outreach.embedded import (
+    MailCatcher,
+    MailCatcherUnavailable,
+    is_running,
+    start_mail_catcher_if_needed,
+)
+from outreach.kit.logs import guard_log_handlers
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
 
 log = logging.getLogger("outreach")
@@ -55,26 +64,88 @@ def _prepare_process() -> tuple[DatabaseUrls, MailCatcher | None]:
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     _, catcher = _prepare_process()
-    print(f"outreach answers on http://{args.host}:{args.port} (API docs: /docs)")
+    config = uvicorn.Config(
+        "outreach.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=get_settings().log_level.lower(),
+        access_log=args.access_log,
+    )
+    # Bound here, before the app starts, so that its links name the port really listened on
+    # (--port 0: the one the system picked).
+    sock = config.bind_socket()
+    url = _publish_url(args.host, sock.getsockname()[1])
+    print(f"outreach answers on {url} (API docs: /docs)")
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the
     # embedded PostgreSQL stop itself (its atexit hook) instead of being left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.run(
-            "outreach.main:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=get_settings().log_level.lower(),
-            access_log=args.access_log,
-        )
+        if config.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
+        _unpublish_url()
         if catcher is not None:
             catcher.stop()
     return 0
+
+
+def _local_url(host: str, port: int) -> str:
+    # Listening on every interface: this machine's own name for itself is the one sure to work.
+    name = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
+    return f"http://[{name}]:{port}" if ":" in name else f"http://{name}:{port}"
+
+
+def _serve_file() -> Path:
+    return get_settings().data_dir / "serve.json"
+
+
+def _publish_url(host: str, port: int) -> str:
+    """The address links in mail point to: OUTREACH_PUBLIC_URL, else the one listened on, set
+    for this process's app and written under the data folder for `outreach worker`."""
+    settings = get_settings()
+    if settings.public_url:
+        return settings.public_url
+    url = _local_url(host, port)
+    os.environ["OUTREACH_PUBLIC_URL"] = url
+    get_settings.cache_clear()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _serve_file().write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    return url
+
+
+def _unpublish_url() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(_serve_file().read_text())["pid"] == os.getpid():
+            _serve_file().unlink()
+
+
+def _served_url() -> str:
+    """For `outreach worker`: OUTREACH_PUBLIC_URL, else the address a running `outreach serve`
+    of the same data folder listens on; with neither, links would point nowhere."""
+    settings = get_settings()
+    if settings.public_url:
+        return settings.public_url
+    try:
+        served = json.loads(_serve_file().read_text())
+    except (OSError, ValueError):
+        served = {}
+    if not isinstance(served.get("pid"), int) or not is_running(served["pid"]):
+        raise _Refused(
+            "OUTREACH_PUBLIC_URL is unset and no `outreach serve` of this data folder "
+            f"({settings.data_dir}) runs, so the links in the mail sent would point nowhere. "
+            "Start `outreach serve` first, or set OUTREACH_PUBLIC_URL to the address "
+            "the service answers on."
+        )
+    os.environ["OUTREACH_PUBLIC_URL"] = served["url"]
+    get_settings.cache_clear()
+    return str(served["url"])
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -86,6 +157,7 @@ def _worker(args: argparse.Namespace) -> int:
     from outreach.db import create_engine, create_sessionmaker
     from outreach.jobs.scheduler import start_background_jobs
 
+    url = _served_url()
     urls, catcher = _prepare_process()
     settings = get_settings()
 
@@ -96,7 +168,10 @@ def _worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        print("outreach worker running (sending, planning, scheduled jobs); Ctrl-C stops it")
+        print(
+            "outreach worker running (sending, planning, scheduled jobs), "
+            f"links to {url}; Ctrl-C stops it"
+        )
         await stop.wait()
         await jobs.stop()
         await engine.dispose()
@@ -174,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
+    guard_log_handlers()
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

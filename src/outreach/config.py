@@ -3,11 +3,13 @@
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import AfterValidator, AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOCAL_URL = "http://127.0.0.1:8000"  # `outreach serve`'s default address
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - the documented local default
 DEV_TRACKING_SECRET = "dev-tracking-secret-change-me-0123456789"  # noqa: S105 - local default
 # A Fernet key (urlsafe base64 of 32 bytes), readable as "dev-sender-secret-key-change-me!"
@@ -21,6 +23,15 @@ RANDOM_STRING_COMMAND = "python -c 'import secrets; print(secrets.token_urlsafe(
 FERNET_KEY_COMMAND = (
     "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 )
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            "must be an http(s) URL with a host and no query, e.g. https://outreach.example.com"
+        )
+    return url.rstrip("/")
 
 
 def _fernet_key(key: str) -> str:
@@ -92,23 +103,30 @@ class Settings(BaseSettings):
         default=[DEV_SENDER_SECRET_KEY], min_length=1
     )
 
-    public_url: str | None = None
+    # Where the links the service gives out point (unsubscribe, tracking, reports, webhooks).
+    # Required in production; unset locally, `outreach serve` sets it to its own address.
+    public_url: Annotated[str, AfterValidator(_base_url)] | None = None
     # Hosts a tenant gives (sender SMTP hosts, the SMS provider's URL) may be loopback, private
     # or CGNAT addresses outside production; in production only when this is true (a relay on
     # the private network). Link-local and cloud metadata addresses are refused always.
     allow_private_targets: bool = False
     # POST /senders/{id}/test per organization per minute, counted in PostgreSQL.
     sender_tests_per_minute: int = Field(default=10, ge=1, le=10000)
+    # Request bodies over this are refused (413) as they arrive, before parsing; routes that
+    # take more (the CSV imports) are listed in outreach.main.BODY_LIMITS.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
     # false: this process serves requests only, and the background jobs run elsewhere
     run_jobs: bool = True
 
     # The service's own mail relay, e.g. smtp://user:password@smtp.example.com:587?tls=starttls
     # (tls: none, starttls or tls). Unset: `outreach serve` and `outreach worker` start the
-    # embedded mail catcher on mail_catcher_port and send there.
+    # embedded mail catcher of their database and send there.
     smtp_url: str | None = None
-    mail_catcher: bool = False  # set by the CLI when smtp_url points at the embedded catcher
-    mail_catcher_port: int = Field(default=1025, ge=1, le=65535)
+    # Set by the CLI when smtp_url points at the embedded catcher: the database it files into.
+    mail_catcher: str | None = None
+    # Unset: a free port chosen on the first start, recorded under data_dir, one per database.
+    mail_catcher_port: int | None = Field(default=None, ge=1, le=65535)
     mail_from: str = "outreach@localhost"
     # Replies go to reply+<campaign contact id>@reply_domain (Postmark's inbound MailboxHash).
     reply_domain: str | None = None
@@ -163,6 +181,21 @@ class Settings(BaseSettings):
             )
             problems = jwt + problems
         return problems
+
+    @model_validator(mode="after")
+    def _public_url_in_production(self) -> "Settings":
+        if self.env == "production" and not self.public_url:
+            raise ValueError(
+                "OUTREACH_PUBLIC_URL is unset: set it to the address the service answers on "
+                "(e.g. https://outreach.example.com); links in the mail it sends point there"
+            )
+        return self
+
+    @property
+    def links_base_url(self) -> str:
+        """OUTREACH_PUBLIC_URL; without it (an app not started by `outreach serve`, tests) the
+        default local address."""
+        return (self.public_url or LOCAL_URL).rstrip("/")
 
 
 @lru_cache

@@ -4,6 +4,7 @@ and an SMTP mail catcher, readable through the API, when OUTREACH_SMTP_URL is un
 import asyncio
 import email
 import email.policy
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from psycopg import sql
 from psycopg_pool import ConnectionPool
+from sqlalchemy import make_url
 
 from outreach.config import Settings, get_settings
 
@@ -58,12 +60,12 @@ def _forget_dead_users(pgdata: Path) -> None:
         pids = json.loads(pid_file.read_text())
     except (OSError, ValueError):
         return
-    alive = [pid for pid in pids if _is_running(pid)]
+    alive = [pid for pid in pids if is_running(pid)]
     if alive != pids:
         pid_file.write_text(json.dumps(alive))
 
 
-def _is_running(pid: int) -> bool:
+def is_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,17 +75,36 @@ def _is_running(pid: int) -> bool:
     return True
 
 
-# The sending worker names the organization in this header when it sends to the catcher.
+# What outreach sends to the catcher names the organization, and the catcher (its database) it
+# is meant for: one catcher per database, so two checkouts on one machine never mix their mail.
 ORG_HEADER = "X-Outreach-Org"
+INSTANCE_HEADER = "X-Outreach-Catcher"
 CATCHER_HOST = "127.0.0.1"
-# Part of the catcher's SMTP greeting: how a second outreach process knows the port is ours.
+# The catcher's SMTP greeting says this and its instance: how another outreach process of the
+# same database knows the port is its own catcher.
 CATCHER_IDENT = "outreach mail catcher"
 CAUGHT_MAIL_PATH = "/api/v1/mail-catcher/messages"
 ACCEPTED = "250 Message accepted for delivery"
+# Under the data folder: the port this folder's catcher listens on, kept across restarts.
+PORT_FILE = "mail-catcher-port"
 
 
 class MailCatcherUnavailable(Exception):
-    """The catcher's port is taken by something that is not an outreach mail catcher."""
+    """The catcher's port is taken by something that is not this database's mail catcher."""
+
+
+def catcher_instance(app_url: str) -> str:
+    """Names the database a catcher files mail into (its URL without the password): the
+    embedded server's URL holds its data folder, so each checkout has its own."""
+    url = make_url(app_url).set(password=None).render_as_string(hide_password=False)
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def catcher_headers(settings: Settings, org_id: uuid.UUID) -> list[tuple[str, str]]:
+    """The headers a message sent to the embedded catcher carries (none for a real relay)."""
+    if not settings.mail_catcher:
+        return []
+    return [(ORG_HEADER, str(org_id)), (INSTANCE_HEADER, settings.mail_catcher)]
 
 
 @dataclass(frozen=True)
@@ -101,14 +122,23 @@ class CatcherHandler:
 
     It writes as the application role with the organization set in the transaction, so row-level
     security holds here as in the API; a message naming no existing organization is refused.
+    Mail meant for another database's catcher is refused with a 4xx: never filed here, and to
+    its sender a delay to retry, not a hard bounce.
     """
 
-    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]]) -> None:
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], instance: str) -> None:
         self._pool = pool
+        self._instance = instance
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         message = email.message_from_bytes(content, policy=email.policy.default)
+        meant_for = _header(message, INSTANCE_HEADER)
+        if meant_for != self._instance:
+            return (
+                f"451 Not filed: this mail catcher keeps the mail of outreach database "
+                f"{self._instance}, not of {meant_for or 'an unnamed one'}; retry later"
+            )
         named = _header(message, ORG_HEADER)
         if named is None:
             return f"550 Refused: no {ORG_HEADER} header; the catcher keeps only outreach's mail"
@@ -189,10 +219,13 @@ class _Controller(Controller):
 class MailCatcher:
     """The embedded SMTP server on loopback; what it receives is read at CAUGHT_MAIL_PATH."""
 
-    def __init__(self, app_url: str, port: int, host: str = CATCHER_HOST) -> None:
+    def __init__(
+        self, app_url: str, port: int, host: str = CATCHER_HOST, instance: str | None = None
+    ) -> None:
         # Imported here: outreach.db imports this module for the embedded PostgreSQL.
         from outreach.db import libpq_url
 
+        self.instance = instance or catcher_instance(app_url)
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             libpq_url(app_url),
             min_size=1,
@@ -203,7 +236,10 @@ class MailCatcher:
             name="mail-catcher",
         )
         self._controller = _Controller(
-            CatcherHandler(self._pool), hostname=host, port=port, ident=CATCHER_IDENT
+            CatcherHandler(self._pool, self.instance),
+            hostname=host,
+            port=port,
+            ident=f"{CATCHER_IDENT} {self.instance}",
         )
 
     @property
@@ -236,42 +272,70 @@ class MailCatcher:
         self._pool.close()
 
 
-def is_mail_catcher(host: str, port: int, timeout: float = 1.0) -> bool:
-    """Whether an outreach mail catcher answers at host:port (judged by its SMTP greeting)."""
+def is_mail_catcher(host: str, port: int, instance: str, timeout: float = 1.0) -> bool:
+    """Whether the mail catcher of `instance` answers at host:port (judged by its greeting)."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as conn:
             greeting = conn.recv(1024)
     except OSError:
         return False
-    return greeting.startswith(b"220 ") and CATCHER_IDENT.encode() in greeting
+    return greeting.startswith(b"220 ") and f"{CATCHER_IDENT} {instance}".encode() in greeting
 
 
 def start_mail_catcher_if_needed(settings: Settings, app_url: str) -> MailCatcher | None:
-    """With no OUTREACH_SMTP_URL, point it (for this process and its children) at the mail
-    catcher on OUTREACH_MAIL_CATCHER_PORT, started here unless another outreach process (say
-    `outreach worker` beside `outreach serve`) already runs it there. Returns the catcher this
-    call started, to stop on exit; None when it started none."""
+    """With no OUTREACH_SMTP_URL, point it (for this process and its children) at this
+    database's mail catcher, started here unless another process of the same database (say
+    `outreach worker` beside `outreach serve`) already runs it. Its port is
+    OUTREACH_MAIL_CATCHER_PORT, else the one recorded under the data folder, else a free one
+    (then recorded). Returns the catcher this call started, to stop on exit; None when it
+    started none."""
     if settings.smtp_url:
         return None
-    port = settings.mail_catcher_port
+    instance = catcher_instance(app_url)
+    port_file = settings.data_dir / PORT_FILE
+    port = settings.mail_catcher_port or _recorded_port(port_file)
     catcher: MailCatcher | None = None
-    if _port_free(CATCHER_HOST, port):
-        catcher = MailCatcher(app_url, port)
-        try:
-            catcher.start()
-        except OSError as exc:
-            raise _unavailable(port, str(exc)) from exc
-    elif is_mail_catcher(CATCHER_HOST, port):
+    if port is not None and is_mail_catcher(CATCHER_HOST, port, instance):
         log.info("another outreach process runs the mail catcher on %s:%d", CATCHER_HOST, port)
-    else:
-        raise _unavailable(port, "the port is taken by another program")
+    elif port is not None and _port_free(CATCHER_HOST, port):
+        catcher = _start_catcher(app_url, port, instance)
+    elif settings.mail_catcher_port:
+        taken = "the port is taken by another program or outreach database"
+        raise _unavailable(settings.mail_catcher_port, taken)
+    else:  # none recorded yet, or the recorded port is another's now: any free one
+        catcher = MailCatcher(app_url, 0, instance=instance)
+        catcher.start()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(str(catcher.port))
+    port = catcher.port if catcher is not None else port
     os.environ["OUTREACH_SMTP_URL"] = f"smtp://{CATCHER_HOST}:{port}"
-    os.environ["OUTREACH_MAIL_CATCHER"] = "true"
+    os.environ["OUTREACH_MAIL_CATCHER"] = instance
     get_settings.cache_clear()
     print(
         f"OUTREACH_SMTP_URL is unset: mail goes to the mail catcher on {CATCHER_HOST}:{port}; "
         f"read caught mail at {CAUGHT_MAIL_PATH}"
     )
+    return catcher
+
+
+def _recorded_port(port_file: Path) -> int | None:
+    try:
+        port = int(port_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def _start_catcher(app_url: str, port: int, instance: str) -> MailCatcher | None:
+    """The catcher started on `port`; None when another process of this database started it
+    there first (both saw the port free)."""
+    catcher = MailCatcher(app_url, port, instance=instance)
+    try:
+        catcher.start()
+    except OSError as exc:
+        if is_mail_catcher(CATCHER_HOST, port, instance):
+            return None
+        raise _unavailable(port, str(exc)) from exc
     return catcher
 
 
@@ -289,5 +353,6 @@ def _port_free(host: str, port: int) -> bool:
 def _unavailable(port: int, reason: str) -> MailCatcherUnavailable:
     return MailCatcherUnavailable(
         f"the mail catcher cannot listen on {CATCHER_HOST}:{port}: {reason}. Set "
-        "OUTREACH_MAIL_CATCHER_PORT to a free port, or OUTREACH_SMTP_URL to an SMTP server."
+        "OUTREACH_MAIL_CATCHER_PORT to a free port (or unset it: a free port is chosen per "
+        "data folder), or OUTREACH_SMTP_URL to an SMTP server."
     )

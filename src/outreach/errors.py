@@ -5,12 +5,12 @@
     ├── Forbidden                 403 FORBIDDEN
     ├── NotFound                  404 NOT_FOUND
     ├── Conflict                  409 (INVALID_STATUS_TRANSITION, CAMPAIGN_READ_ONLY, ...)
-    ├── PayloadTooLarge           413 PAYLOAD_TOO_LARGE
     ├── ValidationFailed          422 VALIDATION_ERROR or the code of its single field error
     └── RateLimited               429 RATE_LIMITED
 
 Services raise these; `outreach.kit.problems` turns them (and the framework's own errors)
-into RFC 9457 responses.
+into RFC 9457 responses. A body over its size limit is refused before any route runs
+(`outreach.kit.bodylimit`, 413 PAYLOAD_TOO_LARGE).
 """
 
 from dataclasses import dataclass
@@ -72,12 +72,6 @@ class Conflict(AppError):
     status = 409
     default_code = "CONFLICT"
     default_title = "The request conflicts with the resource's current state"
-
-
-class PayloadTooLarge(AppError):
-    status = 413
-    default_code = "PAYLOAD_TOO_LARGE"
-    default_title = "Request body too large"
 
 
 class ValidationFailed(AppError):

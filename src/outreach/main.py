@@ -21,9 +21,13 @@ from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolv
 from outreach.events.router import router as events_router
 from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
+from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES
 from outreach.inbound.router import router as inbound_router
 from outreach.jobs.scheduler import start_background_jobs
 from outreach.kit import timezones
+from outreach.kit.bodylimit import BodySizeLimit
+from outreach.kit.jsondepth import JsonDepthLimit
+from outreach.kit.logs import guard_log_handlers
 from outreach.kit.problems import install_problem_handlers
 from outreach.kit.targets import TargetGuard
 from outreach.mailcatcher.router import router as mail_catcher_router
@@ -41,6 +45,8 @@ from outreach.tracking.tokens import TrackingSigner
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+# Routes whose bodies may be larger (or must be smaller) than OUTREACH_MAX_BODY_BYTES.
+BODY_LIMITS = {f"{API_PREFIX}/inbound/[^/]+": INBOUND_MAX_BODY_BYTES}
 
 DESCRIPTION = """
 Plan outreach campaigns, add contacts, and watch their metrics.
@@ -77,6 +83,7 @@ class RequestIdMiddleware:
 def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = None) -> FastAPI:
     settings = settings or get_settings()
     urls = urls or resolve_database_urls(settings)
+    guard_log_handlers()  # uvicorn's, configured before it loads the app
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +116,8 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.tracking_signer = TrackingSigner(settings.tracking_secrets)
     app.state.target_guard = TargetGuard.for_settings(settings)
     app.state.migration_head = head_revision(urls)
+    app.add_middleware(JsonDepthLimit)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, per_path=BODY_LIMITS)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)

@@ -19,8 +19,8 @@ from outreach.auth.tokens import Role, mint_token
 from outreach.campaigns.jobs import send_completion_summaries
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
+from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.sending.smtp import SmtpNotConfigured
-from outreach.sending.system_mail import ORG_HEADER
 from tests.factories import Org, add_contacts, create_campaign, run_job
 
 
@@ -182,9 +182,11 @@ def test_the_catcher_files_the_summary_under_its_organization(
 ) -> None:
     owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
     completed_campaign(client, org, mail_settings, owner)
-    run_job(database_urls, summaries(mail_settings.model_copy(update={"mail_catcher": True})))
+    with_catcher = mail_settings.model_copy(update={"mail_catcher": "0123456789abcdef"})
+    run_job(database_urls, summaries(with_catcher))
     (message,) = mailbox.to(owner)
     assert message[ORG_HEADER] == str(org.id)
+    assert message[INSTANCE_HEADER] == "0123456789abcdef"
 
 
 def test_an_owner_without_an_email_address_is_skipped_and_the_summary_marked(

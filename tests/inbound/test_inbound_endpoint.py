@@ -177,3 +177,34 @@ def test_the_previous_secret_works_until_the_next_rotation(
 def test_only_managers_rotate_the_secret(client: TestClient, org: Org) -> None:
     answer = client.post("/api/v1/inbound/secrets", headers=org.headers(Role.RECRUITER))
     assert answer.status_code == 403
+
+
+def test_a_time_out_of_range_in_utc_is_a_clear_422(
+    client: TestClient, org: Org, secret: dict[str, Any], member: dict[str, str]
+) -> None:
+    late = event(member, "delivered", occurred_at="9999-12-31T23:59:59-23:59")
+    answer = generic(client, org, secret["secret"], [late])
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "INBOUND_FORMAT_INVALID"
+    assert "out of range" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "code"),
+    [
+        ("text/plain; charset=UTF-8", "INBOUND_FORMAT_INVALID"),
+        ("application/json", "JSON_TOO_DEEP"),
+    ],
+)
+def test_deeply_nested_json_is_a_clear_422(
+    client: TestClient, org: Org, secret: dict[str, Any], content_type: str, code: str
+) -> None:
+    body = b'{"events": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    answer = client.post(
+        "/api/v1/inbound/generic",
+        params={"org": str(org.id)},
+        content=body,
+        headers={SIGNATURE_HEADER: sign(secret["secret"], body), "Content-Type": content_type},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["code"] == code

@@ -1,16 +1,24 @@
 """Idempotency-Key on creating POSTs: replay, reuse with another body, in progress, scope."""
 
+import uuid
+
 import psycopg
 from fastapi.testclient import TestClient
 
 from tests.factories import Org
 
 
-def create(client: TestClient, org: Org, key: str, name: str = "Java developers") -> object:
+def create(
+    client: TestClient,
+    org: Org,
+    key: str,
+    name: str = "Java developers",
+    user_id: uuid.UUID | None = None,
+) -> object:
     return client.post(
         "/api/v1/campaigns",
         json={"name": name},
-        headers={**org.headers(), "Idempotency-Key": key},
+        headers={**org.headers(user_id=user_id), "Idempotency-Key": key},
     )
 
 
@@ -41,7 +49,7 @@ def test_a_key_still_in_progress_answers_409(
     with as_owner.transaction():
         as_owner.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            (f"idempotency:{org.id}:key-3",),
+            (f"idempotency:{org.id}:{org.user()}:key-3",),
         )
         busy = create(client, org, "key-3")
     assert busy.status_code == 409  # type: ignore[attr-defined]
@@ -60,3 +68,23 @@ def test_keys_are_scoped_to_the_organization(client: TestClient, org: Org, other
     theirs = create(client, other_org, "shared-key")
     assert theirs.status_code == 201  # type: ignore[attr-defined]
     assert theirs.json()["id"] != mine.json()["id"]  # type: ignore[attr-defined]
+
+
+def test_keys_are_scoped_to_the_user(client: TestClient, org: Org) -> None:
+    first_user, second_user = uuid.uuid4(), uuid.uuid4()
+    mine = create(client, org, "user-key", user_id=first_user)
+    theirs = create(client, org, "user-key", user_id=second_user)
+    assert theirs.status_code == 201  # type: ignore[attr-defined]
+    assert "Idempotent-Replayed" not in theirs.headers  # type: ignore[attr-defined]
+    assert theirs.json()["id"] != mine.json()["id"]  # type: ignore[attr-defined]
+    again = create(client, org, "user-key", user_id=second_user)
+    assert again.json()["id"] == theirs.json()["id"]  # type: ignore[attr-defined]
+    assert campaign_count(client, org) == 2
+
+
+def test_the_same_key_of_another_user_with_another_body_is_a_new_request(
+    client: TestClient, org: Org
+) -> None:
+    create(client, org, "user-key-2", user_id=uuid.uuid4())
+    other = create(client, org, "user-key-2", name="Python developers", user_id=uuid.uuid4())
+    assert other.status_code == 201  # type: ignore[attr-defined]

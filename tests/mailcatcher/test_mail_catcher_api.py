@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from outreach.embedded import ORG_HEADER, MailCatcher
+from outreach.embedded import INSTANCE_HEADER, ORG_HEADER, MailCatcher
 from tests.factories import Org
 
 MESSAGES = "/api/v1/mail-catcher/messages"
@@ -43,6 +43,7 @@ def mail(
 
 
 def send(catcher: MailCatcher, message: EmailMessage, **kwargs: Any) -> None:
+    message[INSTANCE_HEADER] = catcher.instance
     asyncio.run(aiosmtplib.send(message, hostname=catcher.host, port=catcher.port, **kwargs))
 
 

@@ -5,7 +5,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from outreach.embedded import MailCatcher
-from tests.factories import Org, add_contacts, create_campaign, create_template
+from tests.factories import Org, autopilot_campaign_all_week
 from tests.sending.conftest import Engine
 
 
@@ -17,16 +17,9 @@ def test_a_campaign_without_a_sender_sends_to_the_mail_catcher(
     mail_catcher: MailCatcher,
 ) -> None:
     engine.settings = engine.settings.model_copy(
-        update={"smtp_url": mail_catcher.smtp_url, "mail_catcher": True}
+        update={"smtp_url": mail_catcher.smtp_url, "mail_catcher": mail_catcher.instance}
     )
-    template = create_template(client, org)
-    campaign = create_campaign(client, org, template_id=template["id"], permission_mode="autopilot")
-    add_contacts(client, org, campaign["id"], 2)
-    as_owner.execute(
-        "UPDATE campaigns SET send_days = '{1,2,3,4,5,6,7}', send_start = '00:00', "
-        "send_end = '23:59:59' WHERE id = %s",
-        (campaign["id"],),
-    )
+    campaign = autopilot_campaign_all_week(client, org, as_owner, 2)
     client.post(f"/api/v1/campaigns/{campaign['id']}/activate", headers=org.headers())
     engine.plan(org)
     # the system sender keeps the careful defaults (30 s apart): lifted for the test

@@ -31,6 +31,7 @@ def start_worker(
         "DATABASE_URL": database_urls.app,
         "DATABASE_OWNER_URL": database_urls.owner,
         "OUTREACH_SMTP_URL": f"smtp://127.0.0.1:{mail_sink.port}",
+        "OUTREACH_PUBLIC_URL": "https://outreach.example.com",  # no `outreach serve` runs
         "OUTREACH_SEND_POLL_SECONDS": "0.2",
         "OUTREACH_SEND_LEASE_SECONDS": "3",
         "OUTREACH_RECONCILE_MINUTES": "1440",

@@ -466,6 +466,7 @@ def test_production_accepts_real_tracking_secrets() -> None:
         jwt_secret="a-real-production-jwt-secret-0123456789",
         tracking_secrets=[NEW_SECRET],
         sender_secret_keys=[Fernet.generate_key().decode()],
+        public_url="https://outreach.example.com",
         _env_file=None,
     )
     assert settings.tracking_secrets == [NEW_SECRET]

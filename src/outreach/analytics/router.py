@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime
 
 from outreach.analytics import service
 from outreach.analytics.report import campaign_report
@@ -23,6 +22,7 @@ from outreach.auth.dependencies import TenantSession
 from outreach.events.state import EventType
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
+from outreach.kit.times import UtcDatetime
 
 router = APIRouter(tags=["analytics"])
 
@@ -59,10 +59,8 @@ async def get_timeseries(
     campaign_id: uuid.UUID,
     session: TenantSession,
     bucket: Literal["day", "hour"] = "day",
-    since: Annotated[
-        AwareDatetime | None, Query(description="Default: the campaign's start")
-    ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="Default: the campaign's start")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Default: now")] = None,
     tz: Annotated[
         str,
         Query(

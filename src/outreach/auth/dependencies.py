@@ -90,6 +90,7 @@ async def tenant_transaction(state: State, principal: Principal) -> AsyncIterato
     """A session in one transaction with the caller's org set, committed at the end."""
     async with state.sessionmaker() as session:
         session.info["org_id"] = principal.org_id
+        session.info["user_id"] = principal.user_id  # scopes Idempotency-Key replays
         first_seen = state.known_principals.get(principal) is None
         async with session.begin():
             if first_seen:

@@ -279,8 +279,7 @@ class SummaryRun:
 
 
 def report_url(settings: Settings, campaign_id: uuid.UUID) -> str:
-    base = (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
-    return f"{base}/api/v1/campaigns/{campaign_id}/report?format=html"
+    return f"{settings.links_base_url}/api/v1/campaigns/{campaign_id}/report?format=html"
 
 
 async def send_completion_summaries(

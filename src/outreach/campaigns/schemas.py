@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,6 +29,7 @@ from outreach.campaigns.rules import (
 )
 from outreach.kit import timezones
 from outreach.kit.numbers import Percentage
+from outreach.kit.times import UtcDatetime
 
 HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
 _HH_MM = re.compile(HH_MM)
@@ -202,7 +202,7 @@ class CampaignUpdate(_CampaignFields):
 class ScheduleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scheduled_at: AwareDatetime
+    scheduled_at: UtcDatetime
 
 
 class ResponseRateBandOut(BaseModel):

@@ -4,9 +4,10 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from outreach.contacts.schemas import CampaignContactOut
+from outreach.kit.times import UtcDatetime
 
 
 class Outcome(StrEnum):
@@ -34,7 +35,7 @@ class ManualEventIn(BaseModel):
         "call_completed",
         "letter_sent",
     ]
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     response_text: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     channel: Literal["email", "linkedin", "phone", "sms", "mail", "in_person", "other"] | None = (
         None

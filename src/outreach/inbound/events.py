@@ -10,6 +10,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from outreach.kit.jsondepth import JsonTooDeep, check_depth
+from outreach.kit.times import to_utc
+
 InboundEventType = Literal[
     "delivered", "bounced", "spam_reported", "response_received", "unsubscribed"
 ]
@@ -57,7 +60,10 @@ class ParsedInbound:
 
 def load_object(body: bytes, what: str) -> dict[str, Any]:
     try:
+        check_depth(body)
         data = json.loads(body.decode("utf-8"))
+    except JsonTooDeep as exc:
+        raise InboundFormatError(f"{what}: {exc.detail}") from exc
     except UnicodeDecodeError as exc:
         raise InboundFormatError(f"{what}: the body is not UTF-8") from exc
     except json.JSONDecodeError as exc:
@@ -78,10 +84,6 @@ def validate(model: type[Model], data: Any, what: str) -> Model:
         raise InboundFormatError(f"{what}: {problems}") from exc
 
 
-def to_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
 _COLON_OFFSET = re.compile(r"([+-]\d{2}):(\d{2})\s*$")
 
 
@@ -98,7 +100,10 @@ def parse_mail_date(value: str | None) -> datetime | None:
     if moment.tzinfo is None:
         # RFC 5322 "-0000": the time is UTC, the sender's zone unknown.
         moment = moment.replace(tzinfo=UTC)
-    return to_utc(moment)
+    try:
+        return to_utc(moment)
+    except ValueError:
+        return None
 
 
 def normalize_email(value: str, what: str) -> str:

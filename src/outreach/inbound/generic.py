@@ -5,7 +5,6 @@ import uuid
 from typing import Literal, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -22,10 +21,10 @@ from outreach.inbound.events import (
     load_object,
     short_reason,
     strip_message_id,
-    to_utc,
     trim_reply,
     validate,
 )
+from outreach.kit.times import UtcDatetime
 
 PROVIDER = "generic"
 MAX_EVENTS = 1000
@@ -44,7 +43,7 @@ class GenericEvent(BaseModel):
 
     id: str | None = Field(None, min_length=1, max_length=200)
     type: Literal["delivered", "bounced", "complaint", "replied", "unsubscribed"]
-    occurred_at: AwareDatetime
+    occurred_at: UtcDatetime
     recipient: EmailStr
     message_id: str | None = Field(None, min_length=1, max_length=998)
     campaign_contact_id: uuid.UUID | None = None
@@ -88,7 +87,7 @@ def parse(body: bytes) -> ParsedInbound:
 
 
 def _event(item: GenericEvent) -> InboundEvent:
-    occurred_at = to_utc(item.occurred_at)
+    occurred_at = item.occurred_at
     recipient = item.recipient.lower()
     message_id = strip_message_id(item.message_id)
     replied = item.type == "replied"

@@ -3,7 +3,7 @@ sent, and Inbound (a contact's reply, posted by Postmark's inbound stream)."""
 
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from outreach.inbound.autoreply import is_auto_reply
 from outreach.inbound.events import (
@@ -19,10 +19,10 @@ from outreach.inbound.events import (
     parse_uuid,
     short_reason,
     strip_message_id,
-    to_utc,
     trim_reply,
     validate,
 )
+from outreach.kit.times import UtcDatetime
 
 PROVIDER = "postmark"
 
@@ -44,7 +44,7 @@ _NOT_DELIVERY_FAILURES = {"Subscribe", "OpenRelayTest", "InboundError"}
 class _Delivery(BaseModel):
     message_id: str = Field(alias="MessageID", min_length=1)
     recipient: str = Field(alias="Recipient")
-    delivered_at: AwareDatetime = Field(alias="DeliveredAt")
+    delivered_at: UtcDatetime = Field(alias="DeliveredAt")
     metadata: dict[str, object] = Field({}, alias="Metadata")
 
 
@@ -54,7 +54,7 @@ class _Bounce(BaseModel):
     id: int | str = Field(alias="ID")
     type: str = Field(alias="Type")
     email: str = Field(alias="Email")
-    bounced_at: AwareDatetime = Field(alias="BouncedAt")
+    bounced_at: UtcDatetime = Field(alias="BouncedAt")
     description: str | None = Field(None, alias="Description")
     details: str | None = Field(None, alias="Details")
     metadata: dict[str, object] = Field({}, alias="Metadata")
@@ -63,7 +63,7 @@ class _Bounce(BaseModel):
 class _SubscriptionChange(BaseModel):
     message_id: str | None = Field(None, alias="MessageID")
     recipient: str = Field(alias="Recipient")
-    changed_at: AwareDatetime = Field(alias="ChangedAt")
+    changed_at: UtcDatetime = Field(alias="ChangedAt")
     suppress_sending: bool = Field(alias="SuppressSending")
     suppression_reason: str | None = Field(None, alias="SuppressionReason")
     origin: str | None = Field(None, alias="Origin")
@@ -111,7 +111,7 @@ def parse(body: bytes) -> ParsedInbound:
 
 def _delivery(record: _Delivery) -> ParsedInbound:
     recipient = normalize_email(record.recipient, "Postmark Delivery")
-    delivered_at = to_utc(record.delivered_at)
+    delivered_at = record.delivered_at
     # Postmark gives a delivery no id of its own: one per message and recipient.
     event_id = f"{record.message_id}:Delivery:{recipient}:{delivered_at.isoformat()}"
     event = InboundEvent(
@@ -137,7 +137,7 @@ def _bounce(record: _Bounce, record_type: str) -> ParsedInbound:
         provider=PROVIDER,
         provider_event_id=str(record.id),
         event_type=event_type,
-        occurred_at=to_utc(record.bounced_at),
+        occurred_at=record.bounced_at,
         recipient=normalize_email(record.email, f"Postmark {record_type}"),
         campaign_contact_id=parse_uuid(record.metadata.get(CAMPAIGN_CONTACT_KEY)),
         bounce_type=bounce_type,
@@ -157,7 +157,7 @@ def _subscription_change(record: _SubscriptionChange) -> ParsedInbound:
             ignored=[f"Postmark SubscriptionChange: {record.suppression_reason} suppression"]
         )
     recipient = normalize_email(record.recipient, "Postmark SubscriptionChange")
-    changed_at = to_utc(record.changed_at)
+    changed_at = record.changed_at
     event_id = f"{record.message_id or '-'}:SubscriptionChange:{recipient}:{changed_at.isoformat()}"
     event = InboundEvent(
         provider=PROVIDER,

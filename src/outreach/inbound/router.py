@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
-from outreach.errors import PayloadTooLarge
 from outreach.inbound import service
 from outreach.inbound.schemas import InboundResult, InboundSecretOut
 from outreach.inbound.signature import SIGNATURE_HEADER
@@ -15,7 +14,7 @@ from outreach.kit.problems import problem_responses
 
 router = APIRouter(prefix="/inbound", tags=["inbound"])
 
-MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_BODY_BYTES = 2 * 1024 * 1024  # per request, whatever OUTREACH_MAX_BODY_BYTES says
 
 
 @router.post(
@@ -49,9 +48,6 @@ async def receive(
     token: Annotated[str | None, Query(max_length=64)] = None,
     signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER, max_length=100)] = None,
 ) -> InboundResult:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(detail=f"At most {MAX_BODY_BYTES} bytes per request.")
     return await service.receive(
-        request.app.state.sessionmaker, org, provider, body, signature, token
+        request.app.state.sessionmaker, org, provider, await request.body(), signature, token
     )

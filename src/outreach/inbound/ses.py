@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from outreach.inbound.events import (
     CAMPAIGN_CONTACT_HEADER,
@@ -26,9 +26,9 @@ from outreach.inbound.events import (
     parse_uuid,
     short_reason,
     strip_message_id,
-    to_utc,
     validate,
 )
+from outreach.kit.times import UtcDatetime
 
 PROVIDER = "ses"
 _SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
@@ -56,7 +56,7 @@ class _CommonHeaders(BaseModel):
 
 
 class _Mail(BaseModel):
-    timestamp: AwareDatetime
+    timestamp: UtcDatetime
     message_id: str = Field(alias="messageId", min_length=1)
     headers: list[_Header] = []
     common_headers: _CommonHeaders | None = Field(None, alias="commonHeaders")
@@ -72,7 +72,7 @@ class _Bounce(BaseModel):
     bounce_type: str = Field(alias="bounceType")
     bounce_sub_type: str | None = Field(None, alias="bounceSubType")
     bounced_recipients: list[_BouncedRecipient] = Field(alias="bouncedRecipients", min_length=1)
-    timestamp: AwareDatetime
+    timestamp: UtcDatetime
 
 
 class _ComplainedRecipient(BaseModel):
@@ -84,12 +84,12 @@ class _Complaint(BaseModel):
         alias="complainedRecipients", min_length=1
     )
     complaint_feedback_type: str | None = Field(None, alias="complaintFeedbackType")
-    timestamp: AwareDatetime
+    timestamp: UtcDatetime
 
 
 class _Delivery(BaseModel):
     recipients: list[str] = Field(min_length=1)
-    timestamp: AwareDatetime
+    timestamp: UtcDatetime
 
 
 class _BounceMessage(BaseModel):
@@ -222,7 +222,7 @@ def _event_ids(
     if sns_message_id is None:
         # Raw delivery has no SNS id: SES message id, type and time name the notification,
         # and the recipient always, as SES may also split one bounce into one message each.
-        base = f"{mail.message_id}:{kind}:{to_utc(occurred_at).isoformat()}"
+        base = f"{mail.message_id}:{kind}:{occurred_at.isoformat()}"
         return [f"{base}:{recipient}" for recipient in recipients]
     if len(recipients) == 1:
         return [sns_message_id]
@@ -243,7 +243,7 @@ def _event(
         provider=PROVIDER,
         provider_event_id=event_id,
         event_type=_EVENT_TYPES[kind],
-        occurred_at=to_utc(occurred_at),
+        occurred_at=occurred_at,
         recipient=recipient,
         message_id=_message_id(mail),
         campaign_contact_id=_campaign_contact_id(mail),

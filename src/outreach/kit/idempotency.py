@@ -1,4 +1,5 @@
-"""Idempotency-Key for creating POSTs, scoped per organization and kept 24 hours.
+"""Idempotency-Key for creating POSTs, scoped per user (of an organization), kept 24 hours:
+two users sending the same key make two requests, and neither sees the other's answer.
 
 The key is claimed inside the request's own transaction with a transaction-scoped advisory
 lock: a second request with the same key while the first runs gets 409; once the first has
@@ -51,10 +52,10 @@ async def idempotent(
     if key is None:
         return JSONResponse((await produce()).model_dump(mode="json"), status_code)
 
-    org_id = session.info["org_id"]
+    org_id, user_id = session.info["org_id"], session.info["user_id"]
     claimed = await session.scalar(
         text("SELECT pg_try_advisory_xact_lock(hashtextextended(:lock, 0))"),
-        {"lock": f"idempotency:{org_id}:{key}"},
+        {"lock": f"idempotency:{org_id}:{user_id}:{key}"},
     )
     if not claimed:
         raise Conflict(
@@ -67,9 +68,10 @@ async def idempotent(
         await session.execute(
             text(
                 "SELECT request_hash, response_status, response_body FROM idempotency_keys "
-                "WHERE key = :key AND created_at > now() - interval '24 hours'"
+                "WHERE user_id = :user_id AND key = :key "
+                "AND created_at > now() - interval '24 hours'"
             ),
-            {"key": key},
+            {"user_id": user_id, "key": key},
         )
     ).first()
     if stored is not None:
@@ -87,14 +89,16 @@ async def idempotent(
     await session.execute(
         text(
             "INSERT INTO idempotency_keys "
-            "(org_id, key, request_hash, response_status, response_body) "
-            "VALUES (:org_id, :key, :hash, :status, CAST(:body AS jsonb)) "
-            "ON CONFLICT (org_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
+            "(org_id, user_id, key, request_hash, response_status, response_body) "
+            "VALUES (:org_id, :user_id, :key, :hash, :status, CAST(:body AS jsonb)) "
+            "ON CONFLICT (org_id, user_id, key) DO UPDATE "
+            "SET request_hash = EXCLUDED.request_hash, "
             "response_status = EXCLUDED.response_status, "
             "response_body = EXCLUDED.response_body, created_at = now()"
         ),
         {
             "org_id": org_id,
+            "user_id": user_id,
             "key": key,
             "hash": request_hash,
             "status": status_code,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach.errors import AppError, FieldError
+from outreach.kit.jsondepth import JSON_TOO_DEEP, JsonTooDeep
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,13 @@ _HTTP_CODES = {
 }
 
 
+async def _json_too_deep(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, JsonTooDeep)
+    return problem_response(
+        422, JSON_TOO_DEEP, exc.detail, "Flatten the JSON.", request_id=_request_id(request)
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "HTTP error"))
@@ -182,20 +190,23 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(JsonTooDeep, _json_too_deep)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route: each listed status, and 422 (any parameter can be
-    invalid), documented as a Problem."""
+    invalid), documented as a Problem. Any body may also be 413 PAYLOAD_TOO_LARGE."""
     descriptions = {
         401: "Missing, invalid or expired token (UNAUTHORIZED)",
         403: "The caller's role may not do this (FORBIDDEN)",
         404: "Not found, or belongs to another organization (NOT_FOUND)",
         409: "Conflicts with the resource's state",
         422: "Invalid input: VALIDATION_ERROR or a field's own code (TEXT_CONTROL_CHARACTERS: "
-        "a line break or another control character in text that must stay on one line)",
+        "a line break or another control character in text that must stay on one line; "
+        "JSON_TOO_DEEP: a body nested deeper than 64 levels; DATETIME_OUT_OF_RANGE: a time "
+        "beyond year 9999 or before year 1 in UTC)",
         429: "Too many requests (RATE_LIMITED)",
     }
     schema = {"$ref": "#/components/schemas/Problem"}

@@ -1,4 +1,4 @@
-"""A creating request's Idempotency-Key with the answer it got, kept 24 hours."""
+"""A creating request's Idempotency-Key with the answer it got, per user, kept 24 hours."""
 
 import uuid
 from datetime import datetime
@@ -15,6 +15,7 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 
     org_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     request_hash: Mapped[str] = mapped_column(Text, nullable=False)
     response_status: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -9,11 +9,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from outreach.config import Settings
+from outreach.embedded import catcher_headers
 from outreach.kit.text import control_character
 from outreach.sending.smtp import SmtpNotConfigured, parse_smtp_url
-
-# The embedded catcher files each message under the organization named here.
-ORG_HEADER = "X-Outreach-Org"
 
 
 def build_system_mail(
@@ -29,8 +27,8 @@ def build_system_mail(
     domain = settings.mail_from.rpartition("@")[2] or None
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
-    if settings.mail_catcher:
-        message[ORG_HEADER] = str(org_id)
+    for name, value in catcher_headers(settings, org_id):
+        message[name] = value
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

@@ -20,7 +20,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
-from outreach.embedded import ORG_HEADER
+from outreach.embedded import catcher_headers
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.jobs.runs import org_session
@@ -48,7 +48,6 @@ from outreach.tracking.tokens import TrackingSigner
 
 log = logging.getLogger(__name__)
 
-LOCAL_URL = "http://127.0.0.1:8000"
 SMS_TIMEOUT_SECONDS = 10.0
 MAX_ORGS_PER_PASS = 100
 
@@ -64,10 +63,6 @@ class SendingContext:
     rng: random.Random = field(default_factory=random.Random)
     # Set when the process stops: the message being sent is finished, the rest released.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def base_url(self) -> str:
-        return self.settings.public_url or LOCAL_URL
 
 
 @dataclass(frozen=True)
@@ -242,14 +237,12 @@ def _envelope(ctx: SendingContext, sender: Sender, row: RowMapping) -> Envelope:
         if settings.reply_domain
         else None
     )
-    # The embedded catcher files each message under its organization by this header.
-    extra = ((ORG_HEADER, str(row["org_id"])),) if settings.mail_catcher else ()
     return Envelope(
         from_email=sender.from_email,
         from_name=sender.from_name,
         message_id=message_id_for(row["id"], sender.from_email),
         reply_to=reply_to,
-        extra_headers=extra,
+        extra_headers=tuple(catcher_headers(settings, row["org_id"])),
     )
 
 
@@ -372,7 +365,7 @@ class _EmailAttempt(_Attempt):
         except RenderFailed as exc:
             return exc
         recipient = _recipient(row)
-        links = TrackedLinks(ctx.signer, ctx.base_url, recipient)
+        links = TrackedLinks(ctx.signer, ctx.settings.links_base_url, recipient)
         return wire_bytes(build_email(_envelope(ctx, sender, row), recipient, content, links))
 
     async def start(self, row: RowMapping, prepared: object) -> Outcome | None:
