@@ -130,9 +130,7 @@ def test_every_table_is_distributed_by_org_id_or_a_listed_reference_table(
     as_owner: psycopg.Connection,
 ) -> None:
     tables = _tables(as_owner)
-    unplaced = sorted(
-        t for t, columns in tables.items() if DISTRIBUTION_COLUMN not in columns
-    )
+    unplaced = sorted(t for t, columns in tables.items() if DISTRIBUTION_COLUMN not in columns)
     unplaced = [t for t in unplaced if t not in REFERENCE_TABLES]
     assert not unplaced, f"Tables neither distributed nor reference: {unplaced}. {WHAT_TO_DO}"
     gone = sorted(set(REFERENCE_TABLES) - set(tables))
@@ -154,7 +152,9 @@ def test_the_distribution_column_is_one_type_never_null(as_owner: psycopg.Connec
 
 def test_unique_keys_of_distributed_tables_include_org_id(as_owner: psycopg.Connection) -> None:
     distributed = _distributed(_tables(as_owner))
-    without_key = sorted(distributed - {t for t, _, primary, _ in _unique_indexes(as_owner) if primary})
+    without_key = sorted(
+        distributed - {t for t, _, primary, _ in _unique_indexes(as_owner) if primary}
+    )
     assert without_key == [], f"distributed tables without a primary key: {without_key}"
     wrong = [
         f"{table}.{index} ({', '.join(columns)})"
@@ -194,7 +194,9 @@ def test_reference_tables_point_into_no_distributed_table(as_owner: psycopg.Conn
         for fk in _foreign_keys(as_owner)
         if fk.table in REFERENCE_TABLES and fk.referenced in distributed
     ]
-    assert wrong == [], f"Citus has no foreign key from a reference table to a distributed one: {wrong}"
+    assert wrong == [], (
+        f"Citus has no foreign key from a reference table to a distributed one: {wrong}"
+    )
 
 
 def test_no_set_null_on_keys_with_org_id_but_the_listed_ones(as_owner: psycopg.Connection) -> None:
