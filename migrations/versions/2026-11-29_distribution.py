@@ -38,7 +38,8 @@ KEYED_BY_ID = ("engagement_events", "suppressions", "caught_messages")
 
 FOREIGN_KEYS_TO = """
 SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
-WHERE contype = 'f' AND confrelid = CAST(:table AS regclass) ORDER BY conrelid::regclass::text, conname
+WHERE contype = 'f' AND confrelid = CAST(:table AS regclass)
+ORDER BY conrelid::regclass::text, conname
 """
 
 
