@@ -14,14 +14,18 @@ reading the code: every table that holds tenant data has row-level security forc
 policy on the organization, and the application role may not bypass it (tests/test_schema.py),
 so a query of the application sees one organization, whatever its SQL says. The only tables it
 reads across organizations hold no tenant data: the jobs' directory and the bookkeeping below.
-The distribution itself is written in README.md, "Scaling out".
+The distribution itself is written in deploy/citus.md; the last test holds its calls to the
+catalog.
 """
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
 DISTRIBUTION_COLUMN = "org_id"
+CITUS_NOTE = Path(__file__).resolve().parents[1] / "deploy" / "citus.md"
 
 # Replicated to every node. Each is small: its row count follows the organizations or the
 # users, never the campaigns, contacts or messages.
@@ -236,3 +240,28 @@ def test_tenant_data_is_read_one_organization_at_a_time(as_owner: psycopg.Connec
             open_tables.add(table)
     assert open_tables == READ_ACROSS_ORGANIZATIONS
     assert all(DISTRIBUTION_COLUMN not in tables[t] for t in READ_ACROSS_ORGANIZATIONS)
+
+
+def test_the_citus_note_places_every_table_in_an_order_that_holds(
+    as_owner: psycopg.Connection,
+) -> None:
+    """deploy/citus.md names every table once, as the catalog classifies it, colocated on
+    org_id, each after the tables its foreign keys point at (Citus needs them placed first)."""
+    note = CITUS_NOTE.read_text()
+    references = re.findall(r"create_reference_table\('(\w+)'\)", note)
+    distributed = re.findall(
+        r"create_distributed_table\('(\w+)', 'org_id'(?:, colocate_with => '(\w+)')?\)", note
+    )
+    assert len(re.findall(r"create_\w+_table\(", note)) == len(references) + len(distributed)
+    placed = references + [table for table, _ in distributed]
+    assert len(placed) == len(set(placed))
+    assert set(references) == set(REFERENCE_TABLES)
+    assert set(placed) - set(references) == _distributed(_tables(as_owner))
+    first = distributed[0][0]
+    assert distributed[0][1] == ""
+    assert {group for _, group in distributed[1:]} == {first}
+    position = {table: i for i, table in enumerate(placed)}
+    early = [
+        str(fk) for fk in _foreign_keys(as_owner) if position[fk.referenced] > position[fk.table]
+    ]
+    assert early == [], f"deploy/citus.md places these tables before what they point at: {early}"
