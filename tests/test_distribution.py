@@ -52,13 +52,12 @@ SET_NULL_ON_DELETE = {
 }
 
 WHAT_TO_DO = (
-    "Every table is distributed by org_id or is a reference table (see README, 'Scaling "
-    "out'). Give a table that holds an organization's data an `org_id uuid NOT NULL "
+    "Every table is distributed by org_id or is a reference table (deploy/citus.md). Give a table that holds an organization's data an `org_id uuid NOT NULL "
     "REFERENCES organizations (id)` column, in its primary key, its unique constraints and "
     "its foreign keys to other tenant tables, with row-level security forced like the others; "
     "or, if it stays small whatever the organizations do, list it in REFERENCE_TABLES of "
-    "tests/test_distribution.py with the reason, and add it to the README's "
-    "create_reference_table calls."
+    "tests/test_distribution.py with the reason. Then place it in deploy/citus.md "
+    "(create_distributed_table or create_reference_table, after what it points at)."
 )
 
 
@@ -238,7 +237,11 @@ def test_tenant_data_is_read_one_organization_at_a_time(as_owner: psycopg.Connec
         )
         if not (scoped and policies):
             open_tables.add(table)
-    assert open_tables == READ_ACROSS_ORGANIZATIONS
+    assert open_tables == READ_ACROSS_ORGANIZATIONS, (
+        "Only the jobs' directory and the bookkeeping are read across organizations; every "
+        "other table needs row-level security forced on, with its policy on the organization "
+        "(`org_id = current_setting('app.org_id')`, see the migrations)"
+    )
     assert all(DISTRIBUTION_COLUMN not in tables[t] for t in READ_ACROSS_ORGANIZATIONS)
 
 
