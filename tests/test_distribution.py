@@ -52,7 +52,8 @@ SET_NULL_ON_DELETE = {
 }
 
 WHAT_TO_DO = (
-    "Every table is distributed by org_id or is a reference table (deploy/citus.md). Give a table that holds an organization's data an `org_id uuid NOT NULL "
+    "Every table is distributed by org_id or is a reference table (deploy/citus.md). Give "
+    "a table that holds an organization's data an `org_id uuid NOT NULL "
     "REFERENCES organizations (id)` column, in its primary key, its unique constraints and "
     "its foreign keys to other tenant tables, with row-level security forced like the others; "
     "or, if it stays small whatever the organizations do, list it in REFERENCE_TABLES of "
