@@ -33,6 +33,7 @@ from outreach.sending.sms_router import router as sms_router
 from outreach.suppressions.router import router as suppressions_router
 from outreach.tasks.router import router as tasks_router
 from outreach.templates.router import router as templates_router
+from outreach.templates.rendering import Renderer
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
 
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.known_principals = known_principals()
     app.state.token_verifier = TokenVerifier(settings)
     app.state.tracking_signer = TrackingSigner(settings.tracking_secrets)
+    app.state.renderer = Renderer(settings.template_render_seconds)
     app.state.migration_head = head_revision(urls)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)

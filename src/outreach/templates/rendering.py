@@ -138,17 +138,25 @@ def _prepared(source: str, html: bool) -> tuple[Template, frozenset[str]]:
         raise StaticLimitExceeded("the template is nested too deeply", 1) from exc
 
 
-async def off_loop(work: Callable[[], T], *, seconds: float) -> T:
-    """`work` (rendering, checking templates) in the render threads; waits at most `seconds`.
+@dataclass(frozen=True)
+class Renderer:
+    """Runs template work (rendering, checking) in the render threads, off the event loop,
+    each message within `seconds` (OUTREACH_TEMPLATE_RENDER_SECONDS)."""
 
-    Past that, work not started yet is dropped and started work stops at its next guard
-    point (its own budget's deadline); raises `sandbox.TemplateTimeExceeded`.
-    """
-    loop = asyncio.get_running_loop()
-    try:
-        return await asyncio.wait_for(loop.run_in_executor(_THREADS, work), seconds)
-    except TimeoutError as exc:
-        raise TemplateTimeExceeded(f"rendering took longer than {seconds:g} s") from exc
+    seconds: float
+
+    async def run(self, work: Callable[[], T], *, messages: int = 1) -> T:
+        """Waits for `work` at most twice the time of its `messages` (a queue may come first).
+
+        Past that, work not started yet is dropped and started work stops at its next guard
+        point (its own budget's deadline); raises `sandbox.TemplateTimeExceeded`.
+        """
+        wait = self.seconds * (messages + 1)
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(_THREADS, work), wait)
+        except TimeoutError as exc:
+            raise TemplateTimeExceeded(f"rendering took longer than {wait:g} s") from exc
 
 
 def _names(

@@ -41,13 +41,16 @@ MAX_RANGE = 10_000  # items of one range()
 MAX_OUTPUT = 500_000  # characters a message renders to, and the size of any value it builds
 MAX_INT_BITS = 4_096  # integers built by * and **
 
+# What personalization needs; the others can amplify (center, zfill, join, format...).
+STR_METHODS = frozenset({
+    "upper", "lower", "title", "capitalize", "casefold", "swapcase", "strip", "lstrip", "rstrip",
+    "split", "rsplit", "splitlines", "partition", "rpartition", "startswith", "endswith", "find",
+    "rfind", "index", "rindex", "count", "removeprefix", "removesuffix", "replace", "isalpha",
+    "isalnum", "isdigit", "isnumeric", "isdecimal", "isspace", "islower", "isupper", "istitle",
+    "striptags", "unescape"
+})  # fmt: skip
 SAFE_METHODS: dict[type, frozenset[str]] = {
-    str: frozenset(
-        """upper lower title capitalize casefold swapcase strip lstrip rstrip split rsplit
-        splitlines partition rpartition startswith endswith find rfind index rindex count
-        removeprefix removesuffix replace isalpha isalnum isdigit isnumeric isdecimal isspace
-        islower isupper istitle striptags unescape""".split()
-    ),
+    str: STR_METHODS,
     dict: frozenset({"get", "items", "keys", "values"}),
     list: frozenset({"count", "index"}),
     tuple: frozenset({"count", "index"}),
@@ -167,6 +170,16 @@ def _bits(value: Any) -> int:
     return value.bit_length() if isinstance(value, int) else 0
 
 
+def _power_too_big(base: Any, exponent: Any) -> bool:
+    return (
+        isinstance(base, int)
+        and isinstance(exponent, int)
+        and exponent > 0
+        and abs(base) > 1
+        and base.bit_length() * exponent > MAX_INT_BITS
+    )
+
+
 def _length(value: Any) -> int | None:
     return len(value) if isinstance(value, str | list | tuple) else None
 
@@ -201,10 +214,8 @@ def _binop_size(operator: str, left: Any, right: Any) -> None:
             size = _length(sequence)
             if size is not None and isinstance(times, int):
                 _check_size(size * times)
-    elif operator == "**":
-        if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
-            if _bits(left) * right > MAX_INT_BITS:
-                raise TemplateLimitExceeded(f"a number would be over {MAX_INT_BITS:,} bits")
+    elif operator == "**" and _power_too_big(left, right):
+        raise TemplateLimitExceeded(f"a number would be over {MAX_INT_BITS:,} bits")
     elif operator == "+":
         sizes = _length(left), _length(right)
         if sizes[0] is not None and sizes[1] is not None:
@@ -424,12 +435,8 @@ def _refuse_statically(ast: nodes.Template) -> None:
                 f"a value would be over {MAX_OUTPUT:,} characters", product.lineno
             )
     for power in ast.find_all(nodes.Pow):
-        base, exponent = _const_int(power.left), _const_int(power.right)
-        if base is not None and exponent is not None and exponent > 0 and abs(base) > 1:
-            if base.bit_length() * exponent > MAX_INT_BITS:
-                raise StaticLimitExceeded(
-                    f"a number would be over {MAX_INT_BITS:,} bits", power.lineno
-                )
+        if _power_too_big(_const_int(power.left), _const_int(power.right)):
+            raise StaticLimitExceeded(f"a number would be over {MAX_INT_BITS:,} bits", power.lineno)
     iterations, output = _constant_work(ast.body, 1)
     if iterations > MAX_ITERATIONS:
         raise StaticLimitExceeded(f"its loops make more than {MAX_ITERATIONS:,} iterations", 1)
@@ -527,6 +534,6 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         _binop_size(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _tick()
         return super().call(__context, __obj, *args, **kwargs)
