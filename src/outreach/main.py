@@ -32,8 +32,8 @@ from outreach.sending.send_router import router as send_router
 from outreach.sending.sms_router import router as sms_router
 from outreach.suppressions.router import router as suppressions_router
 from outreach.tasks.router import router as tasks_router
-from outreach.templates.router import router as templates_router
 from outreach.templates.rendering import Renderer
+from outreach.templates.router import router as templates_router
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
 

@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from functools import wraps
 from itertools import chain
 from types import BuiltinMethodType, MethodType
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import StrictUndefined, TemplateRuntimeError, TemplateSyntaxError, nodes, pass_context
 from jinja2.ext import Extension
@@ -358,7 +358,8 @@ def _guard(node: nodes.Node, guards: _Guards) -> None:
             setattr(node, field, _concat(value, guards))
     if isinstance(node, nodes.For):
         static = nodes.Const(_static_text(node.body))
-        node.iter = guards.call_method("loop", [node.iter, static], lineno=node.lineno)
+        iterable = cast(nodes.Expr, node.iter)
+        node.iter = guards.call_method("loop", [iterable, static], lineno=node.lineno)
     elif isinstance(node, nodes.Macro | nodes.CallBlock | nodes.Block):
         charge = guards.call_method("charge", [nodes.Const(_static_text(node.body))])
         node.body.insert(0, nodes.ExprStmt(charge, lineno=node.lineno))
