@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 from jinja2 import Template, TemplateError, TemplateRuntimeError, meta, nodes
 
 from outreach.models import Contact
-from outreach.templates.sandbox import BoundedSandbox, StaticLimitExceeded, TemplateTimeExceeded
+from outreach.templates.sandbox import (
+    BoundedSandbox,
+    StaticLimitExceeded,
+    TemplateLimitExceeded,
+    TemplateTimeExceeded,
+)
 
 T = TypeVar("T")
 
@@ -115,7 +120,9 @@ def render(source: str, personalization: Personalization, *, html: bool = False)
         return template.render(context, custom=blanks | given)
     except TemplateError:
         raise
-    except Exception as exc:  # a template's own failure (ZeroDivisionError, RecursionError, ...)
+    except RecursionError as exc:
+        raise TemplateLimitExceeded("macros or blocks call each other too deeply") from exc
+    except Exception as exc:  # a template's own failure: {{ 1/0 }}, ...
         raise TemplateRuntimeError(f"{type(exc).__name__}: {exc}") from exc
 
 
