@@ -7,13 +7,13 @@ outgrow the output limit. The bounds are enforced where work is done, before it 
 - loops: every `for` iterates through a guard that counts iterations, charges the loop body's
   static text per iteration and watches the clock; `range()` is capped; recursive loops, and
   `include` / `import` / `extends` / `from` (templates have no files) are refused;
-- every `{{ }}` output goes through a guard that charges it, as does the static text of each
-  macro, call block and block when it runs;
+- every `{{ }}` output goes through a guard (a filter) that charges it, as does the static
+  text of each macro, call block and block when it runs;
 - `*`, `**`, `%`, `+` and `~` refuse a result over the limits before building it, every call
   (macros included) watches the clock, filters that can amplify check the size they would make;
 - methods of plain values are a short list of harmless ones (`upper`, `split`, ...).
 
-The guards are reached through an extension's attribute, a name no template can shadow.
+The other guards are reached through an extension's attribute, which no template can shadow.
 What can be seen before rendering (over-large constant loops, ranges and multiplications,
 refused tags) is refused when the template is parsed, so at save time.
 """
@@ -41,6 +41,7 @@ MAX_RANGE = 10_000  # items of one range()
 MAX_OUTPUT = 500_000  # characters a message renders to, and the size of any value it builds
 MAX_INT_BITS = 4_096  # integers built by * and **
 STEP_ASIDE_SECONDS = 0.001
+OUTPUT_FILTER = "_output"  # a name no template can redefine (templates define no filters)
 
 # What personalization needs; the others can amplify (center, zfill, join, format...).
 STR_METHODS = frozenset({
@@ -312,21 +313,24 @@ def _bounded_range(*args: int) -> range:
 # -- the guards compiled into templates --------------------------------------------------
 
 
+@pass_context
+def _output(context: Context, value: Any) -> str:
+    """Every `{{ }}`: checked, escaped when the template escapes, and charged. A filter,
+    compiled to a direct call: outputs are the most frequent guard."""
+    _check_value(value, "an output")
+    text = escape(value) if context.eval_ctx.autoescape else str(value)
+    _current().charge(len(text))
+    return text
+
+
 class _Guards(Extension):
-    """What a guarded template calls: `loop`, `out`, `charge`, `concat`."""
+    """What a guarded template calls besides `_output`: `loop`, `charge`, `concat`."""
 
     def loop(self, iterable: Iterable[Any], static_chars: int) -> Iterator[Any]:
         current = _current()
         for item in iterable:
             current.step(static_chars)
             yield item
-
-    @pass_context
-    def out(self, context: Context, value: Any) -> str:
-        _check_value(value, "an output")
-        text = escape(value) if context.eval_ctx.autoescape else str(value)
-        self.charge(len(text))
-        return text
 
     def charge(self, chars: int) -> str:
         _current().charge(chars)
@@ -374,7 +378,7 @@ def _guard(node: nodes.Node, guards: _Guards) -> None:
         node.nodes = [
             child
             if isinstance(child, nodes.TemplateData)
-            else guards.call_method("out", [child], lineno=child.lineno)
+            else nodes.Filter(child, OUTPUT_FILTER, [], [], None, None, lineno=child.lineno)
             for child in node.nodes
         ]
 
@@ -496,6 +500,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             "namespace": Namespace,
         }
         self.filters = {name: _guarded_filter(name, f) for name, f in self.filters.items()}
+        self.filters[OUTPUT_FILTER] = _output
 
     def parse_guarded(self, source: str) -> nodes.Template:
         """The template's tree, refused if it is over a limit as written, then guarded."""
