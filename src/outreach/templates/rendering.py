@@ -153,7 +153,7 @@ class Renderer:
     seconds: float
 
     async def run(self, work: Callable[[], T], *, messages: int = 1) -> T:
-        """Waits for `work` at most twice the time of its `messages` (a queue may come first).
+        """Waits for `work` at most the time of its `messages` and one more (for a queue).
 
         Past that, work not started yet is dropped and started work stops at its next guard
         point (its own budget's deadline); raises `sandbox.TemplateTimeExceeded`.
