@@ -42,7 +42,7 @@ from outreach.sending.messages import (
     wire_bytes,
 )
 from outreach.sending.planner import plan_org
-from outreach.templates.compose import MessageText
+from outreach.templates.compose import Composer, MessageText
 from outreach.templates.rendering import Personalization
 from outreach.tracking.tokens import TrackingSigner
 
@@ -124,12 +124,15 @@ def sample_messages(settings: Settings, count: int) -> list[tuple[str, bytes]]:
     org, campaign = uuid.uuid4(), uuid.uuid4()
     envelope_from = "bench@example.com"
     messages = []
+    composer = Composer(settings.template_render_seconds)
     for n in range(count):
         recipient = Recipient(org, campaign, uuid.uuid4(), f"person{n}@example.com", f"Person{n}")
         personalization = Personalization(
             values={"first_name": f"Person{n}", "sender_name": "Bench"}, custom={}
         )
-        content = render_content(MessageText(SUBJECT, BODY_TEXT, BODY_HTML), personalization)
+        content = render_content(
+            MessageText(SUBJECT, BODY_TEXT, BODY_HTML), personalization, composer
+        )
         envelope = Envelope(envelope_from, "Bench", message_id_for(uuid.uuid4(), envelope_from))
         links = TrackedLinks(signer, "http://127.0.0.1:8000", recipient)
         messages.append(

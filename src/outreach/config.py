@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     plan_minutes: float = Field(default=0.5, gt=0, le=1440)
     archive_after_days: int = Field(default=90, ge=1)
     retention_days: int = Field(default=730, ge=1)
+    # Time one message may take to render (all its parts), in previews and when sending.
+    template_render_seconds: float = Field(default=2.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

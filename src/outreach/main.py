@@ -38,6 +38,7 @@ from outreach.sending.send_router import router as send_router
 from outreach.sending.sms_router import router as sms_router
 from outreach.suppressions.router import router as suppressions_router
 from outreach.tasks.router import router as tasks_router
+from outreach.templates.rendering import Renderer
 from outreach.templates.router import router as templates_router
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.token_verifier = TokenVerifier(settings)
     app.state.tracking_signer = TrackingSigner(settings.tracking_secrets)
     app.state.target_guard = TargetGuard.for_settings(settings)
+    app.state.renderer = Renderer(settings.template_render_seconds)
     app.state.migration_head = head_revision(urls)
     app.add_middleware(JsonDepthLimit)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, per_path=BODY_LIMITS)

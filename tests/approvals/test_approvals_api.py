@@ -171,6 +171,26 @@ def test_a_message_that_cannot_be_rendered_shows_its_problems_not_an_error(
     assert previews[fine]["problems"] == []
 
 
+def test_a_message_over_the_rendering_limits_shows_its_problem_in_the_list(
+    client: TestClient, org: Org, running: RunningCampaign, outbox: Outbox
+) -> None:
+    # stored behind the API's back (edits are checked when they are made)
+    included = outbox.add(running, 0, body_text_override="{% include 'footer.txt' %}")
+    looping = outbox.add(
+        running,
+        1,
+        body_text_override="{% for i in range(first_name|length * 2000) %}"
+        "{% for j in range(100) %}{% endfor %}{% endfor %}",
+    )
+    failing = outbox.add(running, 2, body_text_override="{{ (first_name|length) / 0 }}")
+    fine = outbox.add(running, 3)
+    previews = {item["id"]: item["preview"] for item in listed(client, org)}
+    assert [p["code"] for p in previews[included]["problems"]] == ["TEMPLATE_TAG_NOT_ALLOWED"]
+    assert [p["code"] for p in previews[looping]["problems"]] == ["TEMPLATE_LIMIT_EXCEEDED"]
+    assert [p["code"] for p in previews[failing]["problems"]] == ["PREVIEW_RENDER_FAILED"]
+    assert previews[fine]["problems"] == []
+
+
 def test_an_sms_is_signed_by_the_campaign_owner(
     client: TestClient,
     org: Org,
@@ -241,6 +261,8 @@ def test_edits_are_kept_for_this_message_and_previewed(
         ({"subject": "Hi {{first_name}}\r\nBcc: x@evil.example"}, "TEXT_CONTROL_CHARACTERS"),
         ({"subject": "Hi\u2028there"}, "TEXT_CONTROL_CHARACTERS"),
         ({"signature": "Sam"}, "FIELD_UNKNOWN"),
+        ({"body_text": "{% include 'footer.txt' %}"}, "TEMPLATE_TAG_NOT_ALLOWED"),
+        ({"body_text": "{% for i in range(100000) %}{% endfor %}"}, "TEMPLATE_LIMIT_EXCEEDED"),
     ],
 )
 def test_edits_follow_the_template_rules(

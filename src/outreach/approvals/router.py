@@ -15,6 +15,7 @@ from outreach.approvals.schemas import (
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
+from outreach.templates.dependencies import TemplateRenderer
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 
@@ -26,18 +27,21 @@ NOT_PENDING = "`409 APPROVAL_NOT_PENDING` when the message no longer awaits appr
     "",
     summary="List messages awaiting approval, oldest first",
     description="Each with a preview of the message as it will be sent to its contact; a "
-    "message that cannot be rendered shows its `problems` instead of failing the list.",
+    "message that cannot be rendered shows its `problems` instead of failing the list "
+    "(`TEMPLATE_LIMIT_EXCEEDED` when over a rendering limit, `TEMPLATE_TAG_NOT_ALLOWED`, "
+    "`PREVIEW_RENDER_FAILED`).",
     response_model=Page[ApprovalOut],
     responses=problem_responses(401, 422),
 )
 async def list_approvals(
     session: TenantSession,
+    renderer: TemplateRenderer,
     campaign_id: uuid.UUID | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ApprovalOut]:
     return await service.list_approvals(
-        session, campaign_id=campaign_id, limit=limit, cursor=cursor
+        session, renderer, campaign_id=campaign_id, limit=limit, cursor=cursor
     )
 
 
@@ -51,9 +55,12 @@ async def list_approvals(
     responses=problem_responses(401, 403, 422),
 )
 async def approve_many(
-    body: ApproveManyIn, session: TenantSession, principal: CurrentPrincipal
+    body: ApproveManyIn,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    renderer: TemplateRenderer,
 ) -> ApproveManyOut:
-    return await service.approve_many(session, principal, body)
+    return await service.approve_many(session, principal, renderer, body)
 
 
 @router.get(
@@ -62,8 +69,10 @@ async def approve_many(
     response_model=ApprovalOut,
     responses=problem_responses(401, 404, 422),
 )
-async def get_approval(message_id: uuid.UUID, session: TenantSession) -> ApprovalOut:
-    return await service.get_approval(session, message_id)
+async def get_approval(
+    message_id: uuid.UUID, session: TenantSession, renderer: TemplateRenderer
+) -> ApprovalOut:
+    return await service.get_approval(session, renderer, message_id)
 
 
 @router.post(
@@ -71,7 +80,8 @@ async def get_approval(message_id: uuid.UUID, session: TenantSession) -> Approva
     summary="Approve a message, optionally edited first; it is queued to send now",
     description=DECIDERS + NOT_PENDING + "`409 CAMPAIGN_NOT_ACTIVE` when its campaign is "
     "not active or paused. Edits follow the template rules of the message's channel "
-    "(`TEMPLATE_SYNTAX_INVALID`, `TEMPLATE_UNKNOWN_TOKEN`, `TEMPLATE_FIELD_NOT_ALLOWED`, ...).",
+    "(`TEMPLATE_SYNTAX_INVALID`, `TEMPLATE_UNKNOWN_TOKEN`, `TEMPLATE_FIELD_NOT_ALLOWED`, "
+    "`TEMPLATE_TAG_NOT_ALLOWED`, `TEMPLATE_LIMIT_EXCEEDED`, ...).",
     response_model=ApprovalOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -79,9 +89,10 @@ async def approve(
     message_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,
+    renderer: TemplateRenderer,
     body: ApproveIn | None = None,
 ) -> ApprovalOut:
-    return await service.approve(session, principal, message_id, body or ApproveIn())
+    return await service.approve(session, principal, renderer, message_id, body or ApproveIn())
 
 
 @router.post(
@@ -95,6 +106,7 @@ async def reject(
     message_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,
+    renderer: TemplateRenderer,
     body: RejectIn | None = None,
 ) -> ApprovalOut:
-    return await service.reject(session, principal, message_id, body or RejectIn())
+    return await service.reject(session, principal, renderer, message_id, body or RejectIn())

@@ -31,25 +31,34 @@ from outreach.errors import AppError, Conflict, FieldError, ValidationFailed, no
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.kit.problems import FieldErrorOut
-from outreach.templates.compose import MessageText, render_message
-from outreach.templates.rendering import Personalization
+from outreach.templates.compose import Composer, MessageText
+from outreach.templates.rendering import Personalization, Renderer
+from outreach.templates.sandbox import TemplateLimitExceeded
 from outreach.templates.schemas import Channel, TemplateIn
-from outreach.templates.service import template_errors
+from outreach.templates.service import render_problem, template_errors, template_errors_off_loop
 
 # -- reads -------------------------------------------------------------------------------
 
 
 async def list_approvals(
-    session: AsyncSession, *, campaign_id: uuid.UUID | None, limit: int, cursor: str | None
+    session: AsyncSession,
+    renderer: Renderer,
+    *,
+    campaign_id: uuid.UUID | None,
+    limit: int,
+    cursor: str | None,
 ) -> Page[ApprovalOut]:
     rows = await repository.list_pending(
         session, campaign_id=campaign_id, after=position_after(cursor), limit=limit
     )
-    return page_of(rows, limit, approval_out)
+    previews = await _previews(renderer, rows[:limit])
+    return page_of(rows, limit, lambda row: approval_out(row, previews[row.id]))
 
 
-async def get_approval(session: AsyncSession, message_id: uuid.UUID) -> ApprovalOut:
-    return approval_out(await _get(session, message_id))
+async def get_approval(
+    session: AsyncSession, renderer: Renderer, message_id: uuid.UUID
+) -> ApprovalOut:
+    return await _out_of(renderer, await _get(session, message_id))
 
 
 def message_text(row: ApprovalRow) -> MessageText:
@@ -68,8 +77,12 @@ def message_text(row: ApprovalRow) -> MessageText:
 
 
 def _text_errors(channel: str, text: MessageText) -> list[FieldError]:
+    return template_errors(_checked(channel, text))
+
+
+def _checked(channel: str, text: MessageText) -> TemplateIn:
     # The template's own rules for its channel (shape, syntax, known tokens)
-    checked = TemplateIn.model_construct(
+    return TemplateIn.model_construct(
         name="message",
         channel=cast(Channel, channel),  # the outbox's check allows email and sms only
         linkedin_kind=None,
@@ -77,26 +90,38 @@ def _text_errors(channel: str, text: MessageText) -> list[FieldError]:
         body_text=text.body_text,
         body_html=text.body_html,
     )
-    return template_errors(checked)
 
 
-def preview(row: ApprovalRow) -> MessagePreview:
-    text = message_text(row)
-    problems = _text_errors(row.message.channel, text)
-    personalization = Personalization.for_contact(
-        row.contact, sender_name=row.sender_name or "", campaign_name=row.campaign_name
-    )
-    try:
-        rendered, missing = render_message(text, personalization)
-    except TemplateError as exc:
-        problem = FieldError("body", "PREVIEW_RENDER_FAILED", f"Cannot be rendered: {exc}")
-        return MessagePreview(
-            subject=None,
-            body_text=None,
-            body_html=None,
-            missing_values=[],
-            problems=_out(problems or [problem]),
+async def _previews(renderer: Renderer, rows: list[ApprovalRow]) -> dict[uuid.UUID, MessagePreview]:
+    """Each row's preview, rendered off the event loop within the time limit per message."""
+    composer = Composer(renderer.seconds)
+    texts = [
+        (
+            row.message.channel,
+            message_text(row),
+            Personalization.for_contact(
+                row.contact, sender_name=row.sender_name or "", campaign_name=row.campaign_name
+            ),
         )
+        for row in rows
+    ]
+    try:
+        previews = await renderer.run(
+            lambda: [preview(*text, composer) for text in texts], messages=len(rows)
+        )
+    except TemplateLimitExceeded as exc:
+        previews = [_unrenderable([], exc)] * len(rows)
+    return {row.id: item for row, item in zip(rows, previews, strict=True)}
+
+
+def preview(
+    channel: str, text: MessageText, personalization: Personalization, composer: Composer
+) -> MessagePreview:
+    problems = _text_errors(channel, text)
+    try:
+        rendered, missing = composer.render(text, personalization)
+    except TemplateError as exc:
+        return _unrenderable(problems, exc)
     if missing:
         problems.append(
             FieldError(
@@ -114,11 +139,25 @@ def preview(row: ApprovalRow) -> MessagePreview:
     )
 
 
+def _unrenderable(problems: list[FieldError], exc: TemplateError) -> MessagePreview:
+    code, _ = render_problem(exc)
+    if code == "TEMPLATE_RENDER_FAILED":
+        code = "PREVIEW_RENDER_FAILED"
+    problem = FieldError("body", code, f"Cannot be rendered: {exc}")
+    return MessagePreview(
+        subject=None,
+        body_text=None,
+        body_html=None,
+        missing_values=[],
+        problems=_out(problems or [problem]),
+    )
+
+
 def _out(errors: list[FieldError]) -> list[FieldErrorOut]:
     return [FieldErrorOut(**error.as_dict()) for error in errors]
 
 
-def approval_out(row: ApprovalRow) -> ApprovalOut:
+def approval_out(row: ApprovalRow, preview: MessagePreview) -> ApprovalOut:
     message = row.message
     edits = (message.subject_override, message.body_text_override, message.body_html_override)
     return ApprovalOut(
@@ -136,7 +175,7 @@ def approval_out(row: ApprovalRow) -> ApprovalOut:
         decided_at=message.decided_at,
         rejection_reason=message.last_error if message.status == "rejected" else None,
         contact=ApprovalContactOut.model_validate(row.contact),
-        preview=preview(row),
+        preview=preview,
         created_at=message.created_at,
         updated_at=message.updated_at,
     )
@@ -146,44 +185,60 @@ def approval_out(row: ApprovalRow) -> ApprovalOut:
 
 
 async def approve(
-    session: AsyncSession, principal: Principal, message_id: uuid.UUID, edits: ApproveIn
+    session: AsyncSession,
+    principal: Principal,
+    renderer: Renderer,
+    message_id: uuid.UUID,
+    edits: ApproveIn,
 ) -> ApprovalOut:
     """Queued to send now, with the person's edits kept in the message's override columns."""
     row = await _get(session, message_id, for_update=True)
     _check_decidable(principal, row)
     given = edits.model_dump(exclude_none=True)
-    errors = _text_errors(row.message.channel, message_text(row).under(MessageText(**given)))
+    edited = message_text(row).under(MessageText(**given))
+    errors = await template_errors_off_loop(renderer, _checked(row.message.channel, edited))
     if errors:
         raise ValidationFailed(errors=errors)
     overrides = {f"{part}_override": text for part, text in given.items()}
     await repository.decide(session, [message_id], _approved(principal) | overrides)
-    return await _reloaded(session, row)
+    return await _reloaded(session, renderer, row)
 
 
 async def reject(
-    session: AsyncSession, principal: Principal, message_id: uuid.UUID, body: RejectIn
+    session: AsyncSession,
+    principal: Principal,
+    renderer: Renderer,
+    message_id: uuid.UUID,
+    body: RejectIn,
 ) -> ApprovalOut:
     """Not sent, ever; the reason is kept. The contact is not contacted by this message."""
     row = await _get(session, message_id, for_update=True)
     _check_decidable(principal, row, needs_running=False)
     values = {"status": "rejected", "decided_by": principal.user_id, "last_error": body.reason}
     await repository.decide(session, [message_id], values)
-    return await _reloaded(session, row)
+    return await _reloaded(session, renderer, row)
 
 
 async def approve_many(
-    session: AsyncSession, principal: Principal, body: ApproveManyIn
+    session: AsyncSession, principal: Principal, renderer: Renderer, body: ApproveManyIn
 ) -> ApproveManyOut:
     """Approve without edits, row by row: each message is approved or says why not, and one
     message's refusal holds back no other."""
     require_writer(principal)
     ids = list(dict.fromkeys(body.ids))  # a repeated id is answered once
     found = {row.id: row for row in await repository.get_messages(session, ids, for_update=True)}
+    checked = {row.id: _checked(row.message.channel, message_text(row)) for row in found.values()}
+    text_errors = await renderer.run(
+        lambda: {row_id: template_errors(text) for row_id, text in checked.items()},
+        messages=len(checked),
+    )
     results, approvable = [], []
     for message_id in ids:
         row = found.get(message_id)
         outcome, errors = (
-            (BulkOutcome.NOT_FOUND, []) if row is None else _bulk_outcome(principal, row)
+            (BulkOutcome.NOT_FOUND, [])
+            if row is None
+            else _bulk_outcome(principal, row, text_errors[message_id])
         )
         if outcome is BulkOutcome.APPROVED:
             approvable.append(message_id)
@@ -193,12 +248,13 @@ async def approve_many(
     return ApproveManyOut(approved=len(approvable), results=results)
 
 
-def _bulk_outcome(principal: Principal, row: ApprovalRow) -> tuple[BulkOutcome, list[FieldError]]:
+def _bulk_outcome(
+    principal: Principal, row: ApprovalRow, errors: list[FieldError]
+) -> tuple[BulkOutcome, list[FieldError]]:
     try:
         _check_decidable(principal, row)
     except AppError as exc:
         return _BULK_CODES.get(exc.code, BulkOutcome.FORBIDDEN), []
-    errors = _text_errors(row.message.channel, message_text(row))
     return (BulkOutcome.INVALID, errors) if errors else (BulkOutcome.APPROVED, [])
 
 
@@ -235,6 +291,10 @@ async def _get(
     return row
 
 
-async def _reloaded(session: AsyncSession, row: ApprovalRow) -> ApprovalOut:
+async def _reloaded(session: AsyncSession, renderer: Renderer, row: ApprovalRow) -> ApprovalOut:
     await repository.reload(session, row.message)
-    return approval_out(row)
+    return await _out_of(renderer, row)
+
+
+async def _out_of(renderer: Renderer, row: ApprovalRow) -> ApprovalOut:
+    return approval_out(row, (await _previews(renderer, [row]))[row.id])

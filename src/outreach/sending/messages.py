@@ -22,8 +22,9 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from outreach.kit.text import control_character
 from outreach.models import Contact
-from outreach.templates.compose import MessageText, render_message
+from outreach.templates.compose import Composer, MessageText
 from outreach.templates.rendering import Personalization
 from outreach.tracking.tokens import MAX_URL_BYTES, TokenKind, TrackingSigner, TrackingToken
 
@@ -31,7 +32,7 @@ _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s<>]+)\2"""
 _URL = re.compile(r"""https?://[^\s<>"']+[^\s<>"'.,;:!?)]""")
 _TAG = re.compile(r"<[^>]+>")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
-
+# What must never reach a header from tenant data: a line break there starts a new header.
 # Bodies in quoted-printable: readable in the raw message, unlike base64, and 7-bit safe.
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP
@@ -42,7 +43,8 @@ _WIRE = _HEADERS_UNFOLDED.clone(linesep="\r\n")
 
 
 class RenderFailed(Exception):
-    """The message cannot be rendered for this contact (missing token, broken template)."""
+    """The message cannot be rendered or built for this contact (missing token, broken
+    template, a line break in a header)."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,13 @@ def personalization_of(
     )
 
 
-def render_content(text: MessageText, personalization: Personalization) -> MessageText:
+def render_content(
+    text: MessageText, personalization: Personalization, composer: Composer
+) -> MessageText:
     """`text` filled in for one contact, as approvals preview it; a token without a value is
     an error here, before anything is sent: raises RenderFailed naming what is missing."""
     try:
-        rendered, missing = render_message(text, personalization)
+        rendered, missing = composer.render(text, personalization)
     except TemplateError as exc:
         raise RenderFailed(f"template error: {exc}") from exc
     if missing:
@@ -167,9 +171,13 @@ def build_email(
     unsubscribe = links.unsubscribe()
 
     message = MIMEMultipart("alternative", policy=_HEADERS_UNFOLDED)
-    message["From"] = formataddr((envelope.from_name or "", envelope.from_email), "utf-8")
-    message["To"] = formataddr((recipient.name or "", recipient.email), "utf-8")
-    message["Subject"] = _header(content.subject or "")
+    from_name = _one_line(envelope.from_name or "", "the sender's name")
+    from_email = _one_line(envelope.from_email, "the sender's address")
+    message["From"] = formataddr((from_name, from_email), "utf-8")
+    to_name = _one_line(recipient.name or "", "the contact's name")
+    to_email = _one_line(recipient.email, "the contact's address")
+    message["To"] = formataddr((to_name, to_email), "utf-8")
+    message["Subject"] = _header(_one_line(content.subject or "", "the subject"))
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = envelope.message_id
     if envelope.reply_to:
@@ -186,6 +194,15 @@ def build_email(
 def wire_bytes(message: Message) -> bytes:
     """The message as it goes over SMTP (CRLF line ends, long headers unfolded)."""
     return message.as_bytes(policy=_WIRE)
+
+
+def _one_line(value: str, what: str) -> str:
+    """`value`, for a header: refused when it holds a line break or another control character
+    (the API refuses them at the door; this is the lock for data that came another way)."""
+    character = control_character(value)
+    if character is not None:
+        raise RenderFailed(f"{what} contains a line break or control character ({character})")
+    return value
 
 
 def _header(value: str) -> str:

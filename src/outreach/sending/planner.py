@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -30,7 +31,9 @@ from outreach.models import Campaign, MessageTemplate, Sender
 from outreach.sending.channels import ChannelAssigner, Reachability
 from outreach.sending.linkedin import LinkedInSlots
 from outreach.sending.messages import RenderFailed, personalization_of, render_content
-from outreach.templates.compose import MessageText
+from outreach.templates.compose import Composer, MessageText
+from outreach.templates.rendering import Renderer
+from outreach.templates.sandbox import TemplateLimitExceeded
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +206,8 @@ async def plan_campaign(
     slots = await _linkedin_slots(session, campaign.owner_id)
 
     plan, enqueue, tasks = _Plan(), _Plan(), []
+    renderer = Renderer(settings.template_render_seconds)
+    composer = Composer(renderer.seconds)
     senders: list[uuid.UUID | None] = []
     now = datetime.now(UTC)
     for row in candidates:
@@ -231,16 +236,14 @@ async def plan_campaign(
             template.body_text if template else None,
             template.body_html if template else None,
         )
+        personalization = personalization_of(
+            row, sender_name=sender.from_name or sender.from_email, campaign_name=campaign.name
+        )
         try:
-            rendered = render_content(
-                content,
-                personalization_of(
-                    row,
-                    sender_name=sender.from_name or sender.from_email,
-                    campaign_name=campaign.name,
-                ),
+            rendered = await renderer.run(
+                partial(render_content, content, personalization, composer)
             )
-        except RenderFailed as exc:
+        except (RenderFailed, TemplateLimitExceeded) as exc:
             plan.add(row["id"], channel, template_id, str(exc))
             result.unreachable += 1
             continue

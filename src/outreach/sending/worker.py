@@ -11,9 +11,10 @@ import random
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosmtplib
 from sqlalchemy import RowMapping, text
@@ -43,10 +44,13 @@ from outreach.sending.secrets import SenderSecrets
 from outreach.sending.sms import SmsAccount, SmsSendError, send_sms, sms_client
 from outreach.sending.sms_service import sms_account
 from outreach.sending.smtp import SmtpNotConfigured, SmtpServer, smtp_server_for
-from outreach.templates.compose import MessageText
+from outreach.templates.compose import Composer, MessageText
+from outreach.templates.rendering import Renderer
+from outreach.templates.sandbox import TemplateLimitExceeded
 from outreach.tracking.tokens import TrackingSigner
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 SMS_TIMEOUT_SECONDS = 10.0
 MAX_ORGS_PER_PASS = 100
@@ -63,6 +67,10 @@ class SendingContext:
     rng: random.Random = field(default_factory=random.Random)
     # Set when the process stops: the message being sent is finished, the rest released.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def renderer(self) -> Renderer:
+        return Renderer(self.settings.template_render_seconds)
 
 
 @dataclass(frozen=True)
@@ -277,15 +285,18 @@ async def send_batch(
             try:
                 while waiting and not ctx.stopping.is_set():
                     row = waiting.popleft()
-                    prepared = attempt.prepare(row)
-                    early = await attempt.start(row, prepared)
+                    message = prepared[row["id"]]
+                    outcome = await _attempted(attempt, row, attempt.start(row, message))
                     async with turn:
-                        await record(row, early or await attempt.finish(row, prepared))
+                        if outcome is None:
+                            outcome = await _attempted(attempt, row, attempt.finish(row, message))
+                        await record(row, outcome)
             finally:
                 await attempt.close()
 
         lanes = min(ctx.settings.send_connections, len(waiting)) if batch.sender else 1
         attempts = [await _attempt_for(session, ctx, batch) for _ in range(lanes)]
+        prepared = await _prepare_all(ctx, attempts[0], batch.messages)
         try:
             async with asyncio.TaskGroup() as group:
                 for attempt in attempts:
@@ -297,6 +308,32 @@ async def send_batch(
                 if accepted:
                     await _record_sent(session, batch.org_id, accepted)
     return len(batch.messages) - len(waiting)
+
+
+async def _prepare_all(
+    ctx: SendingContext, attempt: "_Attempt", rows: list[RowMapping]
+) -> dict[uuid.UUID, object]:
+    """Every message of the batch rendered and built in one hop to the render threads (one
+    hop per message would cost throughput), each within its own time limit."""
+    renderer = ctx.renderer
+    composer = Composer(renderer.seconds)
+    try:
+        built = await renderer.run(
+            lambda: [attempt.prepare(row, composer) for row in rows], messages=len(rows)
+        )
+    except TemplateLimitExceeded as exc:
+        built = [RenderFailed(f"template error: {exc}")] * len(rows)
+    return {row["id"]: message for row, message in zip(rows, built, strict=True)}
+
+
+async def _attempted(attempt: "_Attempt", row: RowMapping, step: Awaitable[R]) -> R | Outcome:
+    """One message's step; an error nobody foresaw fails that message, never its batch."""
+    try:
+        return await step
+    except Exception as exc:
+        log.exception("sending message %s failed", row["id"])
+        attempt.abandon()
+        return Outcome("invalid", f"could not be sent: {type(exc).__name__}: {exc}")
 
 
 async def _attempt_for(session: AsyncSession, ctx: SendingContext, batch: Batch) -> "_Attempt":
@@ -327,11 +364,15 @@ async def _record_sent(
 
 
 class _Attempt:
-    """How one lane sends: `prepare` renders (no I/O), `start` opens what may be opened
-    before the message's turn (an SMTP envelope), `finish` makes it accepted."""
+    """How one lane sends: `prepare` renders (no I/O, in a render thread), `start` opens what
+    may be opened before the message's turn (an SMTP envelope), `finish` makes it accepted."""
 
-    def prepare(self, row: RowMapping) -> object:
+    def prepare(self, row: RowMapping, composer: Composer) -> object:
+        """The message ready to send, or the RenderFailed that fails it."""
         return None
+
+    def abandon(self) -> None:
+        """After an unforeseen error: nothing of this message's state is reused."""
 
     async def start(self, row: RowMapping, prepared: object) -> Outcome | None:
         """None to go on, or the outcome when the message failed already."""
@@ -351,7 +392,7 @@ class _EmailAttempt(_Attempt):
         self.ctx, self.sender, self.server = ctx, sender, server
         self.client: aiosmtplib.SMTP | None = None
 
-    def prepare(self, row: RowMapping) -> bytes | RenderFailed:
+    def prepare(self, row: RowMapping, composer: Composer) -> bytes | RenderFailed:
         ctx, sender = self.ctx, self.sender
         try:
             content = render_content(
@@ -361,12 +402,16 @@ class _EmailAttempt(_Attempt):
                     sender_name=sender.from_name or sender.from_email,
                     campaign_name=row["campaign_name"],
                 ),
+                composer,
             )
+            recipient = _recipient(row)
+            links = TrackedLinks(ctx.signer, ctx.settings.links_base_url, recipient)
+            return wire_bytes(build_email(_envelope(ctx, sender, row), recipient, content, links))
         except RenderFailed as exc:
             return exc
-        recipient = _recipient(row)
-        links = TrackedLinks(ctx.signer, ctx.settings.links_base_url, recipient)
-        return wire_bytes(build_email(_envelope(ctx, sender, row), recipient, content, links))
+        except Exception as exc:  # any other failure to build it fails this message alone
+            log.exception("building message %s failed", row["id"])
+            return RenderFailed(f"could not be built: {type(exc).__name__}: {exc}")
 
     async def start(self, row: RowMapping, prepared: object) -> Outcome | None:
         message_id = message_id_for(row["id"], self.sender.from_email)
@@ -411,6 +456,9 @@ class _EmailAttempt(_Attempt):
             self.client.close()
             self.client = None
 
+    def abandon(self) -> None:
+        self._reset()
+
     async def close(self) -> None:
         if self.client is not None:
             try:
@@ -435,19 +483,25 @@ class _SmsAttempt(_Attempt):
         self.ctx, self.account = ctx, account
         self.http = sms_client(TargetGuard.for_settings(ctx.settings), SMS_TIMEOUT_SECONDS)
 
-    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
-        if not row["phone"]:
-            return Outcome("invalid", "the contact has no phone number")
+    def prepare(self, row: RowMapping, composer: Composer) -> str | RenderFailed:
         try:
             content = render_content(
                 MessageText(None, row["body_text"], None),
                 personalization_of(row, sender_name="", campaign_name=row["campaign_name"]),
-            )
-            sent = await send_sms(
-                self.account, row["phone"], content.body_text or "", http=self.http
+                composer,
             )
         except RenderFailed as exc:
-            return Outcome("invalid", str(exc))
+            return exc
+        return content.body_text or ""
+
+    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
+        if not row["phone"]:
+            return Outcome("invalid", "the contact has no phone number")
+        if isinstance(prepared, RenderFailed):
+            return Outcome("invalid", str(prepared))
+        assert isinstance(prepared, str)
+        try:
+            sent = await send_sms(self.account, row["phone"], prepared, http=self.http)
         except SmsSendError as exc:
             # Refused credentials are the account's problem, not the number's: retry later.
             permanent = exc.permanent and exc.http_status not in (401, 403)
@@ -480,6 +534,8 @@ async def _record_failure(
     bounce event (hard bounces suppress the address); an SMS's is kept on the contact."""
     outbox_id, contact_id, attempt = row["id"], row["campaign_contact_id"], row["attempts"]
     now = _now()
+    # text PostgreSQL can store: an error may quote a rendered value
+    outcome = replace(outcome, detail=outcome.detail.replace("\x00", "\\x00"))
     final = outcome.kind in ("hard", "invalid") or attempt >= MAX_ATTEMPTS
     if final:
         await outbox.mark_failed(session, outbox_id, outcome.detail)

@@ -4,9 +4,10 @@ Approval previews and the sending engine compose messages here, so a person appr
 what will be sent.
 """
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 
-from outreach.templates.rendering import Personalization, render, tokens_of
+from outreach.templates.rendering import Personalization, find_tokens, render
+from outreach.templates.sandbox import TemplateTimeExceeded, budget
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,40 @@ class MessageText:
 
 
 def render_message(
-    text: MessageText, personalization: Personalization
+    text: MessageText, personalization: Personalization, *, seconds: float
 ) -> tuple[MessageText, list[str]]:
-    """The text filled in, and the tokens that had no value (they render as empty text).
+    """The text filled in, and the tokens that had no value (they render as empty text). The
+    parts share one budget: `seconds`, and the sandbox's limits on iterations and output.
 
-    Raises `jinja2.TemplateError` when a part is not a valid template or breaks the sandbox.
+    Raises `jinja2.TemplateError` when a part is not a valid template, breaks the sandbox or
+    is over a limit (`sandbox.TemplateLimitExceeded`).
     """
     parts = [part for part in astuple(text) if part]
-    tokens: set[str] = set().union(*(tokens_of(part) for part in parts))
-    rendered = MessageText(
-        subject=text.subject and render(text.subject, personalization),
-        body_text=text.body_text and render(text.body_text, personalization),
-        body_html=text.body_html and render(text.body_html, personalization, html=True),
-    )
+    tokens: set[str] = set().union(*(find_tokens(part) for part in parts))
+    with budget(seconds):
+        rendered = MessageText(
+            subject=text.subject and render(text.subject, personalization),
+            body_text=text.body_text and render(text.body_text, personalization),
+            body_html=text.body_html and render(text.body_html, personalization, html=True),
+        )
     return rendered, personalization.missing(tokens)
+
+
+@dataclass
+class Composer:
+    """Renders many messages (a send batch, a page of approvals): a text that ran out of time
+    once fails its other messages at once, so one slow template costs one time limit."""
+
+    seconds: float
+    _slow: dict[MessageText, TemplateTimeExceeded] = field(default_factory=dict)
+
+    def render(
+        self, text: MessageText, personalization: Personalization
+    ) -> tuple[MessageText, list[str]]:
+        if text in self._slow:
+            raise self._slow[text]
+        try:
+            return render_message(text, personalization, seconds=self.seconds)
+        except TemplateTimeExceeded as exc:
+            self._slow[text] = exc
+            raise

@@ -11,6 +11,7 @@ from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 from outreach.templates import service
+from outreach.templates.dependencies import TemplateRenderer
 from outreach.templates.schemas import (
     Channel,
     PreviewIn,
@@ -22,10 +23,19 @@ from outreach.templates.schemas import (
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
+CHECKED = (
+    "Templates are Jinja2 in a sandbox with limits: `{% include %}`, `{% import %}`, "
+    "`{% extends %}`, `{% from %}` and recursive loops are refused "
+    "(`422 TEMPLATE_TAG_NOT_ALLOWED`), and so is a template whose constant loops, `range()` "
+    "or multiplications are over the rendering limits as written "
+    "(`422 TEMPLATE_LIMIT_EXCEEDED`); see the README's Templates."
+)
+
 
 @router.post(
     "",
     summary="Create a message template",
+    description=CHECKED,
     status_code=201,
     response_model=TemplateOut,
     responses=problem_responses(401, 403, 409, 422),
@@ -35,10 +45,14 @@ async def create_template(
     request: Request,
     session: TenantSession,
     principal: CurrentPrincipal,
+    renderer: TemplateRenderer,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     return await idempotent(
-        session, request, idempotency_key, lambda: service.create_template(session, principal, body)
+        session,
+        request,
+        idempotency_key,
+        lambda: service.create_template(session, principal, renderer, body),
     )
 
 
@@ -74,14 +88,18 @@ async def get_template(template_id: uuid.UUID, session: TenantSession) -> Templa
     "/{template_id}",
     summary="Change a message template",
     description="Absent fields stay as they are, `null` clears an optional field; the "
-    "resulting template is checked as a whole.",
+    "resulting template is checked as a whole. " + CHECKED,
     response_model=TemplateOut,
     responses=problem_responses(401, 403, 404, 422),
 )
 async def update_template(
-    template_id: uuid.UUID, body: TemplatePatch, session: TenantSession, principal: CurrentPrincipal
+    template_id: uuid.UUID,
+    body: TemplatePatch,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    renderer: TemplateRenderer,
 ) -> TemplateOut:
-    return await service.update_template(session, principal, template_id, body)
+    return await service.update_template(session, principal, renderer, template_id, body)
 
 
 @router.delete(
@@ -103,6 +121,10 @@ async def delete_template(
 @router.post(
     "/{template_id}/preview",
     summary="Render a message template with sample data or a contact",
+    description="Rendered within the rendering limits (time: `OUTREACH_TEMPLATE_RENDER_SECONDS`, "
+    "loop iterations, output size); a template over one answers `422 TEMPLATE_LIMIT_EXCEEDED`, "
+    "one with a refused tag `422 TEMPLATE_TAG_NOT_ALLOWED`, one that fails otherwise "
+    "(`{{ 1/0 }}`, a sandbox refusal) `422 TEMPLATE_RENDER_FAILED`.",
     response_model=PreviewOut,
     responses=problem_responses(401, 404, 422),
 )
@@ -110,6 +132,9 @@ async def preview_template(
     template_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,
+    renderer: TemplateRenderer,
     body: PreviewIn | None = None,
 ) -> PreviewOut:
-    return await service.preview_template(session, principal, template_id, body or PreviewIn())
+    return await service.preview_template(
+        session, principal, renderer, template_id, body or PreviewIn()
+    )

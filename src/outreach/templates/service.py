@@ -1,6 +1,7 @@
 """Message template rules: channel shapes, personalization tokens, LinkedIn limits, previews."""
 
 import uuid
+from dataclasses import astuple
 
 from jinja2 import TemplateError, TemplateSyntaxError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,16 +12,18 @@ from outreach.errors import Conflict, FieldError, ValidationFailed, not_found
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.kit.text import CONTROL_CHARACTERS, control_characters_problem
-from outreach.models import Contact, MessageTemplate
+from outreach.models import MessageTemplate
 from outreach.templates import repository
+from outreach.templates.compose import MessageText, render_message
 from outreach.templates.rendering import (
     KNOWN_TOKENS,
     Personalization,
+    Renderer,
     custom_keys,
     find_tokens,
-    render,
     unknown_tokens,
 )
+from outreach.templates.sandbox import StaticLimitExceeded, TagNotAllowed, TemplateLimitExceeded
 from outreach.templates.schemas import (
     PreviewIn,
     PreviewOut,
@@ -68,10 +71,10 @@ async def get_template(session: AsyncSession, template_id: uuid.UUID) -> Templat
 
 
 async def create_template(
-    session: AsyncSession, principal: Principal, template: TemplateIn
+    session: AsyncSession, principal: Principal, renderer: Renderer, template: TemplateIn
 ) -> TemplateOut:
     require_writer(principal)
-    check_template(template)
+    await check_template(renderer, template)
     created = await repository.add_template(
         session,
         MessageTemplate(
@@ -82,13 +85,17 @@ async def create_template(
 
 
 async def update_template(
-    session: AsyncSession, principal: Principal, template_id: uuid.UUID, patch: TemplatePatch
+    session: AsyncSession,
+    principal: Principal,
+    renderer: Renderer,
+    template_id: uuid.UUID,
+    patch: TemplatePatch,
 ) -> TemplateOut:
     template = await _get(session, template_id, for_update=True)
     require_owner_or_manager(principal, template.created_by, "templates")
     changes = patch.model_dump(exclude_unset=True)
     current = {field: getattr(template, field) for field in TemplateIn.model_fields}
-    check_template(TemplateIn.model_construct(**(current | changes)))
+    await check_template(renderer, TemplateIn.model_construct(**(current | changes)))
     return TemplateOut.model_validate(await repository.update_template(session, template, changes))
 
 
@@ -106,7 +113,11 @@ async def delete_template(
 
 
 async def preview_template(
-    session: AsyncSession, principal: Principal, template_id: uuid.UUID, preview: PreviewIn
+    session: AsyncSession,
+    principal: Principal,
+    renderer: Renderer,
+    template_id: uuid.UUID,
+    preview: PreviewIn,
 ) -> PreviewOut:
     template = await _get(session, template_id)
     contact = None
@@ -114,34 +125,39 @@ async def preview_template(
         contact = await repository.get_contact(session, preview.contact_id)
         if contact is None:
             raise not_found("Contact")
-    sources = {field: getattr(template, field) for field in CONTENT_FIELDS}
-    try:
-        tokens: set[str] = set().union(
-            *(find_tokens(source) for source in sources.values() if source)
-        )
-        personalization = _preview_personalization(principal, contact, tokens)
-        rendered = {
-            field: source and render(source, personalization, html=field == "body_html")
-            for field, source in sources.items()
-        }
-    except TemplateError as exc:
-        raise ValidationFailed(
-            "TEMPLATE_RENDER_FAILED", "The template could not be rendered", str(exc)
-        ) from exc
-    return PreviewOut(**rendered, missing_values=personalization.missing(tokens))
-
-
-def _preview_personalization(
-    principal: Principal, contact: Contact | None, tokens: set[str]
-) -> Personalization:
-    """The contact's values, or sample ones: each custom field shows as `[key]`."""
-    if contact is None:
-        custom = {key: f"[{key}]" for key in custom_keys(tokens)}
-        return Personalization(values=SAMPLE_VALUES, custom=custom)
-    return Personalization.for_contact(
+    text = MessageText(template.subject, template.body_text, template.body_html)
+    own = contact and Personalization.for_contact(
         contact,
         sender_name=principal.name or SAMPLE_VALUES["sender_name"],
         campaign_name=SAMPLE_VALUES["campaign_name"],
+    )
+
+    def work() -> tuple[MessageText, list[str]]:
+        personalization = own or _sample_personalization(
+            set().union(*(find_tokens(part) for part in astuple(text) if part))
+        )
+        return render_message(text, personalization, seconds=renderer.seconds)
+
+    try:
+        rendered, missing = await renderer.run(work)
+    except TemplateError as exc:
+        raise ValidationFailed(*render_problem(exc), str(exc)) from exc
+    return PreviewOut(**vars(rendered), missing_values=missing)
+
+
+def render_problem(exc: TemplateError) -> tuple[str, str]:
+    """The code and title of a template that cannot be rendered."""
+    if isinstance(exc, TemplateLimitExceeded | StaticLimitExceeded):
+        return "TEMPLATE_LIMIT_EXCEEDED", "The template is over a rendering limit"
+    if isinstance(exc, TagNotAllowed):
+        return "TEMPLATE_TAG_NOT_ALLOWED", "The template uses a tag that is not allowed"
+    return "TEMPLATE_RENDER_FAILED", "The template could not be rendered"
+
+
+def _sample_personalization(tokens: set[str]) -> Personalization:
+    """Sample values: each custom field shows as `[key]`."""
+    return Personalization(
+        values=SAMPLE_VALUES, custom={key: f"[{key}]" for key in custom_keys(tokens)}
     )
 
 
@@ -156,13 +172,24 @@ async def _get(
 
 def template_errors(template: TemplateIn) -> list[FieldError]:
     """Every rule the template breaks. Also the rules of a message's text as a person edits
-    it before approval, so an edited message is held to its template's standard."""
+    it before approval, so an edited message is held to its template's standard. Compiles
+    the template: see `template_errors_off_loop`."""
     return _shape_errors(template) + _subject_errors(template) + _content_errors(template)
 
 
-def check_template(template: TemplateIn) -> None:
-    """Every rule on the whole template, all broken ones reported at once."""
-    errors = template_errors(template)
+async def template_errors_off_loop(renderer: Renderer, template: TemplateIn) -> list[FieldError]:
+    try:
+        return await renderer.run(lambda: template_errors(template))
+    except TemplateLimitExceeded as exc:
+        raise ValidationFailed(
+            "TEMPLATE_LIMIT_EXCEEDED", "The template is too long to check", str(exc)
+        ) from exc
+
+
+async def check_template(renderer: Renderer, template: TemplateIn) -> None:
+    """Every rule on the whole template, all broken ones reported at once. Off the event
+    loop: compiling a long template takes long."""
+    errors = await template_errors_off_loop(renderer, template)
     if len(errors) == 1:
         raise ValidationFailed.field(errors[0].field, errors[0].code, errors[0].message)
     if errors:
@@ -235,12 +262,11 @@ def _content_errors(template: TemplateIn) -> list[FieldError]:
         try:
             tokens = find_tokens(source)
         except TemplateSyntaxError as exc:
+            code, reason = _SYNTAX_CODES.get(
+                type(exc), ("TEMPLATE_SYNTAX_INVALID", "not a valid template")
+            )
             errors.append(
-                FieldError(
-                    field,
-                    "TEMPLATE_SYNTAX_INVALID",
-                    f"{field} is not a valid template: {exc.message} (line {exc.lineno})",
-                )
+                FieldError(field, code, f"{field} is {reason}: {exc.message} (line {exc.lineno})")
             )
             continue
         unknown = unknown_tokens(tokens)
@@ -258,7 +284,15 @@ def _content_errors(template: TemplateIn) -> list[FieldError]:
     return errors
 
 
-def _linkedin_errors(template: TemplateIn, body_text: str, tokens: set[str]) -> list[FieldError]:
+_SYNTAX_CODES = {
+    TagNotAllowed: ("TEMPLATE_TAG_NOT_ALLOWED", "using a tag that is not allowed"),
+    StaticLimitExceeded: ("TEMPLATE_LIMIT_EXCEEDED", "over a rendering limit"),
+}
+
+
+def _linkedin_errors(
+    template: TemplateIn, body_text: str, tokens: frozenset[str]
+) -> list[FieldError]:
     errors = []
     if template.linkedin_kind in LINKEDIN_LIMITS:
         limit, code, kind = LINKEDIN_LIMITS[template.linkedin_kind]
