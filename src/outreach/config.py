@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         default=[DEV_SENDER_SECRET_KEY], min_length=1
     )
 
+    # Opens and clicks waiting in memory for the database (an outage); past it they wait in
+    # files under data_dir/tracking-spool.
+    tracking_buffer_events: int = Field(default=20_000, ge=1, le=1_000_000)
+
     public_url: str | None = None
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
     # false: this process serves requests only, and the background jobs run elsewhere

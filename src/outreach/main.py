@@ -82,7 +82,11 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         app.state.sessionmaker = create_sessionmaker(engine)
         jobs = start_background_jobs(settings, app.state.sessionmaker)
-        app.state.event_writer = EventWriter(app.state.sessionmaker)
+        app.state.event_writer = EventWriter(
+            app.state.sessionmaker,
+            settings.data_dir / "tracking-spool",
+            memory_limit=settings.tracking_buffer_events,
+        )
         app.state.event_writer.start()
         # What startup built lives as long as the process: keep the collector off it.
         gc.collect()
