@@ -200,3 +200,13 @@ def test_an_unsubscribe_needs_an_unsubscribe_token(
     opener = token(client, org, member, TokenKind.OPEN)
     assert client.post(f"/t/u/{opener}").status_code == 404
     assert client.get(f"/t/u/{opener}").status_code == 404
+
+
+def test_repeated_one_click_unsubscribes_record_one_event(
+    client: TestClient, org: Org, member: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    link = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE)}"
+    again = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE, issued_at=datetime.now(UTC))}"
+    for path in (link, link, again, link):
+        assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert [kind for kind, _, _ in events(as_owner, member)] == ["unsubscribed"]
