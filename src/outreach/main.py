@@ -33,6 +33,7 @@ from outreach.sending.sms_router import router as sms_router
 from outreach.suppressions.router import router as suppressions_router
 from outreach.tasks.router import router as tasks_router
 from outreach.templates.router import router as templates_router
+from outreach.tracking.asgi import TrackingFastPath
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.token_verifier = TokenVerifier(settings)
     app.state.tracking_signer = TrackingSigner(settings.tracking_secrets)
     app.state.migration_head = head_revision(urls)
+    app.add_middleware(TrackingFastPath)  # inside the request id, ahead of all else
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
