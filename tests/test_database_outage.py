@@ -68,6 +68,13 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         server.close()
 
 
+@pytest.fixture(autouse=True)
+def running_again(database: Database) -> Iterator[None]:
+    """Whatever a test did, the next one starts with the server up."""
+    yield
+    database.server.start()
+
+
 class Service:
     """The app under uvicorn in a process of its own, its log in a file."""
 
@@ -255,10 +262,8 @@ def test_events_held_when_the_service_stops_during_an_outage_are_recorded_at_its
         taken = hits(first, org, campaign["id"], members, 3)
     finally:
         first.stop()  # the writer spools what the database could not take
-    try:
-        assert list((tmp_path / "tracking-spool").glob("*.jsonl"))
-    finally:
-        database.server.start()
+    assert list((tmp_path / "tracking-spool").glob("*.jsonl"))
+    database.server.start()
     second = Service(database, tmp_path, memory_limit=1000)
     try:
         assert eventually(lambda: len(events(database, members)) >= taken)
