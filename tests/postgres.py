@@ -1,6 +1,8 @@
 """A PostgreSQL server of a test's own, which the test may stop and start: the session's server
 is shared by every test and must never stop."""
 
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -12,10 +14,16 @@ with warnings.catch_warnings():
 
 
 class PrivatePostgres:
-    """An embedded server in `directory` (pgserver, as the service's own embedded one)."""
+    """An embedded server (pgserver, as the service's own) in a folder of its own.
 
-    def __init__(self, directory: Path) -> None:
-        self._server = get_server(directory / "pg", cleanup_mode="delete")
+    Not under pytest's temporary folder: as root, pgserver runs the server as another user,
+    which must reach its folder, and every pytest session on the machine makes pytest's root
+    folder private again.
+    """
+
+    def __init__(self) -> None:
+        self._directory = Path(tempfile.mkdtemp(prefix="outreach-test-postgres-"))
+        self._server = get_server(self._directory / "pg", cleanup_mode="delete")
 
     def url(self, database: str = "postgres") -> str:
         return str(self._server.get_uri(database))
@@ -32,3 +40,4 @@ class PrivatePostgres:
 
     def close(self) -> None:
         self._server.cleanup()
+        shutil.rmtree(self._directory, ignore_errors=True)

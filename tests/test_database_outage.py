@@ -52,8 +52,8 @@ class Database:
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    server = PrivatePostgres(tmp_path_factory.mktemp("outage"))
+def database() -> Iterator[Database]:
+    server = PrivatePostgres()
     try:
         admin = libpq_url(server.url())
         create_database_if_missing(admin, "outreach")
