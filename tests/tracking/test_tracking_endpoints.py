@@ -210,3 +210,49 @@ def test_repeated_one_click_unsubscribes_record_one_event(
     for path in (link, link, again, link):
         assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert [kind for kind, _, _ in events(as_owner, member)] == ["unsubscribed"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("HEAD", "/t/o/abc.gif", 405),
+        ("POST", "/t/o/abc.gif", 405),
+        ("GET", "/t/o/.gif", 404),
+        ("GET", "/t/o/a/b.gif", 404),
+        ("GET", "/t/o/abc.png", 404),
+        ("GET", "/t/c/", 404),
+        ("POST", "/t/c/abc", 405),
+    ],
+)
+def test_other_requests_on_the_tracking_paths_get_the_apis_problem(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    answer = client.request(method, path, headers={"X-Request-ID": "trace-1"})
+    assert answer.status_code == status
+    assert answer.headers["x-request-id"] == "trace-1"
+    if method != "HEAD":
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_the_pixel_and_the_click_keep_the_callers_request_id(
+    client: TestClient, org: Org, member: dict[str, Any]
+) -> None:
+    pixel = client.get(
+        f"/t/o/{token(client, org, member, TokenKind.OPEN)}.gif",
+        headers={"X-Request-ID": "trace-2"},
+    )
+    assert pixel.headers["x-request-id"] == "trace-2"
+    click = client.get(
+        f"/t/c/{token(client, org, member, TokenKind.CLICK, url=JOBS)}",
+        headers={"X-Request-ID": "trace-3"},
+        follow_redirects=False,
+    )
+    assert (click.status_code, click.headers["x-request-id"]) == (302, "trace-3")
+
+
+def test_the_tracking_routes_are_documented(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert set(paths["/t/o/{token}.gif"]) == {"get"}
+    assert set(paths["/t/c/{token}"]) == {"get"}
+    assert set(paths["/t/u/{token}"]) == {"get", "post"}
+    assert "503" in paths["/t/u/{token}"]["post"]["responses"]
