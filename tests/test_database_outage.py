@@ -106,7 +106,7 @@ class Service:
             "info",
         ]
         with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)  # noqa: S603
         self.http = httpx.Client(base_url=self.base_url, timeout=20)
         self.statuses: list[int] = []
         deadline = time.monotonic() + 60

@@ -77,14 +77,14 @@ class EventWriter:
             self._spool.append([(org_id, event)])
         self._wakeup.set()
 
-    async def stop(self, timeout: float = STOP_SECONDS) -> None:
+    async def stop(self) -> None:
         """Record everything submitted so far, then stop; what the database does not take
-        within `timeout` goes to the spool."""
+        within STOP_SECONDS goes to the spool."""
         self._stopping.set()
         self._wakeup.set()
         if self._task is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._task, timeout)
+                await asyncio.wait_for(self._task, STOP_SECONDS)
         if self._pending:
             self._spool.append(list(self._pending))
             log.warning("spooled %d tracking events for the next start", len(self._pending))

@@ -30,14 +30,15 @@ def is_unreachable(exc: BaseException) -> bool:
     """
     if isinstance(exc, PoolTimeout | psycopg_pool.PoolTimeout):
         return True
+    cause: BaseException | None = exc
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:  # SQLAlchemy saw the connection break
             return True
-        exc = exc.orig
-    if not isinstance(exc, psycopg.OperationalError):
+        cause = exc.orig
+    if not isinstance(cause, psycopg.OperationalError):
         return False
     # Without a SQLSTATE the error is libpq's own: the connection failed, broke or timed out.
-    state = exc.sqlstate
+    state = cause.sqlstate
     return state is None or state.startswith("08") or state in _UNREACHABLE_SQLSTATES
 
 

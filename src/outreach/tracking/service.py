@@ -6,7 +6,7 @@ writer's replay of an event already written records nothing; the campaign contac
 one-click unsubscribe, so posting it again records nothing either.
 """
 
-import uuid
+import secrets
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -51,7 +51,7 @@ def _event(
         clicked_url=token.url,
         tracking_id=request.scope["path"][-22:],
         provider=PROVIDER,
-        provider_event_id=event_id or uuid.uuid4().hex,
+        provider_event_id=event_id or secrets.token_hex(16),
     )
 
 
