@@ -108,31 +108,17 @@ def main() -> int:
 
         phase(f"wrk: {CONNECTIONS} connections, 2 uvicorn workers, {args.seconds} s each")
         print(f"load before the runs (1, 5, 15 min): {os.getloadavg()}")
+
+        def pixels(label: str, base_url: str, signed: list[str], seconds: int) -> Timings:
+            return run_wrk(label, base_url, [pixel(t) for t in signed], seconds, CONNECTIONS)
+
         with running_service(urls, args.port, 2, BARE_APP, "/t/o/warm.gif") as base_url:
-            run_wrk("warm-up", base_url, [pixel(t) for t in invalid], 3, CONNECTIONS)
-            bare = run_wrk(
-                "bare FastAPI: same GIF",
-                base_url,
-                [pixel(t) for t in invalid],
-                args.seconds,
-                CONNECTIONS,
-            )
+            pixels("warm-up", base_url, invalid, 3)
+            bare = pixels("bare FastAPI: same GIF", base_url, invalid, args.seconds)
         with running_service(urls, args.port, 2) as base_url:
-            run_wrk("warm-up", base_url, [pixel(t) for t in invalid], 3, CONNECTIONS)
-            ceiling = run_wrk(
-                "pixel, token does not verify",
-                base_url,
-                [pixel(t) for t in invalid],
-                args.seconds,
-                CONNECTIONS,
-            )
-            tracked = run_wrk(
-                "pixel: open recorded",
-                base_url,
-                [pixel(t) for t in tokens],
-                args.seconds,
-                CONNECTIONS,
-            )
+            pixels("warm-up", base_url, invalid, 3)
+            ceiling = pixels("pixel, token does not verify", base_url, invalid, args.seconds)
+            tracked = pixels("pixel: open recorded", base_url, tokens, args.seconds)
         events, opens = count_events(urls, campaign)  # the server has drained its writer
         print(f"load after the runs (1, 5, 15 min): {os.getloadavg()}")
         for timings in (bare, ceiling, tracked):

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from outreach.tracking.tokens import TokenKind, TrackingSigner, TrackingToken
 from tests.factories import Org, add_contacts, create_campaign
 from tests.postgres import PrivatePostgres
 from tests.test_embedded import free_port, message
+from tests.tracking.test_tracking_endpoints import eventually
 
 JWT_SECRET = "outage-test-jwt-secret-0123456789abcdef"
 TRACKING_SECRET = "outage-test-tracking-secret-0123456789abcdef"
@@ -151,15 +152,6 @@ def events(database: Database, members: list[str]) -> list[tuple[str, str]]:
     return [(kind, event_id) for kind, event_id in rows]
 
 
-def eventually(check: Callable[[], bool], seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
-
-
 def hits(service: Service, org: Org, campaign_id: str, members: list[str], rounds: int) -> int:
     """Opens and clicks of every member, `rounds` times; each answered as if nothing were
     wrong. Answers how many were taken."""
@@ -227,7 +219,7 @@ def test_an_outage_is_a_503_and_loses_no_open_or_click(database: Database, tmp_p
         again = service.request("GET", "/api/v1/campaigns", headers=org.headers())
         assert again.status_code == 200, again.text
         taken += hits(service, org, campaign["id"], members, 1)
-        assert eventually(lambda: len(events(database, members)) >= taken)
+        assert eventually(lambda: len(events(database, members)) >= taken, 30)
         time.sleep(0.5)  # nothing more arrives
         recorded = events(database, members)
         assert len(recorded) == len({event_id for _, event_id in recorded}) == taken
@@ -266,10 +258,10 @@ def test_events_held_when_the_service_stops_during_an_outage_are_recorded_at_its
     database.server.start()
     second = Service(database, tmp_path, memory_limit=1000)
     try:
-        assert eventually(lambda: len(events(database, members)) >= taken)
+        assert eventually(lambda: len(events(database, members)) >= taken, 30)
         recorded = events(database, members)
         assert len(recorded) == len({event_id for _, event_id in recorded}) == taken
-        assert eventually(lambda: not list((tmp_path / "tracking-spool").glob("*.jsonl")))
+        assert eventually(lambda: not list((tmp_path / "tracking-spool").glob("*.jsonl")), 30)
     finally:
         second.stop()
     assert 500 not in first.statuses + second.statuses
