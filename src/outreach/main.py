@@ -109,7 +109,6 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.token_verifier = TokenVerifier(settings)
     app.state.tracking_signer = TrackingSigner(settings.tracking_secrets)
     app.state.migration_head = head_revision(urls)
-    app.add_middleware(TrackingFastPath)  # inside the request id, ahead of all else
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
@@ -131,4 +130,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         approvals_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # The pixel and the click are answered ahead of every middleware (tracking/asgi.py). Built
+    # here, so middleware is added above this line.
+    app.middleware_stack = TrackingFastPath(app.build_middleware_stack())
     return app

@@ -234,22 +234,6 @@ def test_other_requests_on_the_tracking_paths_get_the_apis_problem(
         assert answer.headers["content-type"] == "application/problem+json"
 
 
-def test_the_pixel_and_the_click_keep_the_callers_request_id(
-    client: TestClient, org: Org, member: dict[str, Any]
-) -> None:
-    pixel = client.get(
-        f"/t/o/{token(client, org, member, TokenKind.OPEN)}.gif",
-        headers={"X-Request-ID": "trace-2"},
-    )
-    assert pixel.headers["x-request-id"] == "trace-2"
-    click = client.get(
-        f"/t/c/{token(client, org, member, TokenKind.CLICK, url=JOBS)}",
-        headers={"X-Request-ID": "trace-3"},
-        follow_redirects=False,
-    )
-    assert (click.status_code, click.headers["x-request-id"]) == (302, "trace-3")
-
-
 def test_the_tracking_routes_are_documented(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths["/t/o/{token}.gif"]) == {"get"}

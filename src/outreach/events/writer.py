@@ -45,7 +45,7 @@ class EventWriter:
         spool_dir: Path,
         *,
         memory_limit: int = 20_000,
-        gather_seconds: float = 0.05,
+        gather_seconds: float = 0.2,
         max_batch: int = 1000,
     ) -> None:
         self._sessionmaker = sessionmaker

@@ -1,11 +1,12 @@
-"""The open pixel and the click redirect, answered ahead of the API's middleware and of
-FastAPI's routing and dependency machinery.
+"""The open pixel and the click redirect, answered ahead of the app's middleware (request ids,
+error pages, FastAPI's own) and of FastAPI's routing and dependency machinery.
 
 Every sent message loads its pixel and every link goes through a click: these two routes take
-most of the service's traffic, and need nothing the stack in front of them gives (no auth, no
-body, no validation beyond the token, which is checked in memory). Their endpoints are the
-routes of tracking/router.py, called directly, so the answers and the OpenAPI document stay
-the routes' own. Anything else, other methods included, goes on to the app.
+most of the service's traffic and need nothing of that stack (no auth, no body, nothing to log;
+the token is checked in memory), which cost them half their throughput. Their endpoints are the
+routes of tracking/router.py, called directly, so the answers and the OpenAPI document stay the
+routes' own, less the X-Request-ID header. Anything else, other methods included, goes on to
+the app.
 """
 
 from collections.abc import Awaitable, Callable
