@@ -92,15 +92,19 @@ class EventWriter:
         self._spool.close()
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
+        while True:
             await self._wakeup.wait()
-            if not self._stopping.is_set():
+            stopping = self._stopping.is_set()  # a stop during this pass asks for one more
+            if not stopping:
                 await asyncio.sleep(self._gather_seconds)  # let a batch gather
             self._wakeup.clear()
-            while not await self._write_all() and not self._stopping.is_set():
-                # Unreachable: try again in a while (or give up now when stopping).
+            while not await self._write_all():  # unreachable: try again in a while
+                if self._stopping.is_set():
+                    return  # stop() spools what is left
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), RETRY_SECONDS)
+            if stopping:
+                return
 
     async def _write_all(self) -> bool:
         """Record what waits in memory, then what waits in the spool; False as soon as the
