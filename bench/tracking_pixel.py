@@ -5,8 +5,10 @@ Phases: a fresh database (as campaign_reads.py); one campaign with 100,000 conta
 an open token signed for each; wrk over 64 connections against a bare FastAPI app (bare_pixel.py:
 one route, no middleware, the same 2 uvicorn workers and settings: the reference), then against
 the real service (as the app role), first on pixels whose token does not verify (the same route
-answering the same GIF with no database work), then on the real tokens; the server is stopped
-(its writer records what is queued) and the events are counted against wrk's requests.
+answering the same GIF with no database work), then on the real tokens. The pixel's rate is
+what was recorded by the end of its run (a pixel answered faster than its open is recorded only
+defers the work); the server is then stopped (its writer records what is queued) and the events
+are counted against wrk's requests.
 
     .venv/bin/python bench/tracking_pixel.py                 # 100k contacts, 20 s per run
     .venv/bin/python bench/tracking_pixel.py --contacts 10000 --seconds 5
@@ -18,6 +20,7 @@ import random
 import shutil
 import socket
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -119,19 +122,29 @@ def main() -> int:
             pixels("warm-up", base_url, invalid, 3)
             ceiling = pixels("pixel, token does not verify", base_url, invalid, args.seconds)
             tracked = pixels("pixel: open recorded", base_url, tokens, args.seconds)
+            # What the writer kept up with: recorded while wrk ran (and the writer's half-second
+            # gather after it), not drained later.
+            time.sleep(1)
+            kept_up, _ = count_events(urls, campaign)
         events, opens = count_events(urls, campaign)  # the server has drained its writer
         print(f"load after the runs (1, 5, 15 min): {os.getloadavg()}")
         for timings in (bare, ceiling, tracked):
             print(timings.line())
 
         phase("summary")
-        return 0 if summary(bare, ceiling, tracked, events, opens) else 1
+        return 0 if summary(bare, ceiling, tracked, kept_up, events, opens) else 1
 
 
-def summary(bare: Timings, ceiling: Timings, tracked: Timings, events: int, opens: int) -> bool:
-    ratio = tracked.per_second / bare.per_second
+def summary(
+    bare: Timings, ceiling: Timings, tracked: Timings, kept_up: int, events: int, opens: int
+) -> bool:
+    # Pixels answered faster than their opens are recorded only defer the work (to memory, then
+    # the spool): the sustained rate counts what was recorded by the end of the run.
+    sustained = min(tracked.requests, kept_up) / tracked.elapsed
+    ratio = sustained / bare.per_second
     errors = bare.errors + ceiling.errors + tracked.errors
     checks = [
+        ("pixel sustained req/s", f"{sustained:.1f} ({kept_up:,} recorded in the run)", "", True),
         ("pixel vs bare FastAPI", f"{ratio:.0%}", f">= {TARGET_RATIO:.0%}", ratio >= TARGET_RATIO),
         ("bad token vs bare", f"{ceiling.per_second / bare.per_second:.0%}", "", True),
         ("errors", str(errors), "0", errors == 0),
