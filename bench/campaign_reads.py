@@ -302,15 +302,21 @@ def analyze(urls: DatabaseUrls) -> None:
 
 
 @contextmanager
-def running_service(urls: DatabaseUrls, port: int, workers: int) -> Iterator[str]:
-    """The real app under uvicorn, as the app role; stopped on the way out."""
+def running_service(
+    urls: DatabaseUrls,
+    port: int,
+    workers: int,
+    app: tuple[str, ...] = ("outreach.main:create_app", "--factory"),
+    ready_path: str = "/readyz",
+) -> Iterator[str]:
+    """The real app (or `app`, with the same settings) under uvicorn, as the app role;
+    stopped on the way out."""
     env = os.environ | {"DATABASE_URL": urls.app, "DATABASE_OWNER_URL": urls.owner}
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "outreach.main:create_app",
-        "--factory",
+        *app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -324,7 +330,7 @@ def running_service(urls: DatabaseUrls, port: int, workers: int) -> Iterator[str
     server = subprocess.Popen(command, env=env, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(server, base_url)
+        wait_until_ready(server, base_url, ready_path)
         yield base_url
     finally:
         stop(server)
@@ -342,13 +348,15 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.wait()
 
 
-def wait_until_ready(server: subprocess.Popen[bytes], base_url: str) -> None:
+def wait_until_ready(
+    server: subprocess.Popen[bytes], base_url: str, ready_path: str = "/readyz"
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with code {server.returncode}")
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{base_url}{ready_path}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -1,21 +1,29 @@
-"""The open pixel under load: requests/s and latency next to the same server's ceiling, and
-every request accounted for as an event.
+"""The open pixel under load: requests/s and latency next to a bare FastAPI app serving the
+same GIF, and every request accounted for as an event.
 
 Phases: a fresh database (as campaign_reads.py); one campaign with 100,000 contacts (COPY) and
-an open token signed for each; the real service (2 uvicorn workers, as the app role); wrk over
-64 connections, first on pixels whose token does not verify (the same route answering the
-same GIF with no database work: the ceiling), then on the real tokens; the server is stopped
-(its writer records what is queued) and the events are counted against wrk's requests.
+an open token signed for each; wrk over 64 connections against a bare FastAPI app (bare_pixel.py:
+one route, no middleware, the same 2 uvicorn workers and settings: the reference), then against
+the real service (as the app role), first on pixels whose token does not verify (the same route
+answering the same GIF with no database work), then on the real tokens; the opens recorded by
+the end of that run are counted (a pixel answered faster than its open is recorded defers the
+work), then the server is stopped (its writer records what is queued, the spool included) and
+the events are counted against wrk's requests.
 
     .venv/bin/python bench/tracking_pixel.py                 # 100k contacts, 20 s per run
     .venv/bin/python bench/tracking_pixel.py --contacts 10000 --seconds 5
 """
 
 import argparse
+import os
 import random
 import shutil
+import socket
 import sys
+import tempfile
+import time
 import uuid
+from pathlib import Path
 
 import psycopg
 
@@ -25,7 +33,8 @@ from outreach.db import DatabaseUrls, libpq_url
 from outreach.tracking.tokens import TokenKind, TrackingSigner, TrackingToken
 
 CONNECTIONS = 64
-TARGET_RATIO = 0.60
+TARGET_RATIO = 0.60  # of the bare FastAPI app's requests/s
+BARE_APP = ("bare_pixel:app", "--app-dir", str(Path(__file__).parent))
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -60,6 +69,12 @@ def pixel(path_token: str) -> str:
     return f'wrk.format("GET", "/t/o/{path_token}.gif", {{["User-Agent"] = "{CHROME}"}})'
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def count_events(urls: DatabaseUrls, campaign: uuid.UUID) -> tuple[int, int]:
     with psycopg.connect(libpq_url(urls.owner)) as conn:
         row = conn.execute(
@@ -78,8 +93,11 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--tokens", type=int, default=20_000, help="distinct tokens wrk cycles")
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--port", type=int, default=8767)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     args = parser.parse_args()
+    args.port = args.port or free_port()
+    # The service's spool (opens it could not record in time) in a folder of the run's own.
+    os.environ["OUTREACH_DATA_DIR"] = tempfile.mkdtemp(prefix="outreach-bench-")
     if shutil.which("wrk") is None:
         print("this benchmark drives the pixel with wrk: install it (apt-get install wrk)")
         return 2
@@ -95,35 +113,47 @@ def main() -> int:
         invalid = [forged.sign(TrackingToken(TokenKind.OPEN, org, campaign, m)) for m in chosen]
 
         phase(f"wrk: {CONNECTIONS} connections, 2 uvicorn workers, {args.seconds} s each")
+        print(f"load before the runs (1, 5, 15 min): {os.getloadavg()}")
+
+        def pixels(label: str, base_url: str, signed: list[str], seconds: int) -> Timings:
+            return run_wrk(label, base_url, [pixel(t) for t in signed], seconds, CONNECTIONS)
+
+        with running_service(urls, args.port, 2, BARE_APP, "/t/o/warm.gif") as base_url:
+            pixels("warm-up", base_url, invalid, 3)
+            bare = pixels("bare FastAPI: same GIF", base_url, invalid, args.seconds)
         with running_service(urls, args.port, 2) as base_url:
-            run_wrk("warm-up", base_url, [pixel(t) for t in invalid], 3, CONNECTIONS)
-            ceiling = run_wrk(
-                "ceiling: same GIF, no database work",
-                base_url,
-                [pixel(t) for t in invalid],
-                args.seconds,
-                CONNECTIONS,
-            )
-            tracked = run_wrk(
-                "pixel: open recorded",
-                base_url,
-                [pixel(t) for t in tokens],
-                args.seconds,
-                CONNECTIONS,
-            )
+            pixels("warm-up", base_url, invalid, 3)
+            ceiling = pixels("pixel, token does not verify", base_url, invalid, args.seconds)
+            tracked = pixels("pixel: open recorded", base_url, tokens, args.seconds)
+            time.sleep(1)  # the writer's last gather
+            kept_up, _ = count_events(urls, campaign)
         events, opens = count_events(urls, campaign)  # the server has drained its writer
-        for timings in (ceiling, tracked):
+        print(f"load after the runs (1, 5, 15 min): {os.getloadavg()}")
+        for timings in (bare, ceiling, tracked):
             print(timings.line())
 
         phase("summary")
-        return 0 if summary(ceiling, tracked, events, opens) else 1
+        return 0 if summary(bare, ceiling, tracked, kept_up, events, opens) else 1
 
 
-def summary(ceiling: Timings, tracked: Timings, events: int, opens: int) -> bool:
-    ratio = tracked.per_second / ceiling.per_second
+def summary(
+    bare: Timings, ceiling: Timings, tracked: Timings, kept_up: int, events: int, opens: int
+) -> bool:
+    ratio = tracked.per_second / bare.per_second
+    # Pixels answered faster than their opens are recorded defer that work (to memory, then the
+    # spool) until the load drops: the rate the opens were recorded at while wrk ran, apart.
+    recorded = min(tracked.requests, kept_up) / tracked.elapsed
+    errors = bare.errors + ceiling.errors + tracked.errors
     checks = [
-        ("pixel req/s vs ceiling", f"{ratio:.0%}", f">= {TARGET_RATIO:.0%}", ratio >= TARGET_RATIO),
-        ("errors", str(tracked.errors + ceiling.errors), "0", tracked.errors + ceiling.errors == 0),
+        ("pixel vs bare FastAPI", f"{ratio:.0%}", f">= {TARGET_RATIO:.0%}", ratio >= TARGET_RATIO),
+        ("bad token vs bare", f"{ceiling.per_second / bare.per_second:.0%}", "", True),
+        (
+            "opens recorded in the run",
+            f"{kept_up:,}: {recorded:.0f}/s, {recorded / bare.per_second:.0%} of bare",
+            "",
+            True,
+        ),
+        ("errors", str(errors), "0", errors == 0),
         # wrk stops with requests in flight: the server may have recorded those too.
         (
             "events recorded",
@@ -134,7 +164,7 @@ def summary(ceiling: Timings, tracked: Timings, events: int, opens: int) -> bool
         ("campaign opens_total", f"{opens:,}", "= events", opens == events),
     ]
     for name, value, target, ok in checks:
-        print(f"{name:<24} {value:>44}  {target:>8}  {'PASS' if ok else 'FAIL'}")
+        print(f"{name:<26} {value:>42}  {target:>8}  {'PASS' if ok else 'FAIL'}")
     return all(ok for *_, ok in checks)
 
 

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
         default=[DEV_SENDER_SECRET_KEY], min_length=1
     )
 
+    # Opens and clicks waiting in memory for the database (an outage); past it they wait in
+    # files under data_dir/tracking-spool.
+    tracking_buffer_events: int = Field(default=20_000, ge=1, le=1_000_000)
+
     # Where the links the service gives out point (unsubscribe, tracking, reports, webhooks).
     # Required in production; unset locally, `outreach serve` sets it to its own address.
     public_url: Annotated[str, AfterValidator(_base_url)] | None = None

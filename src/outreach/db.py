@@ -5,12 +5,15 @@ row-level security sees the request's organization and a pooled connection never
 into the next transaction. A session with no organization sees no tenant rows at all.
 """
 
+import select
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from outreach.config import Settings
 from outreach.embedded import start_embedded_postgres
+from outreach.kit.outage import outage
 
 EMBEDDED_DATABASE = "outreach"
 
@@ -79,13 +83,30 @@ def _set_org_for_transaction(
 def create_engine(url: str, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
     # Connections beyond pool_size are closed on return: under steady load that means a new
     # connection per request, so the pool itself must be as large as the expected concurrency.
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size // 2,
         pool_pre_ping=False,
         **kwargs,
     )
+    event.listen(engine.sync_engine, "checkout", _discard_if_closed_by_server)
+    event.listen(engine.sync_engine, "connect", lambda *_: outage.reached())
+    return engine
+
+
+def _discard_if_closed_by_server(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """An idle connection has nothing to read unless the server has ended it (a restart, an
+    admin's pg_terminate_backend): its goodbye, or the end of the stream. Such a connection is
+    replaced before use, so a restart costs no request, for one poll instead of a ping's round
+    trip."""
+    pending = select.poll()
+    try:
+        pending.register(record.driver_connection.pgconn.socket, select.POLLIN)
+    except psycopg.OperationalError as exc:  # the connection is already closed
+        raise DisconnectionError("the connection is closed") from exc
+    if pending.poll(0):
+        raise DisconnectionError("the server closed this connection")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy import make_url
 
 from outreach.config import Settings, get_settings
+from outreach.kit.outage import is_unreachable, outage
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,11 @@ class CatcherHandler:
         # A synchronous call blocks only the catcher's own thread and event loop: fine locally.
         try:
             stored = self._store(caught)
-        except psycopg.Error:
-            log.exception("the mail catcher could not store a message")
+        except psycopg.Error as exc:
+            if is_unreachable(exc):  # logged once per outage
+                outage.failed(exc)
+            else:
+                log.exception("the mail catcher could not store a message")
             return "451 Requested action aborted: the message could not be stored"
         if not stored:
             return f"550 Refused: no organization {org_id}"
@@ -233,6 +237,8 @@ class MailCatcher:
             open=False,
             # Less than a sending client waits for its answer (30 s), so it hears a 451.
             timeout=10,
+            # A connection the server closed (a restart) is replaced before it fails a message.
+            check=ConnectionPool.check_connection,
             name="mail-catcher",
         )
         self._controller = _Controller(

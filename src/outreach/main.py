@@ -40,6 +40,7 @@ from outreach.suppressions.router import router as suppressions_router
 from outreach.tasks.router import router as tasks_router
 from outreach.templates.rendering import Renderer
 from outreach.templates.router import router as templates_router
+from outreach.tracking.asgi import TrackingFastPath
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
 
@@ -94,7 +95,11 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         async with engine.connect() as connection:
             await timezones.load(connection)
         jobs = start_background_jobs(settings, app.state.sessionmaker)
-        app.state.event_writer = EventWriter(app.state.sessionmaker)
+        app.state.event_writer = EventWriter(
+            app.state.sessionmaker,
+            settings.data_dir / "tracking-spool",
+            memory_limit=settings.tracking_buffer_events,
+        )
         app.state.event_writer.start()
         # What startup built lives as long as the process: keep the collector off it.
         gc.collect()
@@ -141,4 +146,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         approvals_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # The pixel and the click are answered ahead of every middleware (tracking/asgi.py). Built
+    # here, so middleware is added above this line.
+    app.middleware_stack = TrackingFastPath(app.build_middleware_stack())
     return app

@@ -200,3 +200,43 @@ def test_an_unsubscribe_needs_an_unsubscribe_token(
     opener = token(client, org, member, TokenKind.OPEN)
     assert client.post(f"/t/u/{opener}").status_code == 404
     assert client.get(f"/t/u/{opener}").status_code == 404
+
+
+def test_repeated_one_click_unsubscribes_record_one_event(
+    client: TestClient, org: Org, member: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    link = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE)}"
+    again = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE, issued_at=datetime.now(UTC))}"
+    for path in (link, link, again, link):
+        assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert [kind for kind, _, _ in events(as_owner, member)] == ["unsubscribed"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("HEAD", "/t/o/abc.gif", 405),
+        ("POST", "/t/o/abc.gif", 405),
+        ("GET", "/t/o/.gif", 404),
+        ("GET", "/t/o/a/b.gif", 404),
+        ("GET", "/t/o/abc.png", 404),
+        ("GET", "/t/c/", 404),
+        ("POST", "/t/c/abc", 405),
+    ],
+)
+def test_other_requests_on_the_tracking_paths_get_the_apis_problem(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    answer = client.request(method, path, headers={"X-Request-ID": "trace-1"})
+    assert answer.status_code == status
+    assert answer.headers["x-request-id"] == "trace-1"
+    if method != "HEAD":
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_the_tracking_routes_are_documented(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert set(paths["/t/o/{token}.gif"]) == {"get"}
+    assert set(paths["/t/c/{token}"]) == {"get"}
+    assert set(paths["/t/u/{token}"]) == {"get", "post"}
+    assert "503" in paths["/t/u/{token}"]["post"]["responses"]

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,9 +50,10 @@ class NewEvent:
     provider_event_id: str | None = None
 
     def as_row(self, campaign_id: uuid.UUID) -> dict[str, Any]:
+        # Strings already: the JSON encoder then needs no call back for them.
         return {
-            "campaign_id": campaign_id,
-            "campaign_contact_id": self.campaign_contact_id,
+            "campaign_id": str(campaign_id),
+            "campaign_contact_id": str(self.campaign_contact_id),
             "event_type": self.event_type.value,
             "event_data": self.data,
             "event_timestamp": self.occurred_at.isoformat(),
@@ -65,6 +67,7 @@ class NewEvent:
         }
 
 
+@lru_cache(maxsize=65_536)  # the same readers and proxies come back (see tracking/machines.py)
 def _valid_ip(value: str | None) -> str | None:
     try:
         return str(ipaddress.ip_address(value)) if value else None

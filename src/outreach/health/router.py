@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from outreach.jobs.runs import job_runs
+from outreach.kit.outage import is_unreachable, outage
 from outreach.kit.problems import problem_response
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,12 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
         async with request.app.state.sessionmaker() as session:
             current = await session.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
-        return problem_response(503, "NOT_READY", "Database unreachable", str(exc)[:200])
+        # The reason goes to the log only: it may name hosts, users and socket paths.
+        if is_unreachable(exc):
+            outage.failed(exc)
+        else:
+            log.warning("readiness: the database did not answer: %s", " ".join(str(exc).split()))
+        return problem_response(503, "NOT_READY", "Database unreachable")
     if current != head:
         return problem_response(
             503,

@@ -11,6 +11,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from outreach.kit.outage import is_unreachable, outage
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -53,7 +55,10 @@ async def run_recorded(
     try:
         report = await job()
     except Exception as exc:
-        log.exception("job %s failed", name)
+        if is_unreachable(exc):  # logged once per outage
+            outage.failed(exc)
+        else:
+            log.exception("job %s failed", name)
         report = JobReport(0, f"{type(exc).__name__}: {exc}", ok=False)
     else:
         if not report.ok:
@@ -75,8 +80,11 @@ async def _record(
     try:
         async with sessionmaker() as session, session.begin():
             await session.execute(statement, params)
-    except Exception:
-        log.warning("could not record the run of job %s", params["job"], exc_info=True)
+    except Exception as exc:
+        if is_unreachable(exc):
+            outage.failed(exc)
+        else:
+            log.warning("could not record the run of job %s", params["job"], exc_info=True)
 
 
 async def job_runs(session: AsyncSession) -> list[dict[str, Any]]:

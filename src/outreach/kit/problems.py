@@ -10,10 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach.errors import AppError, FieldError
 from outreach.kit.jsondepth import JSON_TOO_DEEP, JsonTooDeep
+from outreach.kit.outage import RETRY_AFTER_SECONDS, is_unreachable, outage
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +158,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
+def database_unavailable(request_id: str | None = None) -> JSONResponse:
+    return problem_response(
+        503,
+        "DATABASE_UNAVAILABLE",
+        "The database is unreachable",
+        f"Try again in {RETRY_AFTER_SECONDS} seconds.",
+        request_id=request_id,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_unreachable(exc):  # logged once per outage, not per request
+        outage.failed(exc)
+        return database_unavailable(_request_id(request))
     assert isinstance(exc, DBAPIError)
     # The server refuses NUL in JSON; psycopg itself refuses it in text parameters.
     sqlstate = getattr(exc.orig, "sqlstate", None)
@@ -192,12 +208,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(JsonTooDeep, _json_too_deep)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route: each listed status, and 422 (any parameter can be
-    invalid), documented as a Problem. Any body may also be 413 PAYLOAD_TOO_LARGE."""
+    """The `responses=` of a route: each listed status, 422 (any parameter can be invalid)
+    and 503 (any route needs the database), documented as a Problem. Any body may also be
+    413 PAYLOAD_TOO_LARGE."""
     descriptions = {
         401: "Missing, invalid or expired token (UNAUTHORIZED)",
         403: "The caller's role may not do this (FORBIDDEN)",
@@ -208,6 +226,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         "JSON_TOO_DEEP: a body nested deeper than 64 levels; DATETIME_OUT_OF_RANGE: a time "
         "beyond year 9999 or before year 1 in UTC)",
         429: "Too many requests (RATE_LIMITED)",
+        503: "The database is unreachable: try again after Retry-After (DATABASE_UNAVAILABLE)",
     }
     schema = {"$ref": "#/components/schemas/Problem"}
     return {
@@ -216,5 +235,5 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": descriptions.get(status, "Error"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
         }
-        for status in sorted({*statuses, 422})
+        for status in sorted({*statuses, 422, 503})
     }

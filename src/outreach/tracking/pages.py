@@ -33,3 +33,8 @@ UNSUBSCRIBE_DONE = _page(
 UNSUBSCRIBE_UNKNOWN = _page(
     "Link not recognised", "<p>This unsubscribe link is not valid. It may be incomplete.</p>"
 )
+UNSUBSCRIBE_LATER = _page(
+    "Please try again in a minute",
+    "<p>We could not record your request just now. Nothing was changed: please try again in a "
+    "minute.</p>",
+)

@@ -7,9 +7,17 @@ either way, and a click goes only where its token says.
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from outreach.kit.outage import RETRY_AFTER_SECONDS, is_unreachable, outage
 from outreach.tracking import service
-from outreach.tracking.pages import UNSUBSCRIBE_DONE, UNSUBSCRIBE_UNKNOWN, unsubscribe_confirm
+from outreach.tracking.pages import (
+    UNSUBSCRIBE_DONE,
+    UNSUBSCRIBE_LATER,
+    UNSUBSCRIBE_UNKNOWN,
+    unsubscribe_confirm,
+)
 
 router = APIRouter(prefix="/t", tags=["tracking"])
 
@@ -67,9 +75,25 @@ async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
 @router.post(
     "/u/{token}",
     summary="One-click unsubscribe (RFC 8058); repeating it is harmless",
+    description="Recorded before it answers 200: once per contact, however often it is posted.",
     response_class=HTMLResponse,
+    responses={
+        404: {"description": "The token does not verify: nothing recorded"},
+        503: {
+            "description": "The database is unreachable: nothing recorded; try again after "
+            "Retry-After (mail clients do)"
+        },
+    },
 )
 async def unsubscribe(token: str, request: Request) -> HTMLResponse:
-    if not await service.unsubscribe(request, token):
+    try:
+        recorded = await service.unsubscribe(request, token)
+    except (DBAPIError, PoolTimeout) as exc:
+        if not is_unreachable(exc):
+            raise
+        outage.failed(exc)
+        retry = {**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)}
+        return HTMLResponse(UNSUBSCRIBE_LATER, status_code=503, headers=retry)
+    if not recorded:
         return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
     return HTMLResponse(UNSUBSCRIBE_DONE, headers=NO_STORE)

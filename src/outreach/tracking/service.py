@@ -1,6 +1,12 @@
 """What a tracking hit records: the token is checked in memory, the event is handed to the
-batching writer (opens, clicks) or recorded at once (unsubscribes, which must never be lost)."""
+batching writer (opens, clicks) or recorded at once (unsubscribes, which must never be lost).
 
+Every event has an id under the provider "tracking": a hit's own for opens and clicks, so the
+writer's replay of an event already written records nothing; the campaign contact's for a
+one-click unsubscribe, so posting it again records nothing either.
+"""
+
+import secrets
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -9,6 +15,8 @@ from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.tracking.machines import is_machine_click, is_machine_open
 from outreach.tracking.tokens import InvalidToken, TokenKind, TrackingToken
+
+PROVIDER = "tracking"
 
 
 def _verified(request: Request, text: str, kind: TokenKind) -> TrackingToken | None:
@@ -25,7 +33,12 @@ def _client(request: Request) -> tuple[str | None, str | None]:
 
 
 def _event(
-    request: Request, token: TrackingToken, kind: EventType, *, is_machine: bool = False
+    request: Request,
+    token: TrackingToken,
+    kind: EventType,
+    *,
+    is_machine: bool = False,
+    event_id: str | None = None,
 ) -> NewEvent:
     ip, user_agent = _client(request)
     return NewEvent(
@@ -37,6 +50,8 @@ def _event(
         user_agent=user_agent,
         clicked_url=token.url,
         tracking_id=request.scope["path"][-22:],
+        provider=PROVIDER,
+        provider_event_id=event_id or secrets.token_hex(16),
     )
 
 
@@ -66,13 +81,18 @@ def is_unsubscribe_token(request: Request, text: str) -> bool:
 
 
 async def unsubscribe(request: Request, text: str) -> bool:
+    """False when the token does not verify; raises when the database cannot record it."""
     token = _verified(request, text, TokenKind.UNSUBSCRIBE)
     if token is None:
         return False
+    event = _event(
+        request,
+        token,
+        EventType.UNSUBSCRIBED,
+        event_id=f"unsubscribed:{token.campaign_contact_id}",
+    )
     async with request.app.state.sessionmaker() as session:
         session.info["org_id"] = token.org_id
         async with session.begin():
-            await record_events(
-                session, token.org_id, [_event(request, token, EventType.UNSUBSCRIBED)]
-            )
+            await record_events(session, token.org_id, [event])
     return True
