@@ -278,7 +278,7 @@ def test_the_mail_catcher_stores_mail_again_once_the_database_is_back(
     catcher.start()
 
     def send() -> None:
-        mail = message(str(org.id))
+        mail = message(str(org.id), catcher.instance)
         asyncio.run(aiosmtplib.send(mail, hostname=catcher.host, port=catcher.port))
 
     try:
