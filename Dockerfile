@@ -12,8 +12,10 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY migrations ./migrations
 COPY src ./src
 # Editable install: the service finds alembic.ini and migrations/ next to src/ (in /app).
+# .data/ is the service's own: the mail catcher's port, the tracking spool, serve.json.
 RUN pip install -e . \
-    && useradd --system --no-create-home --home-dir /app outreach
+    && useradd --system --no-create-home --home-dir /app outreach \
+    && mkdir /app/.data && chown outreach /app/.data
 
 USER outreach
 EXPOSE 8000
