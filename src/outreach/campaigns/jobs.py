@@ -30,8 +30,8 @@ from outreach.jobs.runs import (
     with_failures,
 )
 from outreach.models import Campaign
-from outreach.sending.smtp import SmtpNotConfigured
-from outreach.sending.system_mail import build_system_mail, send_system_mail
+from outreach.sending.transports.smtp import SmtpNotConfigured
+from outreach.sending.transports.system_mail import build_system_mail, send_system_mail
 
 log = logging.getLogger(__name__)
 

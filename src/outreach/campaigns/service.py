@@ -37,6 +37,7 @@ from outreach.campaigns.schemas import (
 from outreach.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from outreach.kit.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
 from outreach.models import Campaign
+from outreach.sending.outbox import service as outbox
 
 CONTACT_STATUSES = (
     "pending",
@@ -478,7 +479,8 @@ async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> 
         campaign.end_date = max(today, campaign.start_date or today)
     campaign.completed_at = now
     campaign.status = CampaignStatus.COMPLETED
-    await repository.stop_outreach(session, campaign.id, "campaign completed")
+    await outbox.cancel_queued(session, campaign.id, "campaign completed")
+    await repository.cancel_open_tasks(session, campaign.id)
 
 
 def archive(campaign: Campaign, now: datetime) -> None:

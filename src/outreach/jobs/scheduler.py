@@ -20,9 +20,9 @@ from outreach.config import Settings
 from outreach.db import libpq_url
 from outreach.events.jobs import reconcile_all_counters
 from outreach.jobs.runs import JobReport, run_recorded
-from outreach.sending.planner import plan_all
+from outreach.sending.delivery.worker import SendingContext, run_send_loop
+from outreach.sending.planner.service import plan_all
 from outreach.sending.secrets import sender_secrets
-from outreach.sending.worker import SendingContext, run_send_loop
 from outreach.tracking.tokens import TrackingSigner
 
 log = logging.getLogger(__name__)

@@ -21,29 +21,29 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
-from outreach.embedded import catcher_headers
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.jobs.runs import org_session
 from outreach.kit.targets import TargetGuard
 from outreach.models import Sender
-from outreach.sending import outbox
-from outreach.sending.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
-from outreach.sending.messages import (
+from outreach.sending.outbox import queue
+from outreach.sending.outbox.queue import message_id_for
+from outreach.sending.secrets import SenderSecrets
+from outreach.sending.senders.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
+from outreach.sending.sms_provider.service import sms_account
+from outreach.sending.transports.catcher import catcher_headers
+from outreach.sending.transports.messages import (
     Envelope,
     Recipient,
     RenderFailed,
     TrackedLinks,
     build_email,
-    message_id_for,
     personalization_of,
     render_content,
     wire_bytes,
 )
-from outreach.sending.secrets import SenderSecrets
-from outreach.sending.sms import SmsAccount, SmsSendError, send_sms, sms_client
-from outreach.sending.sms_service import sms_account
-from outreach.sending.smtp import SmtpNotConfigured, SmtpServer, smtp_server_for
+from outreach.sending.transports.sms import SmsAccount, SmsSendError, send_sms, sms_client
+from outreach.sending.transports.smtp import SmtpNotConfigured, SmtpServer, smtp_server_for
 from outreach.templates.compose import Composer, MessageText
 from outreach.templates.rendering import Renderer
 from outreach.templates.sandbox import TemplateLimitExceeded
@@ -151,12 +151,12 @@ async def claim_org(
     batches = []
     async with org_session(sessionmaker, org_id) as session, session.begin():
         await _record_sent(session, org_id, None)
-        await outbox.release_expired_leases(session)
-        for sender in await outbox.lock_senders_with_due(session):
+        await queue.release_expired_leases(session)
+        for sender in await queue.lock_senders_with_due(session):
             if await _trip_breaker(session, ctx, sender):
                 continue
             limits = _limits(sender)
-            last_hour, last_day = await outbox.usage(session, sender.id)
+            last_hour, last_day = await queue.usage(session, sender.id)
             room = limits.allowance(
                 used_last_hour=last_hour,
                 used_last_day=last_day,
@@ -165,22 +165,22 @@ async def claim_org(
             )
             if room == 0:
                 continue
-            ids = await outbox.claim(session, sender=sender, limit=room, lease=lease)
+            ids = await queue.claim(session, sender=sender, limit=room, lease=lease)
             if ids:
-                await outbox.add_usage(session, sender, len(ids))
+                await queue.add_usage(session, sender, len(ids))
                 if limits.min_spacing_seconds:
                     at = limits.next_send_at(_now(), settings.send_jitter_fraction, ctx.rng)
-                    await outbox.set_next_send_at(session, sender.id, at)
+                    await queue.set_next_send_at(session, sender.id, at)
                 batches.append(
-                    Batch(org_id, sender, list(await outbox.claimed_messages(session, ids)))
+                    Batch(org_id, sender, list(await queue.claimed_messages(session, ids)))
                 )
-        sms = await outbox.claim(session, sender=None, limit=settings.send_batch_size, lease=lease)
+        sms = await queue.claim(session, sender=None, limit=settings.send_batch_size, lease=lease)
         if sms:
-            batches.append(Batch(org_id, None, list(await outbox.claimed_messages(session, sms))))
-        await outbox.note_next_due(session, org_id)
+            batches.append(Batch(org_id, None, list(await queue.claimed_messages(session, sms))))
+        await queue.note_next_due(session, org_id)
         if not batches:
             # Due but held back (limits, spacing, paused campaigns): look again soon.
-            await outbox.retry_org_at(
+            await queue.retry_org_at(
                 session,
                 org_id,
                 _now() + timedelta(seconds=min(30, settings.send_poll_seconds * 5)),
@@ -202,7 +202,7 @@ def _limits(sender: Sender) -> SenderLimits:
 async def _trip_breaker(session: AsyncSession, ctx: SendingContext, sender: Sender) -> bool:
     """Pauses the sender when its recent hard-bounce or complaint rate crosses its threshold."""
     settings = ctx.settings
-    recent = await outbox.recent_results(
+    recent = await queue.recent_results(
         session, sender.id, sender.breaker_reset_at, settings.breaker_window
     )
     sends = int(recent["sends"])
@@ -223,7 +223,7 @@ async def _trip_breaker(session: AsyncSession, ctx: SendingContext, sender: Send
     else:
         return False
     log.warning("%s", reason)
-    await outbox.pause_sender(session, sender, reason)
+    await queue.pause_sender(session, sender, reason)
     return True
 
 
@@ -267,7 +267,7 @@ async def send_batch(
     waiting = deque(batch.messages)
     async with (
         sessionmaker() as session,
-        await outbox.acceptance_connection(ctx.dsn, batch.org_id) as marks,
+        await queue.acceptance_connection(ctx.dsn, batch.org_id) as marks,
     ):
         session.info["org_id"] = batch.org_id
         accepted: list[uuid.UUID] = []
@@ -275,7 +275,7 @@ async def send_batch(
 
         async def record(row: RowMapping, outcome: Outcome) -> None:
             if outcome.kind == "sent":
-                await outbox.mark_accepted(marks, row["id"], outcome.message_id, outcome.detail)
+                await queue.mark_accepted(marks, row["id"], outcome.message_id, outcome.detail)
                 accepted.append(row["id"])
             else:
                 async with session.begin():
@@ -304,7 +304,7 @@ async def send_batch(
         finally:
             async with session.begin():
                 if waiting:  # stopping: these were claimed but never tried
-                    await outbox.release(session, [row["id"] for row in waiting])
+                    await queue.release(session, [row["id"] for row in waiting])
                 if accepted:
                     await _record_sent(session, batch.org_id, accepted)
     return len(batch.messages) - len(waiting)
@@ -356,7 +356,7 @@ async def _record_sent(
             provider="sms" if row["channel"] == "sms" else "smtp",
             provider_event_id=f"sent:{row['id']}",
         )
-        for row in await outbox.finish_accepted(session, ids)
+        for row in await queue.finish_accepted(session, ids)
     ]
     if events:
         await record_events(session, org_id, events)
@@ -538,11 +538,11 @@ async def _record_failure(
     outcome = replace(outcome, detail=outcome.detail.replace("\x00", "\\x00"))
     final = outcome.kind in ("hard", "invalid") or attempt >= MAX_ATTEMPTS
     if final:
-        await outbox.mark_failed(session, outbox_id, outcome.detail)
+        await queue.mark_failed(session, outbox_id, outcome.detail)
     else:
-        await outbox.requeue(session, outbox_id, now + RETRY_DELAYS[attempt - 1], outcome.detail)
+        await queue.requeue(session, outbox_id, now + RETRY_DELAYS[attempt - 1], outcome.detail)
     if outcome.kind == "invalid" or batch.sender is None:
-        await outbox.set_contact_error(session, contact_id, outcome.detail)
+        await queue.set_contact_error(session, contact_id, outcome.detail)
         return
     data: dict[str, Any] = {"bounce_type": outcome.kind, "reason": outcome.detail}
     if final and outcome.kind == "soft":
