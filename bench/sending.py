@@ -31,7 +31,8 @@ import uvloop
 
 from campaign_reads import fresh_database, phase
 from outreach.config import Settings
-from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, libpq_url
+from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
+from outreach.kit.dburls import libpq_url
 from outreach.sending.outbox.queue import message_id_for
 from outreach.sending.planner.service import plan_org
 from outreach.sending.transports.messages import (

@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy import make_url
 
 from outreach.config import Settings, get_settings
+from outreach.kit.dburls import libpq_url
 from outreach.kit.outage import is_unreachable, outage
 from outreach.sending.transports.catcher import INSTANCE_HEADER, ORG_HEADER
 
@@ -216,9 +217,6 @@ class MailCatcher:
     def __init__(
         self, app_url: str, port: int, host: str = CATCHER_HOST, instance: str | None = None
     ) -> None:
-        # Imported here: outreach.db imports this module for the embedded PostgreSQL.
-        from outreach.db import libpq_url
-
         self.instance = instance or catcher_instance(app_url)
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             libpq_url(app_url),

@@ -38,6 +38,7 @@ from outreach.errors import Conflict, FieldError, Forbidden, ValidationFailed, n
 from outreach.kit.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
 from outreach.models import Campaign
 from outreach.sending.outbox import service as outbox
+from outreach.variants.service import assign_ab_variants
 
 CONTACT_STATUSES = (
     "pending",
@@ -463,9 +464,6 @@ async def activate(session: AsyncSession, campaign: Campaign, now: datetime) -> 
     campaign.started_at = campaign.started_at or now
     campaign.last_error = None
     if campaign.is_ab_test:
-        # contacts build on campaigns, so this one use is imported at call time
-        from outreach.contacts.service import assign_ab_variants
-
         await assign_ab_variants(session, campaign)
     campaign.status = CampaignStatus.ACTIVE
 

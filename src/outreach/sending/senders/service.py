@@ -17,7 +17,7 @@ from outreach.kit.targets import TargetGuard, TargetRefused
 from outreach.models import Sender
 from outreach.sending.secrets import SenderSecrets
 from outreach.sending.senders import repository
-from outreach.sending.senders.rules import effective_daily_limit
+from outreach.sending.senders.limits import effective_daily_limit
 from outreach.sending.senders.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 from outreach.sending.transports.smtp import SmtpNotConfigured, check_connection, smtp_server_for
 
