@@ -1,4 +1,5 @@
-"""Outbox queries: claiming due messages under their sender's limits, and recording results.
+"""The outbox queue, the one writer of outbox_messages: the planner's first touches, approval
+decisions, cancellation, claims of due messages under their sender's limits, leases, results.
 
 Every statement runs in the caller's transaction with the organization set. A claim locks the
 sender's row (`FOR UPDATE SKIP LOCKED`), counts its recent sends in `sender_usage`, and marks
