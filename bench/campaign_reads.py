@@ -37,8 +37,9 @@ from sqlalchemy import make_url
 
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import Settings, get_settings
-from outreach.db import DatabaseUrls, libpq_url
+from outreach.db import DatabaseUrls
 from outreach.embedded import start_embedded_postgres
+from outreach.kit.dburls import libpq_url
 from outreach.schema import upgrade
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

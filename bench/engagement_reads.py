@@ -34,9 +34,10 @@ from campaign_reads import (
 )
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import get_settings
-from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, libpq_url
+from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.events.service import NewEvent, reconcile_counters, record_events
 from outreach.events.state import EventType
+from outreach.kit.dburls import libpq_url
 
 TARGET_P95_MS = 100.0
 CAMPAIGNS = 20

@@ -31,17 +31,18 @@ import uvloop
 
 from campaign_reads import fresh_database, phase
 from outreach.config import Settings
-from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, libpq_url
-from outreach.sending.messages import (
+from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
+from outreach.kit.dburls import libpq_url
+from outreach.sending.outbox.queue import message_id_for
+from outreach.sending.planner.service import plan_org
+from outreach.sending.transports.messages import (
     Envelope,
     Recipient,
     TrackedLinks,
     build_email,
-    message_id_for,
     render_content,
     wire_bytes,
 )
-from outreach.sending.planner import plan_org
 from outreach.templates.compose import Composer, MessageText
 from outreach.templates.rendering import Personalization
 from outreach.tracking.tokens import TrackingSigner

@@ -29,7 +29,8 @@ import psycopg
 
 from campaign_reads import Timings, fresh_database, phase, run_wrk, running_service
 from outreach.config import get_settings
-from outreach.db import DatabaseUrls, libpq_url
+from outreach.db import DatabaseUrls
+from outreach.kit.dburls import libpq_url
 from outreach.tracking.tokens import TokenKind, TrackingSigner, TrackingToken
 
 CONNECTIONS = 64

@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
 from outreach.config import Settings
-from outreach.db import DatabaseUrls, libpq_url
+from outreach.db import DatabaseUrls
 from outreach.embedded import MailCatcher, start_embedded_postgres
+from outreach.kit.dburls import libpq_url
 from outreach.main import create_app
 from outreach.schema import upgrade
 from tests.factories import Org

@@ -26,8 +26,9 @@ import pytest
 from sqlalchemy import make_url
 
 from outreach.config import Settings
-from outreach.db import DatabaseUrls, libpq_url
+from outreach.db import DatabaseUrls
 from outreach.embedded import MailCatcher, create_database_if_missing
+from outreach.kit.dburls import libpq_url
 from outreach.schema import upgrade
 from outreach.tracking.router import PIXEL
 from outreach.tracking.tokens import TokenKind, TrackingSigner, TrackingToken

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
 from outreach.config import Settings, get_settings
-from outreach.db import DatabaseUrls, libpq_url
+from outreach.db import DatabaseUrls
 from outreach.embedded import (
     INSTANCE_HEADER,
     ORG_HEADER,
@@ -32,6 +32,7 @@ from outreach.embedded import (
     is_mail_catcher,
     start_mail_catcher_if_needed,
 )
+from outreach.kit.dburls import libpq_url
 from outreach.schema import upgrade
 from tests.factories import Org
 

@@ -8,7 +8,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import make_url
 
-from outreach.db import DatabaseUrls, libpq_url
+from outreach.db import DatabaseUrls
+from outreach.kit.dburls import libpq_url
 from outreach.schema import (
     UnsafeDatabaseRole,
     alembic_config,

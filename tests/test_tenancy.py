@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from outreach.db import DatabaseUrls, libpq_url
+from outreach.db import DatabaseUrls
+from outreach.kit.dburls import libpq_url
 
 APP_ROLE = "outreach_app"
 RLS_VIOLATION = "new row violates row-level security policy"

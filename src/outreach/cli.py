@@ -155,7 +155,7 @@ def _worker(args: argparse.Namespace) -> int:
     import uvloop  # the event loop uvicorn runs the API on: a faster loop for the send loop
 
     from outreach.db import create_engine, create_sessionmaker
-    from outreach.jobs.scheduler import start_background_jobs
+    from outreach.scheduler import start_background_jobs
 
     url = _served_url()
     urls, catcher = _prepare_process()

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import event, make_url, text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from outreach.config import Settings
 from outreach.embedded import start_embedded_postgres
+from outreach.kit.dburls import sqlalchemy_url
 from outreach.kit.outage import outage
 
 EMBEDDED_DATABASE = "outreach"
@@ -41,17 +42,6 @@ class DatabaseUrls:
     @property
     def app_password(self) -> str | None:
         return make_url(self.app).password
-
-
-def sqlalchemy_url(url: str) -> URL:
-    """Accept postgres://, postgresql:// or postgresql+psycopg:// and use psycopg 3."""
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
-    return parsed.set(drivername="postgresql+psycopg")
-
-
-def libpq_url(url: str) -> str:
-    """The same URL for psycopg itself (no SQLAlchemy driver suffix)."""
-    return sqlalchemy_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def resolve_database_urls(settings: Settings) -> DatabaseUrls:

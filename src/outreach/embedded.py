@@ -24,7 +24,9 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy import make_url
 
 from outreach.config import Settings, get_settings
+from outreach.kit.dburls import libpq_url
 from outreach.kit.outage import is_unreachable, outage
+from outreach.sending.transports.catcher import INSTANCE_HEADER, ORG_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +78,6 @@ def is_running(pid: int) -> bool:
     return True
 
 
-# What outreach sends to the catcher names the organization, and the catcher (its database) it
-# is meant for: one catcher per database, so two checkouts on one machine never mix their mail.
-ORG_HEADER = "X-Outreach-Org"
-INSTANCE_HEADER = "X-Outreach-Catcher"
 CATCHER_HOST = "127.0.0.1"
 # The catcher's SMTP greeting says this and its instance: how another outreach process of the
 # same database knows the port is its own catcher.
@@ -99,13 +97,6 @@ def catcher_instance(app_url: str) -> str:
     embedded server's URL holds its data folder, so each checkout has its own."""
     url = make_url(app_url).set(password=None).render_as_string(hide_password=False)
     return hashlib.sha256(url.encode()).hexdigest()[:16]
-
-
-def catcher_headers(settings: Settings, org_id: uuid.UUID) -> list[tuple[str, str]]:
-    """The headers a message sent to the embedded catcher carries (none for a real relay)."""
-    if not settings.mail_catcher:
-        return []
-    return [(ORG_HEADER, str(org_id)), (INSTANCE_HEADER, settings.mail_catcher)]
 
 
 @dataclass(frozen=True)
@@ -226,9 +217,6 @@ class MailCatcher:
     def __init__(
         self, app_url: str, port: int, host: str = CATCHER_HOST, instance: str | None = None
     ) -> None:
-        # Imported here: outreach.db imports this module for the embedded PostgreSQL.
-        from outreach.db import libpq_url
-
         self.instance = instance or catcher_instance(app_url)
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             libpq_url(app_url),

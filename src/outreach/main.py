@@ -23,7 +23,6 @@ from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
 from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES
 from outreach.inbound.router import router as inbound_router
-from outreach.jobs.scheduler import start_background_jobs
 from outreach.kit import timezones
 from outreach.kit.bodylimit import BodySizeLimit
 from outreach.kit.jsondepth import JsonDepthLimit
@@ -31,11 +30,12 @@ from outreach.kit.logs import guard_log_handlers
 from outreach.kit.problems import install_problem_handlers
 from outreach.kit.targets import TargetGuard
 from outreach.mailcatcher.router import router as mail_catcher_router
-from outreach.outbox.router import router as outbox_router
+from outreach.scheduler import start_background_jobs
 from outreach.schema import check_app_role, head_revision
-from outreach.sending.router import router as senders_router
-from outreach.sending.send_router import router as send_router
-from outreach.sending.sms_router import router as sms_router
+from outreach.sending.outbox.router import router as outbox_router
+from outreach.sending.planner.router import router as send_router
+from outreach.sending.senders.router import router as senders_router
+from outreach.sending.sms_provider.router import router as sms_router
 from outreach.suppressions.router import router as suppressions_router
 from outreach.tasks.router import router as tasks_router
 from outreach.templates.rendering import Renderer

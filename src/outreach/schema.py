@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from outreach.db import DatabaseUrls, libpq_url, sqlalchemy_url
+from outreach.db import DatabaseUrls
+from outreach.kit.dburls import libpq_url, sqlalchemy_url
 
 log = logging.getLogger(__name__)
 

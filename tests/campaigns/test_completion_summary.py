@@ -15,12 +15,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
+from outreach.analytics.jobs import send_completion_summaries
 from outreach.auth.tokens import Role, mint_token
-from outreach.campaigns.jobs import send_completion_summaries
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
-from outreach.sending.smtp import SmtpNotConfigured
+from outreach.sending.transports.smtp import SmtpNotConfigured
 from tests.factories import Org, add_contacts, create_campaign, run_job
 
 

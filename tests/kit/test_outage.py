@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from outreach.db import DatabaseUrls, create_engine, libpq_url
+from outreach.db import DatabaseUrls, create_engine
+from outreach.kit.dburls import libpq_url
 from outreach.kit.outage import OutageLog, is_unreachable
 
 

@@ -15,10 +15,11 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from outreach.config import Settings
-from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, libpq_url
-from outreach.sending.planner import plan_org
+from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
+from outreach.kit.dburls import libpq_url
+from outreach.sending.delivery.worker import SendingContext, send_org
+from outreach.sending.planner.service import plan_org
 from outreach.sending.secrets import sender_secrets
-from outreach.sending.worker import SendingContext, send_org
 from outreach.tracking.tokens import TrackingSigner
 from tests.factories import Org, add_contacts, create_campaign, create_template
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from fastapi.testclient import TestClient
 
-from outreach.sending.limits import SenderLimits
+from outreach.sending.senders.limits import SenderLimits
 from tests.factories import Org, add_contacts, post_contacts
 from tests.sending.conftest import (
     Engine,

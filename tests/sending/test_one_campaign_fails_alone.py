@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
-from outreach.sending.planner import plan_all
+from outreach.sending.planner.service import plan_all
 from tests.factories import Org, add_contacts, failing_writes, run_job
 from tests.sending.conftest import Engine, MailSink, create_sender, outbox_rows, ready_campaign
 

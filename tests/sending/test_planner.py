@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from fastapi.testclient import TestClient
 
-from outreach.sending.channels import CHANNELS, ChannelAssigner, Reachability
-from outreach.sending.linkedin import LinkedInSlots
+from outreach.sending.planner.channels import CHANNELS, ChannelAssigner, Reachability
+from outreach.sending.planner.linkedin import LinkedInSlots
 from tests.factories import Org, create_template, post_contacts
 from tests.sending.conftest import (
     Engine,

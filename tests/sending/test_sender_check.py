@@ -19,7 +19,7 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.kit.targets import TargetGuard
 from outreach.main import create_app
-from outreach.sending.smtp import SmtpServer, check_connection
+from outreach.sending.transports.smtp import SmtpServer, check_connection
 from tests.factories import Org
 from tests.sending.system_senders import add_system_sender
 from tests.sending.tcp_servers import Listener, greet_after, speak_http, stay_silent, tcp_listener

@@ -19,8 +19,8 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.kit.targets import TargetGuard
 from outreach.main import create_app
-from outreach.sending.sms import SmsAccount, SmsSendError, send_sms, sms_client
-from outreach.sending.smtp import SmtpServer, check_connection
+from outreach.sending.transports.sms import SmsAccount, SmsSendError, send_sms, sms_client
+from outreach.sending.transports.smtp import SmtpServer, check_connection
 from tests.factories import Org, production_settings
 from tests.sending.conftest import (
     Engine,

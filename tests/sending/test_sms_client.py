@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from outreach.kit.targets import TargetGuard
-from outreach.sending.sms import SmsAccount, SmsSendError, SmsSent, send_sms, sms_client
+from outreach.sending.transports.sms import SmsAccount, SmsSendError, SmsSent, send_sms, sms_client
 from tests.sending.twilio_server import (
     ACCOUNT_SID,
     AUTH_TOKEN,

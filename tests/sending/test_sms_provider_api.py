@@ -15,8 +15,8 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.kit.targets import TargetGuard
 from outreach.sending.secrets import SenderSecrets
-from outreach.sending.sms import SmsAccount, SmsSent, send_sms, sms_client
-from outreach.sending.sms_service import sms_account
+from outreach.sending.sms_provider.service import sms_account
+from outreach.sending.transports.sms import SmsAccount, SmsSent, send_sms, sms_client
 from tests.factories import Org
 from tests.sending.twilio_server import (
     ACCOUNT_SID,

@@ -3,9 +3,9 @@
 import uuid
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import Select, and_, func, select, tuple_, update
+from sqlalchemy import Select, and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.kit.keyset import Position
@@ -122,18 +122,6 @@ async def get_messages(
     if for_update:  # in id order, so two bulk approvals never wait on each other in a cycle
         query = query.with_for_update(of=OutboxMessage)
     return [ApprovalRow(*row) for row in await session.execute(query)]
-
-
-async def decide(
-    session: AsyncSession, message_ids: Collection[uuid.UUID], values: dict[str, Any]
-) -> None:
-    """Apply a decision to messages already locked and checked by the caller."""
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(message_ids))
-        .values(decided_at=func.now(), **values)
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def reload(session: AsyncSession, message: OutboxMessage) -> None:

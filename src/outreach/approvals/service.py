@@ -31,6 +31,7 @@ from outreach.errors import AppError, Conflict, FieldError, ValidationFailed, no
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.kit.problems import FieldErrorOut
+from outreach.sending.outbox import service as outbox
 from outreach.templates.compose import Composer, MessageText
 from outreach.templates.rendering import Personalization, Renderer
 from outreach.templates.sandbox import TemplateLimitExceeded
@@ -200,7 +201,7 @@ async def approve(
     if errors:
         raise ValidationFailed(errors=errors)
     overrides = {f"{part}_override": text for part, text in given.items()}
-    await repository.decide(session, [message_id], _approved(principal) | overrides)
+    await outbox.decide(session, [message_id], _approved(principal) | overrides)
     return await _reloaded(session, renderer, row)
 
 
@@ -215,7 +216,7 @@ async def reject(
     row = await _get(session, message_id, for_update=True)
     _check_decidable(principal, row, needs_running=False)
     values = {"status": "rejected", "decided_by": principal.user_id, "last_error": body.reason}
-    await repository.decide(session, [message_id], values)
+    await outbox.decide(session, [message_id], values)
     return await _reloaded(session, renderer, row)
 
 
@@ -244,7 +245,7 @@ async def approve_many(
             approvable.append(message_id)
         results.append(BulkResult(id=message_id, outcome=outcome, errors=_out(errors)))
     if approvable:
-        await repository.decide(session, approvable, _approved(principal))
+        await outbox.decide(session, approvable, _approved(principal))
     return ApproveManyOut(approved=len(approvable), results=results)
 
 

@@ -177,19 +177,13 @@ async def template_channels(
     return {template_id: channel for template_id, channel in rows}
 
 
-_CANCEL_MESSAGES = text("""
-UPDATE outbox_messages SET status = 'cancelled', last_error = :reason, lease_until = NULL
-WHERE campaign_id = :campaign_id AND status IN ('queued', 'awaiting_approval')
-""")
 _CANCEL_TASKS = text("""
 UPDATE tasks SET status = 'cancelled'
 WHERE campaign_id = :campaign_id AND status = 'open'
 """)
 
 
-async def stop_outreach(session: AsyncSession, campaign_id: uuid.UUID, reason: str) -> None:
-    """Cancel the campaign's messages not yet being sent and its open tasks."""
-    await session.execute(_CANCEL_MESSAGES, {"campaign_id": campaign_id, "reason": reason})
+async def cancel_open_tasks(session: AsyncSession, campaign_id: uuid.UUID) -> None:
     await session.execute(_CANCEL_TASKS, {"campaign_id": campaign_id})
 
 

@@ -37,6 +37,8 @@ from outreach.campaigns.schemas import (
 from outreach.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from outreach.kit.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
 from outreach.models import Campaign
+from outreach.sending.outbox import service as outbox
+from outreach.variants.service import assign_ab_variants
 
 CONTACT_STATUSES = (
     "pending",
@@ -462,9 +464,6 @@ async def activate(session: AsyncSession, campaign: Campaign, now: datetime) -> 
     campaign.started_at = campaign.started_at or now
     campaign.last_error = None
     if campaign.is_ab_test:
-        # contacts build on campaigns, so this one use is imported at call time
-        from outreach.contacts.service import assign_ab_variants
-
         await assign_ab_variants(session, campaign)
     campaign.status = CampaignStatus.ACTIVE
 
@@ -478,7 +477,8 @@ async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> 
         campaign.end_date = max(today, campaign.start_date or today)
     campaign.completed_at = now
     campaign.status = CampaignStatus.COMPLETED
-    await repository.stop_outreach(session, campaign.id, "campaign completed")
+    await outbox.cancel_queued(session, campaign.id, "campaign completed")
+    await repository.cancel_open_tasks(session, campaign.id)
 
 
 def archive(campaign: Campaign, now: datetime) -> None:

@@ -1,6 +1,5 @@
 """Contacts in a campaign: bulk add with a result per row, A/B assignment, reads and edits."""
 
-import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from outreach.kit.pagination import Page
 from outreach.kit.problems import FieldErrorOut, field_error
 from outreach.models import Campaign, CampaignContact, Contact
 from outreach.suppressions.repository import suppressed_emails
+from outreach.variants.service import assign_ab_variants
 
 ACCEPTED_TYPES: dict[CampaignType, frozenset[str]] = {
     CampaignType.TALENT_SOURCING: frozenset({"candidate", "referral"}),
@@ -226,23 +226,6 @@ async def add_contacts(
         invalid=sum(r.status == "invalid" for r in ordered),
     )
     return BulkAddOut(summary=summary, results=ordered)
-
-
-async def assign_ab_variants(session: AsyncSession, campaign: Campaign) -> int:
-    """Give every member of an A/B test campaign without a variant one, keeping the split as
-    close to `ab_split_percentage` (% of A) as the members already assigned allow."""
-    if not campaign.is_ab_test:
-        return 0
-    unassigned = await repository.unassigned_member_ids(session, campaign.id)
-    if not unassigned:
-        return 0
-    counts = await repository.variant_counts(session, campaign.id)
-    a, b = counts.get("A", 0), counts.get("B", 0)
-    target = round((a + b + len(unassigned)) * campaign.ab_split_percentage / 100)
-    new_a = min(max(target - a, 0), len(unassigned))
-    variant_a = random.sample(unassigned, new_a)
-    await repository.assign_variants(session, campaign.id, variant_a)
-    return len(unassigned)
 
 
 # -- reads -------------------------------------------------------------------------------

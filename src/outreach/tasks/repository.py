@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, select, tuple_
+from sqlalchemy import Select, and_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.models import Campaign, CampaignContact, Contact, Task
@@ -94,3 +94,17 @@ async def close_task(
     await session.flush()
     await session.refresh(task)  # updated_at is set by a trigger
     return task
+
+
+ADD_FIRST_TOUCHES = text("""
+-- name: add-first-touches (one first touch per contact: a repeat does nothing)
+INSERT INTO tasks (org_id, campaign_id, campaign_contact_id, owner_id, channel, kind,
+                   template_id, subject, body, due_at)
+VALUES (:org_id, :campaign_id, :campaign_contact_id, :owner_id, :channel, :kind,
+        :template_id, :subject, :body, :due_at)
+ON CONFLICT DO NOTHING
+""")
+
+
+async def add_first_touches(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:
+    await session.execute(ADD_FIRST_TOUCHES, tasks)

@@ -132,3 +132,8 @@ def task_out(row: TaskRow) -> TaskOut:
         contact=TaskContactOut.model_validate(row.contact),
         **{field: getattr(task, field) for field in fields},
     )
+
+
+async def create_first_touches(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:
+    """The planner's tasks for the campaign owner (LinkedIn, a call, a letter): one per contact."""
+    await repository.add_first_touches(session, tasks)

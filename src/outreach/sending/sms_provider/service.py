@@ -11,11 +11,11 @@ from outreach.auth.tokens import Principal
 from outreach.errors import NotFound
 from outreach.kit.targets import TargetGuard
 from outreach.models import SmsProvider
-from outreach.sending import sms_repository as repository
 from outreach.sending.secrets import SenderSecrets
-from outreach.sending.service import check_target
-from outreach.sending.sms import SmsAccount
-from outreach.sending.sms_schemas import SmsProviderIn, SmsProviderOut
+from outreach.sending.senders.service import check_target
+from outreach.sending.sms_provider import repository
+from outreach.sending.sms_provider.schemas import SmsProviderIn, SmsProviderOut
+from outreach.sending.transports.sms import SmsAccount
 
 
 async def get_provider(session: AsyncSession, principal: Principal) -> SmsProviderOut:

@@ -7,9 +7,9 @@ from fastapi import APIRouter
 from outreach.auth.dependencies import TenantSession
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
-from outreach.outbox import service
-from outreach.outbox.repository import OutboxFilters
-from outreach.outbox.schemas import OutboxChannel, OutboxMessageOut, OutboxStatus
+from outreach.sending.outbox import service
+from outreach.sending.outbox.repository import OutboxFilters
+from outreach.sending.outbox.schemas import OutboxChannel, OutboxMessageOut, OutboxStatus
 
 router = APIRouter(prefix="/outbox", tags=["sending"])
 

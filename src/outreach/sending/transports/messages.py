@@ -96,15 +96,6 @@ def render_content(
     return rendered
 
 
-def message_domain(from_email: str) -> str:
-    return from_email.rpartition("@")[2] or "localhost"
-
-
-def message_id_for(outbox_id: uuid.UUID, from_email: str) -> str:
-    """Stable per outbox row (one per campaign, contact and step), so a retry keeps it."""
-    return f"<{outbox_id}@{message_domain(from_email)}>"
-
-
 class TrackedLinks:
     """The public tracking URLs of one recipient's message."""
 

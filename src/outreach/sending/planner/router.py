@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.problems import problem_responses
-from outreach.sending.send_now import SendNowIn, SendNowOut, send_now
+from outreach.sending.planner.send_now import SendNowIn, SendNowOut, send_now
 
 router = APIRouter(prefix="/campaigns", tags=["sending"])
 

@@ -16,35 +16,29 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import aiosmtplib
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
-from outreach.embedded import catcher_headers
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.jobs.runs import org_session
 from outreach.kit.targets import TargetGuard
 from outreach.models import Sender
-from outreach.sending import outbox
-from outreach.sending.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
-from outreach.sending.messages import (
-    Envelope,
-    Recipient,
-    RenderFailed,
-    TrackedLinks,
-    build_email,
-    message_id_for,
-    personalization_of,
-    render_content,
-    wire_bytes,
-)
+from outreach.sending.outbox import queue
 from outreach.sending.secrets import SenderSecrets
-from outreach.sending.sms import SmsAccount, SmsSendError, send_sms, sms_client
-from outreach.sending.sms_service import sms_account
-from outreach.sending.smtp import SmtpNotConfigured, SmtpServer, smtp_server_for
-from outreach.templates.compose import Composer, MessageText
+from outreach.sending.senders.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
+from outreach.sending.sms_provider.service import sms_account
+from outreach.sending.transports.base import Outcome, OutcomeKind, Transport, Unsendable
+from outreach.sending.transports.email import EmailTransport
+from outreach.sending.transports.messages import (
+    RenderFailed,
+)
+from outreach.sending.transports.sms import (
+    SmsTransport,
+)
+from outreach.sending.transports.smtp import SmtpNotConfigured, smtp_server_for
+from outreach.templates.compose import Composer
 from outreach.templates.rendering import Renderer
 from outreach.templates.sandbox import TemplateLimitExceeded
 from outreach.tracking.tokens import TrackingSigner
@@ -52,7 +46,6 @@ from outreach.tracking.tokens import TrackingSigner
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 
-SMS_TIMEOUT_SECONDS = 10.0
 MAX_ORGS_PER_PASS = 100
 
 
@@ -78,15 +71,6 @@ class Batch:
     org_id: uuid.UUID
     sender: Sender | None  # None: SMS
     messages: list[RowMapping]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one message."""
-
-    kind: str  # sent, hard, soft, invalid
-    detail: str
-    message_id: str | None = None  # an email's Message-ID
 
 
 def _now() -> datetime:
@@ -151,12 +135,12 @@ async def claim_org(
     batches = []
     async with org_session(sessionmaker, org_id) as session, session.begin():
         await _record_sent(session, org_id, None)
-        await outbox.release_expired_leases(session)
-        for sender in await outbox.lock_senders_with_due(session):
+        await queue.release_expired_leases(session)
+        for sender in await queue.lock_senders_with_due(session):
             if await _trip_breaker(session, ctx, sender):
                 continue
             limits = _limits(sender)
-            last_hour, last_day = await outbox.usage(session, sender.id)
+            last_hour, last_day = await queue.usage(session, sender.id)
             room = limits.allowance(
                 used_last_hour=last_hour,
                 used_last_day=last_day,
@@ -165,22 +149,22 @@ async def claim_org(
             )
             if room == 0:
                 continue
-            ids = await outbox.claim(session, sender=sender, limit=room, lease=lease)
+            ids = await queue.claim(session, sender=sender, limit=room, lease=lease)
             if ids:
-                await outbox.add_usage(session, sender, len(ids))
+                await queue.add_usage(session, sender, len(ids))
                 if limits.min_spacing_seconds:
                     at = limits.next_send_at(_now(), settings.send_jitter_fraction, ctx.rng)
-                    await outbox.set_next_send_at(session, sender.id, at)
+                    await queue.set_next_send_at(session, sender.id, at)
                 batches.append(
-                    Batch(org_id, sender, list(await outbox.claimed_messages(session, ids)))
+                    Batch(org_id, sender, list(await queue.claimed_messages(session, ids)))
                 )
-        sms = await outbox.claim(session, sender=None, limit=settings.send_batch_size, lease=lease)
+        sms = await queue.claim(session, sender=None, limit=settings.send_batch_size, lease=lease)
         if sms:
-            batches.append(Batch(org_id, None, list(await outbox.claimed_messages(session, sms))))
-        await outbox.note_next_due(session, org_id)
+            batches.append(Batch(org_id, None, list(await queue.claimed_messages(session, sms))))
+        await queue.note_next_due(session, org_id)
         if not batches:
             # Due but held back (limits, spacing, paused campaigns): look again soon.
-            await outbox.retry_org_at(
+            await queue.retry_org_at(
                 session,
                 org_id,
                 _now() + timedelta(seconds=min(30, settings.send_poll_seconds * 5)),
@@ -202,7 +186,7 @@ def _limits(sender: Sender) -> SenderLimits:
 async def _trip_breaker(session: AsyncSession, ctx: SendingContext, sender: Sender) -> bool:
     """Pauses the sender when its recent hard-bounce or complaint rate crosses its threshold."""
     settings = ctx.settings
-    recent = await outbox.recent_results(
+    recent = await queue.recent_results(
         session, sender.id, sender.breaker_reset_at, settings.breaker_window
     )
     sends = int(recent["sends"])
@@ -223,35 +207,8 @@ async def _trip_breaker(session: AsyncSession, ctx: SendingContext, sender: Send
     else:
         return False
     log.warning("%s", reason)
-    await outbox.pause_sender(session, sender, reason)
+    await queue.pause_sender(session, sender, reason)
     return True
-
-
-def _recipient(row: RowMapping) -> Recipient:
-    name = " ".join(p for p in (row["first_name"], row["last_name"]) if p) or None
-    return Recipient(
-        org_id=row["org_id"],
-        campaign_id=row["campaign_id"],
-        campaign_contact_id=row["campaign_contact_id"],
-        email=row["email"],
-        name=name,
-    )
-
-
-def _envelope(ctx: SendingContext, sender: Sender, row: RowMapping) -> Envelope:
-    settings = ctx.settings
-    reply_to = (
-        f"reply+{row['campaign_contact_id']}@{settings.reply_domain}"
-        if settings.reply_domain
-        else None
-    )
-    return Envelope(
-        from_email=sender.from_email,
-        from_name=sender.from_name,
-        message_id=message_id_for(row["id"], sender.from_email),
-        reply_to=reply_to,
-        extra_headers=tuple(catcher_headers(settings, row["org_id"])),
-    )
 
 
 async def send_batch(
@@ -267,21 +224,21 @@ async def send_batch(
     waiting = deque(batch.messages)
     async with (
         sessionmaker() as session,
-        await outbox.acceptance_connection(ctx.dsn, batch.org_id) as marks,
+        await queue.acceptance_connection(ctx.dsn, batch.org_id) as marks,
     ):
         session.info["org_id"] = batch.org_id
         accepted: list[uuid.UUID] = []
         turn = asyncio.Lock()
 
         async def record(row: RowMapping, outcome: Outcome) -> None:
-            if outcome.kind == "sent":
-                await outbox.mark_accepted(marks, row["id"], outcome.message_id, outcome.detail)
+            if outcome.kind is OutcomeKind.SENT:
+                await queue.mark_accepted(marks, row["id"], outcome.message_id, outcome.detail)
                 accepted.append(row["id"])
             else:
                 async with session.begin():
                     await _record_failure(session, batch, row, outcome)
 
-        async def lane(attempt: _Attempt) -> None:
+        async def lane(attempt: Transport) -> None:
             try:
                 while waiting and not ctx.stopping.is_set():
                     row = waiting.popleft()
@@ -304,14 +261,14 @@ async def send_batch(
         finally:
             async with session.begin():
                 if waiting:  # stopping: these were claimed but never tried
-                    await outbox.release(session, [row["id"] for row in waiting])
+                    await queue.release(session, [row["id"] for row in waiting])
                 if accepted:
                     await _record_sent(session, batch.org_id, accepted)
     return len(batch.messages) - len(waiting)
 
 
 async def _prepare_all(
-    ctx: SendingContext, attempt: "_Attempt", rows: list[RowMapping]
+    ctx: SendingContext, attempt: Transport, rows: list[RowMapping]
 ) -> dict[uuid.UUID, object]:
     """Every message of the batch rendered and built in one hop to the render threads (one
     hop per message would cost throughput), each within its own time limit."""
@@ -326,17 +283,17 @@ async def _prepare_all(
     return {row["id"]: message for row, message in zip(rows, built, strict=True)}
 
 
-async def _attempted(attempt: "_Attempt", row: RowMapping, step: Awaitable[R]) -> R | Outcome:
+async def _attempted(attempt: Transport, row: RowMapping, step: Awaitable[R]) -> R | Outcome:
     """One message's step; an error nobody foresaw fails that message, never its batch."""
     try:
         return await step
     except Exception as exc:
         log.exception("sending message %s failed", row["id"])
         attempt.abandon()
-        return Outcome("invalid", f"could not be sent: {type(exc).__name__}: {exc}")
+        return Outcome(OutcomeKind.INVALID, f"could not be sent: {type(exc).__name__}: {exc}")
 
 
-async def _attempt_for(session: AsyncSession, ctx: SendingContext, batch: Batch) -> "_Attempt":
+async def _attempt_for(session: AsyncSession, ctx: SendingContext, batch: Batch) -> Transport:
     if batch.sender is None:
         return await _sms_sender(session, ctx, batch.org_id)
     return _email_sender(ctx, batch.sender)
@@ -356,175 +313,28 @@ async def _record_sent(
             provider="sms" if row["channel"] == "sms" else "smtp",
             provider_event_id=f"sent:{row['id']}",
         )
-        for row in await outbox.finish_accepted(session, ids)
+        for row in await queue.finish_accepted(session, ids)
     ]
     if events:
         await record_events(session, org_id, events)
     return len(events)
 
 
-class _Attempt:
-    """How one lane sends: `prepare` renders (no I/O, in a render thread), `start` opens what
-    may be opened before the message's turn (an SMTP envelope), `finish` makes it accepted."""
-
-    def prepare(self, row: RowMapping, composer: Composer) -> object:
-        """The message ready to send, or the RenderFailed that fails it."""
-        return None
-
-    def abandon(self) -> None:
-        """After an unforeseen error: nothing of this message's state is reused."""
-
-    async def start(self, row: RowMapping, prepared: object) -> Outcome | None:
-        """None to go on, or the outcome when the message failed already."""
-        return None
-
-    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        """Nothing to close by default."""
-
-
-class _EmailAttempt(_Attempt):
-    """Email over one SMTP connection, opened on first use, reopened after an error."""
-
-    def __init__(self, ctx: SendingContext, sender: Sender, server: SmtpServer) -> None:
-        self.ctx, self.sender, self.server = ctx, sender, server
-        self.client: aiosmtplib.SMTP | None = None
-
-    def prepare(self, row: RowMapping, composer: Composer) -> bytes | RenderFailed:
-        ctx, sender = self.ctx, self.sender
-        try:
-            content = render_content(
-                MessageText(row["subject"], row["body_text"], row["body_html"]),
-                personalization_of(
-                    row,
-                    sender_name=sender.from_name or sender.from_email,
-                    campaign_name=row["campaign_name"],
-                ),
-                composer,
-            )
-            recipient = _recipient(row)
-            links = TrackedLinks(ctx.signer, ctx.settings.links_base_url, recipient)
-            return wire_bytes(build_email(_envelope(ctx, sender, row), recipient, content, links))
-        except RenderFailed as exc:
-            return exc
-        except Exception as exc:  # any other failure to build it fails this message alone
-            log.exception("building message %s failed", row["id"])
-            return RenderFailed(f"could not be built: {type(exc).__name__}: {exc}")
-
-    async def start(self, row: RowMapping, prepared: object) -> Outcome | None:
-        message_id = message_id_for(row["id"], self.sender.from_email)
-        if isinstance(prepared, RenderFailed):
-            return Outcome("invalid", str(prepared), message_id)
-        try:
-            client = await self._open()
-            await client.mail(self.sender.from_email)
-            await client.rcpt(row["email"])
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return self._failed(exc, message_id)
-        return None
-
-    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
-        message_id = message_id_for(row["id"], self.sender.from_email)
-        assert isinstance(prepared, bytes)
-        assert self.client is not None  # start opened it
-        try:
-            response = await self.client.data(prepared)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return self._failed(exc, message_id)
-        return Outcome("sent", response.message, message_id)
-
-    def _failed(self, exc: Exception, message_id: str) -> Outcome:
-        self._reset()
-        if isinstance(exc, aiosmtplib.SMTPResponseException):
-            kind = "hard" if exc.code >= 500 else "soft"
-            return Outcome(kind, f"{exc.code} {exc.message}".strip(), message_id)
-        return Outcome("soft", f"connection failed: {exc or type(exc).__name__}", message_id)
-
-    async def _open(self) -> aiosmtplib.SMTP:
-        if self.client is None:
-            client = self.server.client()
-            await client.connect()
-            if self.server.username:
-                await client.login(self.server.username, self.server.password or "")
-            self.client = client
-        return self.client
-
-    def _reset(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
-
-    def abandon(self) -> None:
-        self._reset()
-
-    async def close(self) -> None:
-        if self.client is not None:
-            try:
-                await self.client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                self.client.close()
-            self.client = None
-
-
-class _Unsendable(_Attempt):
-    """Every message fails the same temporary way (e.g. no relay configured)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
-        return Outcome("soft", self.reason)
-
-
-class _SmsAttempt(_Attempt):
-    def __init__(self, ctx: SendingContext, account: SmsAccount) -> None:
-        self.ctx, self.account = ctx, account
-        self.http = sms_client(TargetGuard.for_settings(ctx.settings), SMS_TIMEOUT_SECONDS)
-
-    def prepare(self, row: RowMapping, composer: Composer) -> str | RenderFailed:
-        try:
-            content = render_content(
-                MessageText(None, row["body_text"], None),
-                personalization_of(row, sender_name="", campaign_name=row["campaign_name"]),
-                composer,
-            )
-        except RenderFailed as exc:
-            return exc
-        return content.body_text or ""
-
-    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
-        if not row["phone"]:
-            return Outcome("invalid", "the contact has no phone number")
-        if isinstance(prepared, RenderFailed):
-            return Outcome("invalid", str(prepared))
-        assert isinstance(prepared, str)
-        try:
-            sent = await send_sms(self.account, row["phone"], prepared, http=self.http)
-        except SmsSendError as exc:
-            # Refused credentials are the account's problem, not the number's: retry later.
-            permanent = exc.permanent and exc.http_status not in (401, 403)
-            return Outcome("invalid" if permanent else "soft", str(exc))
-        return Outcome("sent", sent.sid)
-
-    async def close(self) -> None:
-        await self.http.aclose()
-
-
-def _email_sender(ctx: SendingContext, sender: Sender) -> _Attempt:
+def _email_sender(ctx: SendingContext, sender: Sender) -> Transport:
     try:
-        return _EmailAttempt(ctx, sender, smtp_server_for(sender, ctx.secrets, ctx.settings))
+        return EmailTransport(
+            ctx.settings, ctx.signer, sender, smtp_server_for(sender, ctx.secrets, ctx.settings)
+        )
     except SmtpNotConfigured as exc:
-        return _Unsendable(str(exc))
+        return Unsendable(str(exc))
 
 
-async def _sms_sender(session: AsyncSession, ctx: SendingContext, org_id: uuid.UUID) -> _Attempt:
+async def _sms_sender(session: AsyncSession, ctx: SendingContext, org_id: uuid.UUID) -> Transport:
     async with session.begin():
         account = await sms_account(session, org_id, ctx.secrets)
     if account is None:
-        return _Unsendable("SMS is not set up: configure it at /api/v1/sms-provider")
-    return _SmsAttempt(ctx, account)
+        return Unsendable("SMS is not set up: configure it at /api/v1/sms-provider")
+    return SmsTransport(TargetGuard.for_settings(ctx.settings), account)
 
 
 async def _record_failure(
@@ -536,16 +346,16 @@ async def _record_failure(
     now = _now()
     # text PostgreSQL can store: an error may quote a rendered value
     outcome = replace(outcome, detail=outcome.detail.replace("\x00", "\\x00"))
-    final = outcome.kind in ("hard", "invalid") or attempt >= MAX_ATTEMPTS
+    final = outcome.kind in (OutcomeKind.HARD, OutcomeKind.INVALID) or attempt >= MAX_ATTEMPTS
     if final:
-        await outbox.mark_failed(session, outbox_id, outcome.detail)
+        await queue.mark_failed(session, outbox_id, outcome.detail)
     else:
-        await outbox.requeue(session, outbox_id, now + RETRY_DELAYS[attempt - 1], outcome.detail)
-    if outcome.kind == "invalid" or batch.sender is None:
-        await outbox.set_contact_error(session, contact_id, outcome.detail)
+        await queue.requeue(session, outbox_id, now + RETRY_DELAYS[attempt - 1], outcome.detail)
+    if outcome.kind is OutcomeKind.INVALID or batch.sender is None:
+        await queue.set_contact_error(session, contact_id, outcome.detail)
         return
-    data: dict[str, Any] = {"bounce_type": outcome.kind, "reason": outcome.detail}
-    if final and outcome.kind == "soft":
+    data: dict[str, Any] = {"bounce_type": outcome.kind.value, "reason": outcome.detail}
+    if final and outcome.kind is OutcomeKind.SOFT:
         data["final"] = True
     bounce = NewEvent(
         contact_id,

@@ -11,9 +11,9 @@ from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 from outreach.kit.targets import OutboundGuard
-from outreach.sending import service
-from outreach.sending.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 from outreach.sending.secrets import SenderSecrets, sender_secrets
+from outreach.sending.senders import service
+from outreach.sending.senders.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 
 router = APIRouter(prefix="/senders", tags=["senders"])
 

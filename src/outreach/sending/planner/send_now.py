@@ -10,7 +10,7 @@ from outreach.auth.tokens import Principal
 from outreach.campaigns.service import get_writable_campaign
 from outreach.config import Settings
 from outreach.errors import Conflict
-from outreach.sending.planner import plan_campaign
+from outreach.sending.planner.service import plan_campaign
 
 
 class SendNowIn(BaseModel):

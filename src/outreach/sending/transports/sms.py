@@ -5,8 +5,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
+from sqlalchemy import RowMapping
 
 from outreach.kit.targets import TargetGuard, guarded_http_client
+from outreach.sending.transports.base import Outcome, OutcomeKind, Transport
+from outreach.sending.transports.messages import RenderFailed, personalization_of, render_content
+from outreach.templates.compose import Composer, MessageText
 
 SEND_TIMEOUT_SECONDS = 10.0
 MESSAGE_MAX_LENGTH = 500  # of a provider's error text kept in the error
@@ -128,3 +132,42 @@ def _retry_after(answer: httpx.Response) -> float | None:
 
 def _text(value: str) -> str:
     return " ".join(value.split())[:MESSAGE_MAX_LENGTH]
+
+
+SMS_TIMEOUT_SECONDS = 10.0
+
+
+class SmsTransport(Transport):
+    """SMS through the organization's provider, over one HTTP client."""
+
+    def __init__(self, guard: TargetGuard, account: SmsAccount) -> None:
+        self.account = account
+        self.http = sms_client(guard, SMS_TIMEOUT_SECONDS)
+
+    def prepare(self, row: RowMapping, composer: Composer) -> str | RenderFailed:
+        try:
+            content = render_content(
+                MessageText(None, row["body_text"], None),
+                personalization_of(row, sender_name="", campaign_name=row["campaign_name"]),
+                composer,
+            )
+        except RenderFailed as exc:
+            return exc
+        return content.body_text or ""
+
+    async def finish(self, row: RowMapping, prepared: object) -> Outcome:
+        if not row["phone"]:
+            return Outcome(OutcomeKind.INVALID, "the contact has no phone number")
+        if isinstance(prepared, RenderFailed):
+            return Outcome(OutcomeKind.INVALID, str(prepared))
+        assert isinstance(prepared, str)
+        try:
+            sent = await send_sms(self.account, row["phone"], prepared, http=self.http)
+        except SmsSendError as exc:
+            # Refused credentials are the account's problem, not the number's: retry later.
+            permanent = exc.permanent and exc.http_status not in (401, 403)
+            return Outcome(OutcomeKind.INVALID if permanent else OutcomeKind.SOFT, str(exc))
+        return Outcome(OutcomeKind.SENT, sent.sid)
+
+    async def close(self) -> None:
+        await self.http.aclose()

@@ -10,19 +10,19 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from outreach.analytics.jobs import send_completion_summaries
 from outreach.campaigns.jobs import (
     activate_scheduled_campaigns,
     archive_and_expire_campaigns,
     complete_finished_campaigns,
-    send_completion_summaries,
 )
 from outreach.config import Settings
-from outreach.db import libpq_url
 from outreach.events.jobs import reconcile_all_counters
 from outreach.jobs.runs import JobReport, run_recorded
-from outreach.sending.planner import plan_all
+from outreach.kit.dburls import libpq_url
+from outreach.sending.delivery.worker import SendingContext, run_send_loop
+from outreach.sending.planner.service import plan_all
 from outreach.sending.secrets import sender_secrets
-from outreach.sending.worker import SendingContext, run_send_loop
 from outreach.tracking.tokens import TrackingSigner
 
 log = logging.getLogger(__name__)

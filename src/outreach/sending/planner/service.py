@@ -28,9 +28,11 @@ from outreach.jobs.runs import (
     with_failures,
 )
 from outreach.models import Campaign, MessageTemplate, Sender
-from outreach.sending.channels import ChannelAssigner, Reachability
-from outreach.sending.linkedin import LinkedInSlots
-from outreach.sending.messages import RenderFailed, personalization_of, render_content
+from outreach.sending.outbox import service as outbox
+from outreach.sending.planner.channels import ChannelAssigner, Reachability
+from outreach.sending.planner.linkedin import LinkedInSlots
+from outreach.sending.transports.messages import RenderFailed, personalization_of, render_content
+from outreach.tasks import service as tasks_service
 from outreach.templates.compose import Composer, MessageText
 from outreach.templates.rendering import Renderer
 from outreach.templates.sandbox import TemplateLimitExceeded
@@ -62,18 +64,6 @@ WHERE cc.campaign_id = :campaign_id AND cc.started_at IS NULL AND cc.status = 'p
 ORDER BY cc.created_at, cc.id
 LIMIT :limit
 """
-ENQUEUE = text("""
-INSERT INTO outbox_messages (org_id, campaign_id, campaign_contact_id, channel, status,
-                             sender_id, template_id, due_at)
-SELECT :org_id, :campaign_id, p.id, p.channel, :status, p.sender_id, p.template_id,
-       next_in_window(now(), known_zone(c.timezone, CAST(:campaign_tz AS text)), :days, :start,
-                      :end)
-FROM unnest(CAST(:ids AS uuid[]), CAST(:channels AS text[]), CAST(:senders AS uuid[]),
-            CAST(:templates AS uuid[])) AS p (id, channel, sender_id, template_id)
-JOIN campaign_contacts cc ON cc.org_id = :org_id AND cc.id = p.id
-JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
-ON CONFLICT DO NOTHING
-""")
 MARK_STARTED = text("""
 UPDATE campaign_contacts cc SET started_at = now(), channel = p.channel,
        template_used_id = p.template_id, error_message = coalesce(p.error, cc.error_message)
@@ -264,8 +254,8 @@ async def plan_campaign(
         plan.add(row["id"], channel, template_id, None)
 
     if enqueue.ids:
-        await session.execute(
-            ENQUEUE,
+        await outbox.enqueue(
+            session,
             {
                 "org_id": campaign.org_id,
                 "campaign_id": campaign.id,
@@ -283,14 +273,7 @@ async def plan_campaign(
             },
         )
     if tasks:
-        await session.execute(
-            text("""INSERT INTO tasks (org_id, campaign_id, campaign_contact_id, owner_id, channel,
-                      kind, template_id, subject, body, due_at)
-                    VALUES (:org_id, :campaign_id, :campaign_contact_id, :owner_id, :channel,
-                      :kind, :template_id, :subject, :body, :due_at)
-                    ON CONFLICT DO NOTHING"""),
-            tasks,
-        )
+        await tasks_service.create_first_touches(session, tasks)
     if plan.ids:
         await session.execute(
             MARK_STARTED,

@@ -5,6 +5,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 
+def effective_daily_limit(
+    daily_limit: int,
+    warmup_start_per_day: int | None,
+    warmup_increment_per_day: int,
+    warmup_started_on: date | None,
+    today: date,
+) -> int:
+    """start + increment for each day since warm-up began, never above daily_limit; without
+    warm-up, daily_limit. Before its first day a warm-up allows its start figure."""
+    if warmup_start_per_day is None:
+        return daily_limit
+    days = max(0, (today - warmup_started_on).days) if warmup_started_on else 0
+    return min(daily_limit, warmup_start_per_day + warmup_increment_per_day * days)
+
+
 @dataclass(frozen=True)
 class SenderLimits:
     hourly_limit: int
@@ -15,12 +30,13 @@ class SenderLimits:
     warmup_started_on: date | None = None
 
     def daily_limit_on(self, today: date) -> int:
-        """The daily limit, ramped up while the sender warms up."""
-        if self.warmup_start_per_day is None:
-            return self.daily_limit
-        days = max(0, (today - (self.warmup_started_on or today)).days)
-        ramp = self.warmup_start_per_day + self.warmup_increment_per_day * days
-        return min(self.daily_limit, ramp)
+        return effective_daily_limit(
+            self.daily_limit,
+            self.warmup_start_per_day,
+            self.warmup_increment_per_day,
+            self.warmup_started_on,
+            today,
+        )
 
     def allowance(self, *, used_last_hour: int, used_last_day: int, today: date, batch: int) -> int:
         """Messages that may be claimed now; with a spacing, one at a time."""

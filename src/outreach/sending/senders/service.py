@@ -15,11 +15,11 @@ from outreach.kit.pagination import Page
 from outreach.kit.ratelimit import Allowance, take_one
 from outreach.kit.targets import TargetGuard, TargetRefused
 from outreach.models import Sender
-from outreach.sending import repository
-from outreach.sending.rules import effective_daily_limit
-from outreach.sending.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
 from outreach.sending.secrets import SenderSecrets
-from outreach.sending.smtp import SmtpNotConfigured, check_connection, smtp_server_for
+from outreach.sending.senders import repository
+from outreach.sending.senders.limits import effective_daily_limit
+from outreach.sending.senders.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
+from outreach.sending.transports.smtp import SmtpNotConfigured, check_connection, smtp_server_for
 
 # What the service sets up for a system sender: its relay, and so the address it may send as.
 SYSTEM_FIELDS = frozenset(

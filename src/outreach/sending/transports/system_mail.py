@@ -9,9 +9,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from outreach.config import Settings
-from outreach.embedded import catcher_headers
 from outreach.kit.text import control_character
-from outreach.sending.smtp import SmtpNotConfigured, parse_smtp_url
+from outreach.sending.transports.catcher import catcher_headers
+from outreach.sending.transports.smtp import SmtpNotConfigured, parse_smtp_url
 
 
 def build_system_mail(

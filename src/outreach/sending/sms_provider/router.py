@@ -7,9 +7,9 @@ from fastapi import APIRouter, Response
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.kit.problems import problem_responses
 from outreach.kit.targets import OutboundGuard
-from outreach.sending import sms_service as service
-from outreach.sending.router import Secrets
-from outreach.sending.sms_schemas import SmsProviderIn, SmsProviderOut
+from outreach.sending.senders.router import Secrets
+from outreach.sending.sms_provider import service
+from outreach.sending.sms_provider.schemas import SmsProviderIn, SmsProviderOut
 
 router = APIRouter(prefix="/sms-provider", tags=["sms"])
 

@@ -1,4 +1,5 @@
-"""Outbox queries: claiming due messages under their sender's limits, and recording results.
+"""The outbox queue, the one writer of outbox_messages: the planner's first touches, approval
+decisions, cancellation, claims of due messages under their sender's limits, leases, results.
 
 Every statement runs in the caller's transaction with the organization set. A claim locks the
 sender's row (`FOR UPDATE SKIP LOCKED`), counts its recent sends in `sender_usage`, and marks
@@ -7,16 +8,15 @@ message whose worker died is claimed again once its lease runs out.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import RowMapping, select, text
+from sqlalchemy import RowMapping, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.models import Sender
-from outreach.sending.messages import message_domain
+from outreach.models import OutboxMessage, Sender
 
 _FINISH = """UPDATE outbox_messages SET status = 'sent', lease_until = NULL
 WHERE status = 'accepted' AND {which}
@@ -108,7 +108,7 @@ FROM decided k
 WHERE o.id = k.id
 RETURNING o.id, o.status
 """
-# An email's Message-ID is fixed at its first claim (messages.message_id_for), so its retries
+# An email's Message-ID is fixed at its first claim (message_id_for), so its retries
 # and a re-send after a crash carry the same one.
 CLAIM_FOR_SENDER = text(
     _CLAIM.format(
@@ -146,6 +146,33 @@ WHERE id = :org_id
 RETRY_SOON = text(
     "UPDATE tenant_directory SET outbox_due_at = least(outbox_due_at, :at) WHERE id = :org_id"
 )
+
+ENQUEUE = text("""
+-- name: enqueue (one first touch per contact and step: a repeat does nothing)
+INSERT INTO outbox_messages (org_id, campaign_id, campaign_contact_id, channel, status,
+                             sender_id, template_id, due_at)
+SELECT :org_id, :campaign_id, p.id, p.channel, :status, p.sender_id, p.template_id,
+       next_in_window(now(), known_zone(c.timezone, CAST(:campaign_tz AS text)), :days, :start,
+                      :end)
+FROM unnest(CAST(:ids AS uuid[]), CAST(:channels AS text[]), CAST(:senders AS uuid[]),
+            CAST(:templates AS uuid[])) AS p (id, channel, sender_id, template_id)
+JOIN campaign_contacts cc ON cc.org_id = :org_id AND cc.id = p.id
+JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
+ON CONFLICT DO NOTHING
+""")
+CANCEL_QUEUED = text("""
+UPDATE outbox_messages SET status = 'cancelled', last_error = :reason, lease_until = NULL
+WHERE campaign_id = :campaign_id AND status IN ('queued', 'awaiting_approval')
+""")
+
+
+def message_domain(from_email: str) -> str:
+    return from_email.rpartition("@")[2] or "localhost"
+
+
+def message_id_for(outbox_id: uuid.UUID, from_email: str) -> str:
+    """Stable per outbox row (one per campaign, contact and step), so a retry keeps it."""
+    return f"<{outbox_id}@{message_domain(from_email)}>"
 
 
 async def release_expired_leases(session: AsyncSession) -> int:
@@ -291,4 +318,24 @@ async def pause_sender(session: AsyncSession, sender: Sender, reason: str) -> No
 async def set_next_send_at(session: AsyncSession, sender_id: uuid.UUID, at: datetime) -> None:
     await session.execute(
         text("UPDATE senders SET next_send_at = :at WHERE id = :id"), {"id": sender_id, "at": at}
+    )
+
+
+async def enqueue(session: AsyncSession, params: dict[str, Any]) -> None:
+    await session.execute(ENQUEUE, params)
+
+
+async def cancel_queued(session: AsyncSession, campaign_id: uuid.UUID, reason: str) -> None:
+    await session.execute(CANCEL_QUEUED, {"campaign_id": campaign_id, "reason": reason})
+
+
+async def decide(
+    session: AsyncSession, message_ids: Collection[uuid.UUID], values: dict[str, Any]
+) -> None:
+    """Apply an approval decision to messages already locked and checked by the caller."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids))
+        .values(decided_at=func.now(), **values)
+        .execution_options(synchronize_session=False)
     )

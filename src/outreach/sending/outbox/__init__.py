@@ -1,0 +1,1 @@
+"""The queue, the one writer of outbox_messages; GET /outbox."""

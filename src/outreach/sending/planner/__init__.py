@@ -1,0 +1,1 @@
+"""Who is due for which step on which channel; POST /campaigns/{id}/send."""

@@ -1,0 +1,1 @@
+"""Mailboxes: their settings, limits and warm-up, the breaker's thresholds; /senders."""

@@ -1,0 +1,1 @@
+"""How a message goes out: a Transport per channel (email over SMTP, SMS), system mail."""

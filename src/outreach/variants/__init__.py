@@ -1,0 +1,1 @@
+"""A/B variant assignment: campaigns (on start) and contacts (on add) both assign."""
