@@ -7,24 +7,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import Org, act, add_contacts, create_campaign, ok, post
 
 CAMPAIGNS = "/api/v1/campaigns"
-
-
-def post(client: TestClient, org: Org, **fields: Any) -> Any:
-    body = {"name": "Java developers Paris"} | fields
-    return client.post(CAMPAIGNS, json=body, headers=org.headers())
+NEW = {"name": "Java developers Paris"}
 
 
 def patch(client: TestClient, org: Org, campaign_id: str, **fields: Any) -> Any:
     return client.patch(f"{CAMPAIGNS}/{campaign_id}", json=fields, headers=org.headers())
-
-
-def act(client: TestClient, org: Org, campaign_id: str, action: str) -> dict[str, Any]:
-    answer = client.post(f"{CAMPAIGNS}/{campaign_id}/{action}", headers=org.headers())
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
 
 
 def create_sender(client: TestClient, org: Org, email: str = "talent@example.com") -> str:
@@ -74,7 +64,11 @@ def test_campaign_sender_must_be_a_sender_of_the_organization(
     client: TestClient, org: Org, other_org: Org
 ) -> None:
     theirs = create_sender(client, other_org)
-    refused(post(client, org, sender_id=theirs), "CAMPAIGN_SENDER_NOT_FOUND", "sender_id")
+    refused(
+        post(client, org, CAMPAIGNS, NEW | dict(sender_id=theirs)),
+        "CAMPAIGN_SENDER_NOT_FOUND",
+        "sender_id",
+    )
     campaign = create_campaign(client, org)
     refused(
         patch(client, org, campaign["id"], sender_id=theirs),
@@ -82,7 +76,11 @@ def test_campaign_sender_must_be_a_sender_of_the_organization(
         "sender_id",
     )
     unknown = "00000000-0000-4000-8000-000000000000"
-    refused(post(client, org, sender_id=unknown), "CAMPAIGN_SENDER_NOT_FOUND", "sender_id")
+    refused(
+        post(client, org, CAMPAIGNS, NEW | dict(sender_id=unknown)),
+        "CAMPAIGN_SENDER_NOT_FOUND",
+        "sender_id",
+    )
 
 
 def test_patch_changes_and_clears_the_sender(client: TestClient, org: Org) -> None:
@@ -94,7 +92,11 @@ def test_patch_changes_and_clears_the_sender(client: TestClient, org: Org) -> No
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "UTC+2", "", "../../etc/passwd", 1])
 def test_campaign_timezone_must_be_an_iana_name(client: TestClient, org: Org, zone: Any) -> None:
-    refused(post(client, org, timezone=zone), "CAMPAIGN_TIMEZONE_INVALID", "timezone")
+    refused(
+        post(client, org, CAMPAIGNS, NEW | dict(timezone=zone)),
+        "CAMPAIGN_TIMEZONE_INVALID",
+        "timezone",
+    )
 
 
 def test_patch_changes_and_clears_the_timezone(client: TestClient, org: Org) -> None:
@@ -115,20 +117,37 @@ def test_campaign_send_days_are_distinct_iso_weekdays(
         refused(answer, "FIELD_REQUIRED", "send_days")
     else:
         refused(answer, "CAMPAIGN_SEND_DAYS_INVALID", "send_days")
-        refused(post(client, org, send_days=days), "CAMPAIGN_SEND_DAYS_INVALID", "send_days")
+        refused(
+            post(client, org, CAMPAIGNS, NEW | dict(send_days=days)),
+            "CAMPAIGN_SEND_DAYS_INVALID",
+            "send_days",
+        )
 
 
 @pytest.mark.parametrize("hour", ["9:00", "24:00", "09:60", "0900", "09:00:00", "", 900])
 def test_campaign_send_hours_are_hh_mm(client: TestClient, org: Org, hour: Any) -> None:
-    refused(post(client, org, send_start=hour), "CAMPAIGN_SEND_HOURS_INVALID", "send_start")
-    refused(post(client, org, send_end=hour), "CAMPAIGN_SEND_HOURS_INVALID", "send_end")
+    refused(
+        post(client, org, CAMPAIGNS, NEW | dict(send_start=hour)),
+        "CAMPAIGN_SEND_HOURS_INVALID",
+        "send_start",
+    )
+    refused(
+        post(client, org, CAMPAIGNS, NEW | dict(send_end=hour)),
+        "CAMPAIGN_SEND_HOURS_INVALID",
+        "send_end",
+    )
 
 
 @pytest.mark.parametrize(("start", "end"), [("17:00", "09:00"), ("12:00", "12:00")])
 def test_campaign_send_start_must_be_before_send_end(
     client: TestClient, org: Org, start: str, end: str
 ) -> None:
-    answer = post(client, org, send_start=start, send_end=end)
+    answer = post(
+        client,
+        org,
+        CAMPAIGNS,
+        NEW | dict(send_start=start, send_end=end),
+    )
     refused(answer, "CAMPAIGN_SEND_HOURS_INVALID", "send_end")
 
 
@@ -155,9 +174,9 @@ def test_a_running_campaigns_sender_and_window_may_change(
 ) -> None:
     campaign = create_campaign(client, org)
     add_contacts(client, org, campaign["id"], 1)
-    act(client, org, campaign["id"], "activate")
+    ok(act(client, org, campaign["id"], "activate"))
     if status == "paused":
-        act(client, org, campaign["id"], "pause")
+        ok(act(client, org, campaign["id"], "pause"))
     sender_id = create_sender(client, org)
     window = {
         "sender_id": sender_id,
@@ -175,8 +194,8 @@ def test_a_running_campaigns_sender_and_window_may_change(
 def test_a_completed_campaigns_window_is_read_only(client: TestClient, org: Org) -> None:
     campaign = create_campaign(client, org)
     add_contacts(client, org, campaign["id"], 1)
-    act(client, org, campaign["id"], "activate")
-    act(client, org, campaign["id"], "complete")
+    ok(act(client, org, campaign["id"], "activate"))
+    ok(act(client, org, campaign["id"], "complete"))
     answer = patch(client, org, campaign["id"], send_end="20:00")
     assert answer.status_code == 409
     assert answer.json()["code"] == "CAMPAIGN_READ_ONLY"

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import Org, add_contacts, create_campaign, post
 from tests.sending.system_senders import add_system_sender
 
 SENDERS = "/api/v1/senders"
@@ -17,12 +17,8 @@ BODY = {"from_email": "talent@example.com", "smtp_host": "smtp.example.com"}
 TODAY = datetime.now(UTC).date()
 
 
-def post(client: TestClient, org: Org, **fields: Any) -> Any:
-    return client.post(SENDERS, json=BODY | fields, headers=org.headers())
-
-
 def create(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
-    answer = post(client, org, **fields)
+    answer = post(client, org, SENDERS, BODY | dict(**fields))
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
 
@@ -139,7 +135,7 @@ def test_patch_null_warmup_start_ends_the_warmup(client: TestClient, org: Org) -
 
 
 def test_warmup_started_on_without_a_warmup_is_refused(client: TestClient, org: Org) -> None:
-    answer = post(client, org, warmup_started_on=TODAY.isoformat())
+    answer = post(client, org, SENDERS, BODY | dict(warmup_started_on=TODAY.isoformat()))
     assert answer.status_code == 422
     assert answer.json()["code"] == "SENDER_WARMUP_INVALID"
     assert answer.json()["errors"][0]["field"] == "warmup_started_on"
@@ -160,7 +156,9 @@ def test_warmup_started_on_without_a_warmup_is_refused(client: TestClient, org: 
 def test_invalid_warmup_figures_are_refused(
     client: TestClient, org: Org, field: str, value: object
 ) -> None:
-    answer = post(client, org, **({"warmup_start_per_day": 10} | {field: value}))
+    answer = post(
+        client, org, SENDERS, BODY | dict(**({"warmup_start_per_day": 10} | {field: value}))
+    )
     assert answer.status_code == 422
     assert answer.json()["code"] == "SENDER_WARMUP_INVALID"
     assert answer.json()["errors"][0]["field"] == field
@@ -187,7 +185,7 @@ def test_sender_takes_its_own_thresholds(client: TestClient, org: Org) -> None:
 def test_threshold_must_be_above_0_and_at_most_100(
     client: TestClient, org: Org, field: str, value: object
 ) -> None:
-    answer = post(client, org, **{field: value})
+    answer = post(client, org, SENDERS, BODY | dict(**{field: value}))
     assert answer.status_code == 422
     assert answer.json()["code"] == "SENDER_THRESHOLD_INVALID"
     assert answer.json()["errors"][0]["field"] == field
@@ -256,7 +254,7 @@ def test_another_orgs_sender_cannot_be_resumed(
 
 
 def test_system_senders_cannot_be_created_through_the_api(client: TestClient, org: Org) -> None:
-    answer = post(client, org, transport="system")
+    answer = post(client, org, SENDERS, BODY | dict(transport="system"))
     assert answer.status_code == 422
     assert answer.json()["code"] == "FIELD_UNKNOWN"
 
