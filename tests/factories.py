@@ -121,6 +121,24 @@ def post(
     return client.post(path, json=body, headers=org.headers(role))
 
 
+def patch(
+    client: TestClient, org: Org, path: str, body: Any, role: Role = Role.ADMIN
+) -> httpx.Response:
+    return client.patch(path, json=body, headers=org.headers(role))
+
+
+def known(client: TestClient, org: Org) -> Org:
+    """The org exists in the database once it made a request."""
+    assert client.get("/api/v1/campaigns", headers=org.headers()).status_code == 200
+    return org
+
+
+def add_sender(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
+    """A sender of the organization, at an SMTP host no test connects to."""
+    body = {"from_email": "talent@example.com", "smtp_host": "smtp.example.com"} | fields
+    return dict(ok(post(client, org, "/api/v1/senders", body), 201))
+
+
 def act(client: TestClient, org: Org, campaign_id: str, action: str, **body: Any) -> httpx.Response:
     """A campaign action (activate, pause, ...) with its body, if any."""
     return client.post(

@@ -32,7 +32,7 @@ from outreach.embedded import (
     start_mail_catcher_if_needed,
 )
 from outreach.schema import upgrade
-from tests.factories import Org, free_port, message
+from tests.factories import Org, free_port, known, message
 
 
 def test_pids_of_processes_that_died_without_cleanup_are_forgotten(tmp_path: Path) -> None:
@@ -46,12 +46,6 @@ def test_pids_of_processes_that_died_without_cleanup_are_forgotten(tmp_path: Pat
     pid_file.write_text(json.dumps([int(dead.stdout), os.getpid()]))
     _forget_dead_users(tmp_path)
     assert json.loads(pid_file.read_text()) == [os.getpid()]
-
-
-def known(client: TestClient, org: Org) -> Org:
-    """The org exists in the database once it made a request."""
-    assert client.get("/api/v1/campaigns", headers=org.headers()).status_code == 200
-    return org
 
 
 def send(catcher: MailCatcher, mail: EmailMessage) -> None:

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, create_ab_campaign, create_campaign, listed, post_contacts
+from tests.factories import Org, create_ab_campaign, create_campaign, listed, patch, post_contacts
 
 PEOPLE = [
     {"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"},
@@ -143,18 +143,13 @@ def test_get_one_contact(
     assert answer.json()["contact"]["email"] == "ada@example.com"
 
 
-def patch(client: TestClient, org: Org, campaign: dict[str, Any], member_id: str, body: Any) -> Any:
-    return client.patch(url(campaign, member_id), json=body, headers=org.headers())
-
-
 def test_patch_edits_the_contact_type_and_the_person(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
     answer = patch(
         client,
         org,
-        campaign,
-        ids[0],
+        url(campaign, ids[0]),
         {
             "contact_type": "referral",
             "contact": {
@@ -182,10 +177,10 @@ def test_patch_edits_the_contact_type_and_the_person(
 def test_patch_contact_type_must_fit_the_campaign_type(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {"contact_type": "decision_maker"})
+    answer = patch(client, org, url(campaign, ids[0]), {"contact_type": "decision_maker"})
     assert answer.status_code == 422
     assert answer.json()["code"] == "CONTACT_TYPE_MISMATCH"
-    invalid = patch(client, org, campaign, ids[0], {"contact_type": "investor"})
+    invalid = patch(client, org, url(campaign, ids[0]), {"contact_type": "investor"})
     assert invalid.json()["code"] == "CONTACT_TYPE_INVALID"
 
 
@@ -212,7 +207,7 @@ def test_patch_checks_the_persons_fields(
     code: str,
     field: str,
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {"contact": person})
+    answer = patch(client, org, url(campaign, ids[0]), {"contact": person})
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == code
     assert answer.json()["errors"][0]["field"] == field
@@ -221,7 +216,7 @@ def test_patch_checks_the_persons_fields(
 def test_patch_to_an_email_another_person_has_conflicts(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {"contact": {"email": "ALAN@example.com"}})
+    answer = patch(client, org, url(campaign, ids[0]), {"contact": {"email": "ALAN@example.com"}})
     assert answer.status_code == 409
     assert answer.json()["code"] == "CONTACT_DUPLICATE"
 
@@ -251,7 +246,7 @@ def test_patch_edits_each_of_the_persons_fields(
     value: Any,
     shown: Any,
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {field: value})
+    answer = patch(client, org, url(campaign, ids[0]), {field: value})
     assert answer.status_code == 200, answer.text
     expected = value if shown is None else shown
     assert answer.json()["contact"][field] == expected
@@ -290,7 +285,7 @@ def test_patch_null_clears_an_optional_field(
         "custom_fields": {"a": 1},
     }
     (member_id,) = add(client, org, campaign, [full])
-    answer = patch(client, org, campaign, member_id, {field: None})
+    answer = patch(client, org, url(campaign, member_id), {field: None})
     assert answer.status_code == 200, answer.text
     person = answer.json()["contact"]
     assert person[field] == cleared
@@ -304,7 +299,9 @@ def test_editing_a_campaign_contact_edits_the_person_in_every_campaign(
 ) -> None:
     other = create_campaign(client, org, name="Other")
     (in_other,) = add(client, org, other, [{"email": "ADA@example.com"}])
-    answer = patch(client, org, campaign, ids[0], {"first_name": "Augusta", "title": "Countess"})
+    answer = patch(
+        client, org, url(campaign, ids[0]), {"first_name": "Augusta", "title": "Countess"}
+    )
     assert answer.status_code == 200, answer.text
     elsewhere = client.get(url(other, in_other), headers=org.headers()).json()["contact"]
     assert (elsewhere["id"], elsewhere["first_name"], elsewhere["title"]) == (
@@ -345,7 +342,7 @@ def test_patch_checks_the_persons_fields_as_an_add_does(
     field: str,
 ) -> None:
     before = client.get(url(campaign, ids[0]), headers=org.headers()).json()
-    answer = patch(client, org, campaign, ids[0], body)
+    answer = patch(client, org, url(campaign, ids[0]), body)
     assert answer.status_code == 422, answer.text
     assert (answer.json()["code"], answer.json()["errors"][0]["field"]) == (code, field)
     assert client.get(url(campaign, ids[0]), headers=org.headers()).json() == before
@@ -356,7 +353,7 @@ def test_patch_reports_every_problem_and_changes_nothing(
 ) -> None:
     before = client.get(url(campaign, ids[0]), headers=org.headers()).json()
     body = {"first_name": "Augusta", "title": "CTO\r\n", "timezone": "Nowhere/Land"}
-    answer = patch(client, org, campaign, ids[0], body)
+    answer = patch(client, org, url(campaign, ids[0]), body)
     assert answer.status_code == 422
     assert answer.json()["code"] == "VALIDATION_ERROR"
     assert {(e["field"], e["code"]) for e in answer.json()["errors"]} == {
@@ -369,9 +366,9 @@ def test_patch_reports_every_problem_and_changes_nothing(
 def test_patch_changes_the_email_to_a_free_one_only(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    taken = patch(client, org, campaign, ids[0], {"email": "ALAN@example.com"})
+    taken = patch(client, org, url(campaign, ids[0]), {"email": "ALAN@example.com"})
     assert (taken.status_code, taken.json()["code"]) == (409, "CONTACT_DUPLICATE")
-    moved = patch(client, org, campaign, ids[0], {"email": "ada@lovelace.example"})
+    moved = patch(client, org, url(campaign, ids[0]), {"email": "ada@lovelace.example"})
     assert moved.status_code == 200, moved.text
     again = post_contacts(client, org, campaign["id"], [{"email": "ada@lovelace.example"}])
     assert again.json()["results"][0]["code"] == "CONTACT_DUPLICATE"
@@ -383,7 +380,7 @@ def test_patch_changes_the_email_to_a_free_one_only(
 def test_patch_cannot_set_status_or_engagement(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str], field: str
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {field: "sent"})
+    answer = patch(client, org, url(campaign, ids[0]), {field: "sent"})
     assert answer.status_code == 422
     assert answer.json()["code"] == "FIELD_UNKNOWN"
 
@@ -393,22 +390,22 @@ def test_patch_ab_variant_only_while_draft(client: TestClient, org: Org) -> None
     (member_id,) = add(client, org, campaign, [{"email": "ada@example.com"}])
     current = client.get(url(campaign, member_id), headers=org.headers()).json()["ab_variant"]
     other = "B" if current == "A" else "A"
-    answer = patch(client, org, campaign, member_id, {"ab_variant": other})
+    answer = patch(client, org, url(campaign, member_id), {"ab_variant": other})
     assert answer.status_code == 200, answer.text
     assert answer.json()["ab_variant"] == other
     activated = client.post(f"/api/v1/campaigns/{campaign['id']}/activate", headers=org.headers())
     assert activated.status_code == 200, activated.text
-    locked = patch(client, org, campaign, member_id, {"ab_variant": current})
+    locked = patch(client, org, url(campaign, member_id), {"ab_variant": current})
     assert locked.status_code == 409
     assert locked.json()["code"] == "CAMPAIGN_FIELD_LOCKED"
-    unchanged = patch(client, org, campaign, member_id, {"ab_variant": other})
+    unchanged = patch(client, org, url(campaign, member_id), {"ab_variant": other})
     assert unchanged.status_code == 200
 
 
 def test_patch_ab_variant_outside_an_ab_test_is_refused(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {"ab_variant": "A"})
+    answer = patch(client, org, url(campaign, ids[0]), {"ab_variant": "A"})
     assert answer.status_code == 422
     assert answer.json()["code"] == "CONTACT_AB_VARIANT_INVALID"
 

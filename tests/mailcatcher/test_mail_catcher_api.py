@@ -11,15 +11,9 @@ from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER, MailCatcher
-from tests.factories import Org, listed
+from tests.factories import Org, known, listed
 
 MESSAGES = "/api/v1/mail-catcher/messages"
-
-
-def known(client: TestClient, org: Org) -> Org:
-    """The org exists in the database once it made a request."""
-    assert client.get("/api/v1/campaigns", headers=org.headers()).status_code == 200
-    return org
 
 
 def mail(
