@@ -1,10 +1,16 @@
-"""Small builders for tests: resources created through the API, as a client would."""
+"""Builders shared by the tests: resources created through the API, as a client would; real
+servers on loopback (an SMTP sink); the planner and send loop run as the scheduler would."""
 
 import asyncio
+import socket
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any, TypeVar
 
 import httpx
@@ -16,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import Settings
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
+from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.events.service import NewEvent, record_events
+from outreach.kit.dburls import libpq_url
+from outreach.sending.delivery.worker import SendingContext, send_org
+from outreach.sending.planner.service import plan_org
+from outreach.sending.secrets import sender_secrets
+from outreach.tracking.tokens import TrackingSigner
 
 
 def production_settings(settings: Settings, **changes: Any) -> Settings:
@@ -51,6 +63,88 @@ class Org:
             self.settings, org_id=self.id, user_id=user_id or self.user(role), role=role
         )
         return {"Authorization": f"Bearer {token}"}
+
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a fixed moment for events of the tests
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def eventually(check: Callable[[], bool], seconds: float = 3.0) -> bool:
+    """Work done in the background (the event writer records in batches): give it a moment."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def message(org_header: str | None, instance: str | None) -> EmailMessage:
+    """A mail for the local catcher, naming the org and the catcher's instance (or not)."""
+    mail = EmailMessage()
+    mail["From"] = "recruiting@example.com"
+    mail["To"] = "ada@example.com"
+    mail["Subject"] = "Hello Ada"
+    if org_header is not None:
+        mail[ORG_HEADER] = org_header
+    if instance is not None:
+        mail[INSTANCE_HEADER] = instance
+    mail.set_content("Hi Ada")
+    return mail
+
+
+def ok(answer: httpx.Response, status: int = 200) -> Any:
+    """The JSON of an answer that must have the status."""
+    assert answer.status_code == status, answer.text
+    return answer.json()
+
+
+def listed(client: TestClient, org: Org, path: str, role: Role = Role.VIEWER, **params: Any) -> Any:
+    """One page of a list endpoint, as a user of the role reads it."""
+    return ok(client.get(path, params=params, headers=org.headers(role)))
+
+
+def listed_items(
+    client: TestClient, org: Org, path: str, role: Role = Role.VIEWER, **params: Any
+) -> Any:
+    """The items of one page of a list endpoint."""
+    return listed(client, org, path, role, **params)["items"]
+
+
+def post(
+    client: TestClient, org: Org, path: str, body: dict[str, Any], role: Role = Role.ADMIN
+) -> httpx.Response:
+    return client.post(path, json=body, headers=org.headers(role))
+
+
+def patch(
+    client: TestClient, org: Org, path: str, body: Any, role: Role = Role.ADMIN
+) -> httpx.Response:
+    return client.patch(path, json=body, headers=org.headers(role))
+
+
+def known(client: TestClient, org: Org) -> Org:
+    """The org exists in the database once it made a request."""
+    assert client.get("/api/v1/campaigns", headers=org.headers()).status_code == 200
+    return org
+
+
+def add_sender(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
+    """A sender of the organization, at an SMTP host no test connects to."""
+    body = {"from_email": "talent@example.com", "smtp_host": "smtp.example.com"} | fields
+    return dict(ok(post(client, org, "/api/v1/senders", body), 201))
+
+
+def act(client: TestClient, org: Org, campaign_id: str, action: str, **body: Any) -> httpx.Response:
+    """A campaign action (activate, pause, ...) with its body, if any."""
+    return client.post(
+        f"/api/v1/campaigns/{campaign_id}/{action}", json=body or None, headers=org.headers()
+    )
 
 
 def create_campaign(
@@ -233,3 +327,146 @@ def failing_writes(conn: psycopg.Connection, table: str, when: str) -> Iterator[
             sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(name), sql.Identifier(table))
         )
         conn.execute(sql.SQL("DROP FUNCTION {}()").format(sql.Identifier(name)))
+
+
+@dataclass
+class MailSink:
+    """What the SMTP server received, and how it answers recipients (default: 250)."""
+
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    refusals: dict[str, str] = field(default_factory=dict)  # address -> "550 ..." or "451 ..."
+    rcpt_attempts: list[str] = field(default_factory=list)
+    delay: float = 0.0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.rcpt_attempts.append(address)
+        if address in self.refusals:
+            return self.refusals[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return f"250 queued as q{len(self.messages)}"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"].addresses[0].addr_spec == address]
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+@dataclass
+class Engine:
+    """Runs the planner and the send loop in the test, as the scheduler would."""
+
+    settings: Settings
+    urls: DatabaseUrls
+
+    async def _with_sessionmaker(self, job: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        engine = create_engine(self.urls.app, pool_size=2)
+        try:
+            return await job(create_sessionmaker(engine), *args)
+        finally:
+            await engine.dispose()
+
+    def context(self) -> SendingContext:
+        return SendingContext(
+            settings=self.settings,
+            dsn=libpq_url(self.urls.app),
+            signer=TrackingSigner(self.settings.tracking_secrets),
+            secrets=sender_secrets(tuple(self.settings.sender_secret_keys)),
+        )
+
+    def plan(self, org: Org) -> int:
+        """One planning run over the organization; answers how many contacts it started."""
+        return run(self._with_sessionmaker(plan_org, self.settings, org.id)).started
+
+    def send(self, org: Org) -> int:
+        """One pass of the send loop over the organization, as the worker makes it."""
+        return run(self._with_sessionmaker(send_org, self.context(), org.id))
+
+
+def create_sender(client: TestClient, org: Org, port: int, **fields: Any) -> dict[str, Any]:
+    body = {
+        "from_email": "recruiting@example.com",
+        "from_name": "Ada Recruiter",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_tls": "none",
+        "min_spacing_seconds": 0,
+        "hourly_limit": 1000,
+        **fields,
+    }
+    answer = client.post("/api/v1/senders", json=body, headers=org.headers())
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+TEMPLATE_HTML = (
+    "<html><body><p>Hi {{first_name}},</p>"
+    '<p>See <a href="https://jobs.example.com/role?id=7">the role</a>.</p></body></html>'
+)
+
+
+def ready_campaign(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    sender: dict[str, Any],
+    contacts: int = 3,
+    *,
+    template: dict[str, Any] | None = None,
+    window: tuple[list[int], str, str] = ([1, 2, 3, 4, 5, 6, 7], "00:00", "23:59:59"),
+    activate: bool = True,
+    **fields: Any,
+) -> dict[str, Any]:
+    """An autopilot email campaign with `contacts` people, sending through `sender` at any
+    hour (the default window is weekdays 9-17, which would make tests depend on the clock)."""
+    template = template or create_template(
+        client, org, subject="Hello {{first_name}}", body_html=TEMPLATE_HTML, body_text=None
+    )
+    campaign = create_campaign(
+        client, org, template_id=template["id"], **{"permission_mode": "autopilot", **fields}
+    )
+    if contacts:
+        add_contacts(client, org, campaign["id"], contacts)
+    days, start, end = window
+    as_owner.execute(
+        "UPDATE campaigns SET sender_id = %s, send_days = %s, send_start = %s, send_end = %s "
+        "WHERE id = %s",
+        (sender["id"], days, start, end, campaign["id"]),
+    )
+    if activate:
+        answer = client.post(f"/api/v1/campaigns/{campaign['id']}/activate", headers=org.headers())
+        assert answer.status_code == 200, answer.text
+    return campaign
+
+
+def outbox_rows(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[str, Any]]:
+    with as_owner.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        cursor.execute(
+            "SELECT o.*, c.email FROM outbox_messages o "
+            "JOIN campaign_contacts cc ON cc.id = o.campaign_contact_id "
+            "JOIN contacts c ON c.id = cc.contact_id WHERE o.campaign_id = %s ORDER BY c.email",
+            (campaign_id,),
+        )
+        return cursor.fetchall()
+
+
+def contact_rows(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[str, Any]]:
+    with as_owner.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        cursor.execute(
+            "SELECT cc.*, c.email FROM campaign_contacts cc "
+            "JOIN contacts c ON c.id = cc.contact_id WHERE cc.campaign_id = %s ORDER BY c.email",
+            (campaign_id,),
+        )
+        return cursor.fetchall()

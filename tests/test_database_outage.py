@@ -32,10 +32,8 @@ from outreach.kit.dburls import libpq_url
 from outreach.schema import upgrade
 from outreach.tracking.router import PIXEL
 from outreach.tracking.tokens import TokenKind, TrackingSigner, TrackingToken
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import Org, add_contacts, create_campaign, eventually, free_port, message
 from tests.postgres import PrivatePostgres
-from tests.test_embedded import free_port, message
-from tests.tracking.test_tracking_endpoints import eventually
 
 JWT_SECRET = "outage-test-jwt-secret-0123456789abcdef"
 TRACKING_SECRET = "outage-test-tracking-secret-0123456789abcdef"

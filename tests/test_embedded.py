@@ -22,7 +22,6 @@ from sqlalchemy import make_url
 from outreach.config import Settings, get_settings
 from outreach.db import DatabaseUrls
 from outreach.embedded import (
-    INSTANCE_HEADER,
     ORG_HEADER,
     PORT_FILE,
     MailCatcher,
@@ -34,7 +33,7 @@ from outreach.embedded import (
 )
 from outreach.kit.dburls import libpq_url
 from outreach.schema import upgrade
-from tests.factories import Org
+from tests.factories import Org, free_port, known, message
 
 
 def test_pids_of_processes_that_died_without_cleanup_are_forgotten(tmp_path: Path) -> None:
@@ -48,25 +47,6 @@ def test_pids_of_processes_that_died_without_cleanup_are_forgotten(tmp_path: Pat
     pid_file.write_text(json.dumps([int(dead.stdout), os.getpid()]))
     _forget_dead_users(tmp_path)
     assert json.loads(pid_file.read_text()) == [os.getpid()]
-
-
-def known(client: TestClient, org: Org) -> Org:
-    """The org exists in the database once it made a request."""
-    assert client.get("/api/v1/campaigns", headers=org.headers()).status_code == 200
-    return org
-
-
-def message(org_header: str | None, instance: str | None) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "recruiting@example.com"
-    mail["To"] = "ada@example.com"
-    mail["Subject"] = "Hello Ada"
-    if org_header is not None:
-        mail[ORG_HEADER] = org_header
-    if instance is not None:
-        mail[INSTANCE_HEADER] = instance
-    mail.set_content("Hi Ada")
-    return mail
 
 
 def send(catcher: MailCatcher, mail: EmailMessage) -> None:
@@ -145,12 +125,6 @@ def settings_for(data_dir: Path, port: int | None = None, smtp_url: str | None =
         mail_catcher_port=port,
         _env_file=None,  # type: ignore[call-arg]
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Migrations run up, down and up again on a new database; the app role is checked at startup."""
 
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ from sqlalchemy import make_url
 
 from outreach.db import DatabaseUrls
 from outreach.kit.dburls import libpq_url
+from outreach.models.campaign_contact import CONTACT_STATUSES
 from outreach.schema import (
     UnsafeDatabaseRole,
     alembic_config,
@@ -184,3 +186,15 @@ def test_known_zone_skips_the_zones_the_server_does_not_know(
         " known_zone(NULL, NULL)"
     ).fetchone()
     assert row == ("Asia/Tokyo", "Europe/Paris", "America/New_York", "UTC", "UTC")
+
+
+def test_the_contact_status_check_allows_exactly_the_statuses_of_the_code(
+    as_owner: psycopg.Connection,
+) -> None:
+    """The statuses are listed once in the code (the model); the table's CHECK must agree."""
+    row = as_owner.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conname = 'ck_campaign_contacts_status'"
+    ).fetchone()
+    assert row is not None
+    assert set(re.findall(r"'(\w+)'", row[0])) == set(CONTACT_STATUSES)

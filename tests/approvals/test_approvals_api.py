@@ -9,7 +9,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, RunningCampaign, create_template, insert_row, start_campaign
+from tests.factories import (
+    Org,
+    RunningCampaign,
+    create_template,
+    insert_row,
+    listed_items,
+    start_campaign,
+)
 
 APPROVALS = "/api/v1/approvals"
 PEOPLE = [{"email": f"person{i}@example.com", "first_name": f"Person{i}"} for i in range(6)]
@@ -81,12 +88,6 @@ def outbox(
     return Outbox(as_owner, org, sender, template)
 
 
-def listed(client: TestClient, org: Org, **params: Any) -> list[dict[str, Any]]:
-    answer = client.get(APPROVALS, params=params, headers=org.headers(Role.VIEWER))
-    assert answer.status_code == 200, answer.text
-    return list(answer.json()["items"])
-
-
 def decide(
     client: TestClient,
     org: Org,
@@ -106,7 +107,7 @@ def test_pending_messages_are_listed_oldest_first_with_their_preview(
     newer = outbox.add(running, 1)
     older = outbox.add(running, 0)
     outbox.add(running, 2, status="queued")
-    items = listed(client, org)
+    items = listed_items(client, org, APPROVALS)
     assert [item["id"] for item in items] == [older, newer]
     first = items[0]
     assert (first["status"], first["channel"], first["edited"]) == (
@@ -133,7 +134,9 @@ def test_approvals_filter_by_campaign_and_page_through(
     other = start_campaign(client, org, PEOPLE[:1], name="Other")
     elsewhere = outbox.add(other, 0)
     ids = [outbox.add(running, i) for i in range(3)]
-    assert [item["id"] for item in listed(client, org, campaign_id=other.id)] == [elsewhere]
+    assert [item["id"] for item in listed_items(client, org, APPROVALS, campaign_id=other.id)] == [
+        elsewhere
+    ]
     seen, cursor = [], None
     while True:
         params: dict[str, Any] = {"limit": 2, "campaign_id": running.id}
@@ -158,7 +161,7 @@ def test_a_message_that_cannot_be_rendered_shows_its_problems_not_an_error(
     broken = outbox.add(running, 0, body_text_override="Hi {{ first_name")
     no_text = outbox.add(running, 1, template_id=None)
     fine = outbox.add(running, 2)
-    previews = {item["id"]: item["preview"] for item in listed(client, org)}
+    previews = {item["id"]: item["preview"] for item in listed_items(client, org, APPROVALS)}
     assert previews[missing]["subject"] == "Hello "
     assert previews[missing]["missing_values"] == ["first_name"]
     assert [p["code"] for p in previews[missing]["problems"]] == ["PREVIEW_MISSING_VALUES"]
@@ -184,7 +187,7 @@ def test_a_message_over_the_rendering_limits_shows_its_problem_in_the_list(
     )
     failing = outbox.add(running, 2, body_text_override="{{ (first_name|length) / 0 }}")
     fine = outbox.add(running, 3)
-    previews = {item["id"]: item["preview"] for item in listed(client, org)}
+    previews = {item["id"]: item["preview"] for item in listed_items(client, org, APPROVALS)}
     assert [p["code"] for p in previews[included]["problems"]] == ["TEMPLATE_TAG_NOT_ALLOWED"]
     assert [p["code"] for p in previews[looping]["problems"]] == ["TEMPLATE_LIMIT_EXCEEDED"]
     assert [p["code"] for p in previews[failing]["problems"]] == ["PREVIEW_RENDER_FAILED"]
@@ -228,7 +231,7 @@ def test_approving_queues_the_message_to_send_now(
     assert row["subject_override"] is None
     due = as_owner.execute("SELECT outbox_due_at FROM tenant_directory WHERE id = %s", (org.id,))
     assert due.fetchone() == (row["due_at"],)
-    assert listed(client, org) == []
+    assert listed_items(client, org, APPROVALS) == []
 
 
 def test_edits_are_kept_for_this_message_and_previewed(
@@ -285,7 +288,9 @@ def test_a_subject_stored_with_a_line_break_is_not_approved(
     """A message whose stored text breaks the one-line rule (saved before the rule, or by
     hand) shows why and is held back, one by one or in bulk."""
     injected = outbox.add(running, 0, subject_override="Hi\r\nBcc: x@evil.example")
-    (preview,) = [item["preview"] for item in listed(client, org) if item["id"] == injected]
+    (preview,) = [
+        item["preview"] for item in listed_items(client, org, APPROVALS) if item["id"] == injected
+    ]
     assert [p["code"] for p in preview["problems"]] == ["TEXT_CONTROL_CHARACTERS"]
     one = decide(client, org, injected)
     assert (one.status_code, one.json()["code"]) == (422, "TEXT_CONTROL_CHARACTERS")
@@ -457,7 +462,7 @@ def test_a_deleted_campaigns_messages_are_gone(
 ) -> None:
     message_id = outbox.add(running, 0)
     assert client.delete(f"/api/v1/campaigns/{running.id}", headers=org.headers()).is_success
-    assert listed(client, org) == []
+    assert listed_items(client, org, APPROVALS) == []
     assert client.get(f"{APPROVALS}/{message_id}", headers=org.headers()).status_code == 404
 
 

@@ -7,13 +7,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, create_campaign, create_template
+from tests.factories import Org, create_campaign, create_template, post
 
 TODAY = datetime.now(UTC).date()
 
 
-def post(client: TestClient, org: Org, body: dict[str, Any], role: Role = Role.ADMIN) -> Any:
-    return client.post("/api/v1/campaigns", json=body, headers=org.headers(role))
+CAMPAIGNS = "/api/v1/campaigns"
 
 
 def problem_code(answer: Any) -> str:
@@ -38,7 +37,7 @@ def test_a_new_campaign_is_a_draft_with_the_spec_defaults(client: TestClient, or
 @pytest.mark.parametrize("name", [None, "", "   "])
 def test_campaign_name_is_required(client: TestClient, org: Org, name: str | None) -> None:
     body = {} if name is None else {"name": name}
-    answer = post(client, org, body)
+    answer = post(client, org, CAMPAIGNS, body)
     assert answer.status_code == 422
     assert problem_code(answer) == "CAMPAIGN_NAME_REQUIRED"
     assert answer.json()["title"] == "Campaign name is required"
@@ -47,7 +46,7 @@ def test_campaign_name_is_required(client: TestClient, org: Org, name: str | Non
 
 @pytest.mark.parametrize("name", ["ab", "x" * 201])
 def test_campaign_name_must_be_3_to_200_characters(client: TestClient, org: Org, name: str) -> None:
-    assert problem_code(post(client, org, {"name": name})) == "CAMPAIGN_NAME_LENGTH"
+    assert problem_code(post(client, org, CAMPAIGNS, {"name": name})) == "CAMPAIGN_NAME_LENGTH"
 
 
 def test_campaign_name_may_hold_any_printable_unicode_and_is_trimmed(
@@ -61,11 +60,11 @@ def test_campaign_name_may_hold_any_printable_unicode_and_is_trimmed(
 def test_campaign_name_with_control_characters_is_refused(
     client: TestClient, org: Org, name: str
 ) -> None:
-    assert problem_code(post(client, org, {"name": name})) == "CAMPAIGN_NAME_INVALID"
+    assert problem_code(post(client, org, CAMPAIGNS, {"name": name})) == "CAMPAIGN_NAME_INVALID"
 
 
 def test_unknown_fields_are_refused(client: TestClient, org: Org) -> None:
-    answer = post(client, org, {"name": "Java developers", "org_id": str(org.id)})
+    answer = post(client, org, CAMPAIGNS, {"name": "Java developers", "org_id": str(org.id)})
     assert answer.status_code == 422
     assert problem_code(answer) == "FIELD_UNKNOWN"
 
@@ -96,13 +95,13 @@ def test_unknown_fields_are_refused(client: TestClient, org: Org) -> None:
 def test_field_limits_of_the_spec_are_enforced(
     client: TestClient, org: Org, field: str, value: Any
 ) -> None:
-    answer = post(client, org, {"name": "Java developers", field: value})
+    answer = post(client, org, CAMPAIGNS, {"name": "Java developers", field: value})
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"].startswith(field)
 
 
 def test_several_invalid_fields_are_reported_together(client: TestClient, org: Org) -> None:
-    answer = post(client, org, {"name": "", "channel": "fax"})
+    answer = post(client, org, CAMPAIGNS, {"name": "", "channel": "fax"})
     assert problem_code(answer) == "VALIDATION_ERROR"
     assert {e["field"] for e in answer.json()["errors"]} == {"name", "channel"}
 
@@ -117,25 +116,25 @@ def test_a_combined_campaign_gets_the_client_spec_allocation(client: TestClient,
 
 def test_channel_allocations_must_add_up_to_100(client: TestClient, org: Org) -> None:
     body = {"name": "Multichannel", "channel": "combined", "email_allocation": 50}
-    assert problem_code(post(client, org, body)) == "CAMPAIGN_ALLOCATION_INVALID"
+    assert problem_code(post(client, org, CAMPAIGNS, body)) == "CAMPAIGN_ALLOCATION_INVALID"
 
 
 def test_an_email_campaign_allocates_everything_to_email(client: TestClient, org: Org) -> None:
     body = {"name": "Email only", "email_allocation": 60, "linkedin_allocation": 40}
-    assert problem_code(post(client, org, body)) == "CAMPAIGN_ALLOCATION_INVALID"
+    assert problem_code(post(client, org, CAMPAIGNS, body)) == "CAMPAIGN_ALLOCATION_INVALID"
 
 
 def test_end_date_must_be_after_start_date(client: TestClient, org: Org) -> None:
     start = TODAY + timedelta(days=5)
     body = {"name": "Dated", "start_date": str(start), "end_date": str(start)}
-    answer = post(client, org, body)
+    answer = post(client, org, CAMPAIGNS, body)
     assert problem_code(answer) == "CAMPAIGN_INVALID_DATES"
     assert answer.json()["title"] == "End date must be after start date"
 
 
 def test_start_date_cannot_be_in_the_past(client: TestClient, org: Org) -> None:
     body = {"name": "Late", "start_date": str(TODAY - timedelta(days=1))}
-    assert problem_code(post(client, org, body)) == "CAMPAIGN_START_DATE_IN_PAST"
+    assert problem_code(post(client, org, CAMPAIGNS, body)) == "CAMPAIGN_START_DATE_IN_PAST"
 
 
 def test_ab_variants_must_use_different_templates(client: TestClient, org: Org) -> None:
@@ -146,25 +145,25 @@ def test_ab_variants_must_use_different_templates(client: TestClient, org: Org) 
         "variant_a_template_id": template["id"],
         "variant_b_template_id": template["id"],
     }
-    assert problem_code(post(client, org, body)) == "CAMPAIGN_AB_SAME_TEMPLATES"
+    assert problem_code(post(client, org, CAMPAIGNS, body)) == "CAMPAIGN_AB_SAME_TEMPLATES"
 
 
 def test_a_template_must_suit_the_campaign_channel(client: TestClient, org: Org) -> None:
     template = create_template(client, org)
     body = {"name": "LinkedIn", "channel": "linkedin", "template_id": template["id"]}
-    assert problem_code(post(client, org, body)) == "TEMPLATE_CHANNEL_MISMATCH"
+    assert problem_code(post(client, org, CAMPAIGNS, body)) == "TEMPLATE_CHANNEL_MISMATCH"
 
 
 def test_another_organizations_template_cannot_be_used(
     client: TestClient, org: Org, other_org: Org
 ) -> None:
     template = create_template(client, other_org)
-    answer = post(client, org, {"name": "Borrowed", "template_id": template["id"]})
+    answer = post(client, org, CAMPAIGNS, {"name": "Borrowed", "template_id": template["id"]})
     assert problem_code(answer) == "TEMPLATE_NOT_FOUND"
 
 
 def test_a_viewer_cannot_create_campaigns(client: TestClient, org: Org) -> None:
-    answer = post(client, org, {"name": "Java developers"}, role=Role.VIEWER)
+    answer = post(client, org, CAMPAIGNS, {"name": "Java developers"}, role=Role.VIEWER)
     assert answer.status_code == 403
     assert problem_code(answer) == "FORBIDDEN"
 
@@ -174,7 +173,7 @@ def test_a_recruiter_cannot_create_a_campaign_for_someone_else(
 ) -> None:
     create_campaign(client, org)  # the admin exists now
     body = {"name": "Not mine", "owner_id": str(org.user(Role.ADMIN))}
-    assert post(client, org, body, role=Role.RECRUITER).status_code == 403
+    assert post(client, org, CAMPAIGNS, body, role=Role.RECRUITER).status_code == 403
 
 
 def test_a_manager_may_create_a_campaign_for_a_user_of_the_org(
@@ -189,7 +188,7 @@ def test_a_manager_may_create_a_campaign_for_a_user_of_the_org(
 def test_the_owner_must_be_a_user_of_the_org(client: TestClient, org: Org, other_org: Org) -> None:
     create_campaign(client, other_org)
     stranger = str(other_org.user(Role.ADMIN))
-    answer = post(client, org, {"name": "Java developers", "owner_id": stranger})
+    answer = post(client, org, CAMPAIGNS, {"name": "Java developers", "owner_id": stranger})
     assert problem_code(answer) == "OWNER_NOT_FOUND"
 
 

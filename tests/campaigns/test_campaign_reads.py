@@ -8,15 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, create_campaign
+from tests.factories import Org, create_campaign, listed_items
 
 TODAY = datetime.now(UTC).date()
 
 
-def listed(client: TestClient, org: Org, **params: Any) -> list[dict[str, Any]]:
-    answer = client.get("/api/v1/campaigns", params=params, headers=org.headers())
-    assert answer.status_code == 200, answer.text
-    return list(answer.json()["items"])
+CAMPAIGNS = "/api/v1/campaigns"
 
 
 def names(items: list[dict[str, Any]]) -> list[str]:
@@ -28,7 +25,7 @@ def test_lists_show_only_the_callers_organization(
 ) -> None:
     mine = create_campaign(client, org, name="Mine")
     create_campaign(client, other_org, name="Theirs")
-    assert [c["id"] for c in listed(client, org)] == [mine["id"]]
+    assert [c["id"] for c in listed_items(client, org, CAMPAIGNS, Role.ADMIN)] == [mine["id"]]
 
 
 def test_another_organizations_campaign_is_not_found_on_every_route(
@@ -73,28 +70,48 @@ def test_filters_by_status_type_channel_owner_and_dates(client: TestClient, org:
         client, org, name="Dated", start_date=str(start), end_date=str(start + timedelta(days=5))
     )
     create_campaign(client, org, role=Role.RECRUITER, name="Recruiter's")
-    assert names(listed(client, org, campaign_type="business_development")) == ["BD combined"]
-    assert names(listed(client, org, channel="combined")) == ["BD combined"]
-    assert names(listed(client, org, owner_id=str(org.user(Role.RECRUITER)))) == ["Recruiter's"]
-    assert names(listed(client, org, start_date_from=str(start))) == ["Dated"]
-    assert names(listed(client, org, end_date_to=str(start + timedelta(days=5)))) == ["Dated"]
-    assert len(listed(client, org, status=["draft", "active"])) == 4
-    assert listed(client, org, status="active") == []
+    assert names(
+        listed_items(client, org, CAMPAIGNS, Role.ADMIN, campaign_type="business_development")
+    ) == ["BD combined"]
+    assert names(listed_items(client, org, CAMPAIGNS, Role.ADMIN, channel="combined")) == [
+        "BD combined"
+    ]
+    assert names(
+        listed_items(client, org, CAMPAIGNS, Role.ADMIN, owner_id=str(org.user(Role.RECRUITER)))
+    ) == ["Recruiter's"]
+    assert names(listed_items(client, org, CAMPAIGNS, Role.ADMIN, start_date_from=str(start))) == [
+        "Dated"
+    ]
+    assert names(
+        listed_items(client, org, CAMPAIGNS, Role.ADMIN, end_date_to=str(start + timedelta(days=5)))
+    ) == ["Dated"]
+    assert len(listed_items(client, org, CAMPAIGNS, Role.ADMIN, status=["draft", "active"])) == 4
+    assert listed_items(client, org, CAMPAIGNS, Role.ADMIN, status="active") == []
 
 
 def test_name_search_is_case_insensitive_and_literal(client: TestClient, org: Org) -> None:
     create_campaign(client, org, name="Développeurs Java – Paris")
     create_campaign(client, org, name="Python 100% remote")
     create_campaign(client, org, name="Python 10 remote")
-    assert names(listed(client, org, q="java")) == ["Développeurs Java – Paris"]
-    assert names(listed(client, org, q="100%")) == ["Python 100% remote"]
+    assert names(listed_items(client, org, CAMPAIGNS, Role.ADMIN, q="java")) == [
+        "Développeurs Java – Paris"
+    ]
+    assert names(listed_items(client, org, CAMPAIGNS, Role.ADMIN, q="100%")) == [
+        "Python 100% remote"
+    ]
 
 
 def test_order_by_name_is_ascending_by_default(client: TestClient, org: Org) -> None:
     for name in ("Charlie", "Alpha", "Bravo"):
         create_campaign(client, org, name=name)
-    assert names(listed(client, org, order_by="name")) == ["Alpha", "Bravo", "Charlie"]
-    assert names(listed(client, org, order_by="name", order="desc")) == [
+    assert names(listed_items(client, org, CAMPAIGNS, Role.ADMIN, order_by="name")) == [
+        "Alpha",
+        "Bravo",
+        "Charlie",
+    ]
+    assert names(
+        listed_items(client, org, CAMPAIGNS, Role.ADMIN, order_by="name", order="desc")
+    ) == [
         "Charlie",
         "Bravo",
         "Alpha",
@@ -108,7 +125,11 @@ def test_order_by_response_rate(client: TestClient, org: Org, as_owner: psycopg.
             "UPDATE campaigns SET contacts_reached = 10, responses_received = %s WHERE id = %s",
             (responses, campaign["id"]),
         )
-    assert names(listed(client, org, order_by="response_rate")) == ["High", "Mid", "Low"]
+    assert names(listed_items(client, org, CAMPAIGNS, Role.ADMIN, order_by="response_rate")) == [
+        "High",
+        "Mid",
+        "Low",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 import asyncio
 import email
 import email.policy
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,13 +20,7 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.sending.transports.smtp import SmtpNotConfigured
-from tests.factories import Org, add_contacts, create_campaign, run_job
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.factories import Org, add_contacts, create_campaign, free_port, run_job
 
 
 @dataclass
@@ -50,7 +43,7 @@ class Mailbox:
 
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox(port=_free_port())
+    box = Mailbox(port=free_port())
     controller = Controller(box, hostname="127.0.0.1", port=box.port)
     controller.start()
     yield box

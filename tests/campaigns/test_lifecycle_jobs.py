@@ -23,10 +23,12 @@ from outreach.events.service import NewEvent
 from outreach.events.state import EventType
 from tests.factories import (
     Org,
+    act,
     add_contacts,
     create_ab_campaign,
     create_campaign,
     failing_writes,
+    ok,
     record_concurrently,
     run_job,
 )
@@ -36,14 +38,6 @@ TODAY = datetime.now(UTC).date()
 # An end date in the past (after its start date, as a constraint requires)
 ENDED = "start_date = current_date - 9, end_date = current_date - 1"
 Job = Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
-
-
-def act(client: TestClient, org: Org, campaign_id: str, action: str, **body: Any) -> Any:
-    answer = client.post(
-        f"/api/v1/campaigns/{campaign_id}/{action}", json=body or None, headers=org.headers()
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 def read(client: TestClient, org: Org, campaign_id: str) -> dict[str, Any]:
@@ -69,7 +63,7 @@ def members(added: dict[str, Any]) -> list[uuid.UUID]:
 def active_campaign(client: TestClient, org: Org, contacts: int = 3, **fields: Any) -> Any:
     campaign = create_campaign(client, org, **fields)
     added = add_contacts(client, org, campaign["id"], contacts)
-    act(client, org, campaign["id"], "activate")
+    ok(act(client, org, campaign["id"], "activate"))
     return campaign["id"], members(added)
 
 
@@ -79,7 +73,7 @@ def scheduled_campaign(
     campaign = create_campaign(client, org)
     add_contacts(client, org, campaign["id"], 2)
     soon = datetime.now(UTC) + timedelta(hours=1)
-    act(client, org, campaign["id"], "schedule", scheduled_at=soon.isoformat())
+    ok(act(client, org, campaign["id"], "schedule", scheduled_at=soon.isoformat()))
     if due:
         as_owner.execute(
             "UPDATE campaigns SET scheduled_at = now() - interval '1 minute' WHERE id = %s",
@@ -148,7 +142,7 @@ def test_a_scheduled_ab_test_gets_its_variants_on_activation(
     campaign = create_ab_campaign(client, org)
     add_contacts(client, org, campaign["id"], 10)
     soon = datetime.now(UTC) + timedelta(hours=1)
-    act(client, org, campaign["id"], "schedule", scheduled_at=soon.isoformat())
+    ok(act(client, org, campaign["id"], "schedule", scheduled_at=soon.isoformat()))
     as_owner.execute("UPDATE campaigns SET scheduled_at = now() WHERE id = %s", (campaign["id"],))
     run_job(database_urls, activate_scheduled_campaigns)
     unassigned = as_owner.execute(
@@ -172,7 +166,7 @@ def test_a_scheduled_campaign_that_no_longer_meets_the_rules_goes_back_to_draft(
     )
     # fixed and activated by hand, the error goes
     add_contacts(client, org, campaign_id, 1)
-    assert act(client, org, campaign_id, "activate")["last_error"] is None
+    assert ok(act(client, org, campaign_id, "activate"))["last_error"] is None
 
 
 def test_two_activation_runs_at_once_activate_each_campaign_once(
@@ -217,7 +211,7 @@ def test_a_paused_campaign_is_not_completed_automatically(
     client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
 ) -> None:
     campaign_id, _ = active_campaign(client, org)
-    act(client, org, campaign_id, "pause")
+    ok(act(client, org, campaign_id, "pause"))
     as_owner.execute(
         f"UPDATE campaigns SET {ENDED} WHERE id = %s",
         (campaign_id,),
@@ -377,7 +371,7 @@ def test_completion_stops_the_queued_outreach(
     open_task = task_row(as_owner, org, campaign_id, who[4], "open")
     done_task = task_row(as_owner, org, campaign_id, who[5], "done")
     if how == "by hand":
-        act(client, org, campaign_id, "complete")
+        ok(act(client, org, campaign_id, "complete"))
     else:
         as_owner.execute(
             f"UPDATE campaigns SET {ENDED} WHERE id = %s",
@@ -406,7 +400,7 @@ def completed_campaign(
     client: TestClient, org: Org, as_owner: psycopg.Connection, days_ago: int
 ) -> str:
     campaign_id, _ = active_campaign(client, org)
-    act(client, org, campaign_id, "complete")
+    ok(act(client, org, campaign_id, "complete"))
     as_owner.execute(
         "UPDATE campaigns SET completed_at = now() - make_interval(days => %s) WHERE id = %s",
         (days_ago, campaign_id),
@@ -458,7 +452,7 @@ def test_retention_deletes_contact_data_and_keeps_the_figures(
 ) -> None:
     campaign = create_ab_campaign(client, org)
     who = members(add_contacts(client, org, campaign["id"], 4))
-    act(client, org, campaign["id"], "activate")
+    ok(act(client, org, campaign["id"], "activate"))
     everyone_sent(database_urls, org, who)
     outbox_row(as_owner, org, campaign["id"], who[0], "sent")
     task_row(as_owner, org, campaign["id"], who[1], "done")

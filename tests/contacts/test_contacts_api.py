@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, create_ab_campaign, create_campaign, post_contacts
+from tests.factories import Org, create_ab_campaign, create_campaign, listed, patch, post_contacts
 
 PEOPLE = [
     {"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"},
@@ -35,12 +35,6 @@ def add(
     return [r["campaign_contact_id"] for r in answer.json()["results"]]
 
 
-def listed(client: TestClient, org: Org, campaign: dict[str, Any], **params: Any) -> Any:
-    answer = client.get(url(campaign), params=params, headers=org.headers(Role.VIEWER))
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
 def emails(page: Any) -> set[str]:
     return {item["contact"]["email"] for item in page["items"]}
 
@@ -53,7 +47,7 @@ def ids(client: TestClient, org: Org, campaign: dict[str, Any]) -> list[str]:
 def test_list_shows_each_membership_with_its_person(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    page = listed(client, org, campaign)
+    page = listed(client, org, url(campaign))
     assert page["next_cursor"] is None
     assert [item["id"] for item in page["items"]] == sorted(ids, reverse=True)
     ada = next(i for i in page["items"] if i["contact"]["email"] == "ada@example.com")
@@ -72,16 +66,18 @@ def test_list_filters_by_status_repeatable(
 ) -> None:
     as_owner.execute("UPDATE campaign_contacts SET status = 'sent' WHERE id = %s", (ids[0],))
     as_owner.execute("UPDATE campaign_contacts SET status = 'bounced' WHERE id = %s", (ids[1],))
-    assert emails(listed(client, org, campaign, status="sent")) == {"ada@example.com"}
-    both = listed(client, org, campaign, status=["sent", "bounced"])
+    assert emails(listed(client, org, url(campaign), status="sent")) == {"ada@example.com"}
+    both = listed(client, org, url(campaign), status=["sent", "bounced"])
     assert emails(both) == {"ada@example.com", "grace@navy.example.com"}
-    assert listed(client, org, campaign, status="pending")["items"][0]["id"] == ids[2]
+    assert listed(client, org, url(campaign), status="pending")["items"][0]["id"] == ids[2]
 
 
 def test_list_filters_by_contact_type(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    assert emails(listed(client, org, campaign, contact_type="referral")) == {"alan@example.com"}
+    assert emails(listed(client, org, url(campaign), contact_type="referral")) == {
+        "alan@example.com"
+    }
 
 
 @pytest.mark.parametrize(
@@ -103,13 +99,13 @@ def test_q_searches_email_names_and_company_in_any_case(
     q: str,
     found: set[str],
 ) -> None:
-    assert emails(listed(client, org, campaign, q=q)) == found
+    assert emails(listed(client, org, url(campaign), q=q)) == found
 
 
 def test_list_filters_by_ab_variant(client: TestClient, org: Org) -> None:
     campaign = create_ab_campaign(client, org, 50)
     add(client, org, campaign, [{"email": f"p{i}@example.com"} for i in range(10)])
-    variant_a = listed(client, org, campaign, ab_variant="A")["items"]
+    variant_a = listed(client, org, url(campaign), ab_variant="A")["items"]
     assert len(variant_a) == 5
     assert {item["ab_variant"] for item in variant_a} == {"A"}
 
@@ -121,7 +117,7 @@ def test_list_pages_through_every_contact_once(
     seen: list[str] = []
     cursor = None
     while True:
-        page = listed(client, org, campaign, limit=3, **({"cursor": cursor} if cursor else {}))
+        page = listed(client, org, url(campaign), limit=3, **({"cursor": cursor} if cursor else {}))
         seen += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -147,18 +143,13 @@ def test_get_one_contact(
     assert answer.json()["contact"]["email"] == "ada@example.com"
 
 
-def patch(client: TestClient, org: Org, campaign: dict[str, Any], member_id: str, body: Any) -> Any:
-    return client.patch(url(campaign, member_id), json=body, headers=org.headers())
-
-
 def test_patch_edits_the_contact_type_and_the_person(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
     answer = patch(
         client,
         org,
-        campaign,
-        ids[0],
+        url(campaign, ids[0]),
         {
             "contact_type": "referral",
             "contact": {
@@ -186,10 +177,10 @@ def test_patch_edits_the_contact_type_and_the_person(
 def test_patch_contact_type_must_fit_the_campaign_type(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {"contact_type": "decision_maker"})
+    answer = patch(client, org, url(campaign, ids[0]), {"contact_type": "decision_maker"})
     assert answer.status_code == 422
     assert answer.json()["code"] == "CONTACT_TYPE_MISMATCH"
-    invalid = patch(client, org, campaign, ids[0], {"contact_type": "investor"})
+    invalid = patch(client, org, url(campaign, ids[0]), {"contact_type": "investor"})
     assert invalid.json()["code"] == "CONTACT_TYPE_INVALID"
 
 
@@ -216,7 +207,7 @@ def test_patch_checks_the_persons_fields(
     code: str,
     field: str,
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {"contact": person})
+    answer = patch(client, org, url(campaign, ids[0]), {"contact": person})
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == code
     assert answer.json()["errors"][0]["field"] == field
@@ -225,7 +216,7 @@ def test_patch_checks_the_persons_fields(
 def test_patch_to_an_email_another_person_has_conflicts(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {"contact": {"email": "ALAN@example.com"}})
+    answer = patch(client, org, url(campaign, ids[0]), {"contact": {"email": "ALAN@example.com"}})
     assert answer.status_code == 409
     assert answer.json()["code"] == "CONTACT_DUPLICATE"
 
@@ -255,7 +246,7 @@ def test_patch_edits_each_of_the_persons_fields(
     value: Any,
     shown: Any,
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {field: value})
+    answer = patch(client, org, url(campaign, ids[0]), {field: value})
     assert answer.status_code == 200, answer.text
     expected = value if shown is None else shown
     assert answer.json()["contact"][field] == expected
@@ -294,7 +285,7 @@ def test_patch_null_clears_an_optional_field(
         "custom_fields": {"a": 1},
     }
     (member_id,) = add(client, org, campaign, [full])
-    answer = patch(client, org, campaign, member_id, {field: None})
+    answer = patch(client, org, url(campaign, member_id), {field: None})
     assert answer.status_code == 200, answer.text
     person = answer.json()["contact"]
     assert person[field] == cleared
@@ -308,7 +299,9 @@ def test_editing_a_campaign_contact_edits_the_person_in_every_campaign(
 ) -> None:
     other = create_campaign(client, org, name="Other")
     (in_other,) = add(client, org, other, [{"email": "ADA@example.com"}])
-    answer = patch(client, org, campaign, ids[0], {"first_name": "Augusta", "title": "Countess"})
+    answer = patch(
+        client, org, url(campaign, ids[0]), {"first_name": "Augusta", "title": "Countess"}
+    )
     assert answer.status_code == 200, answer.text
     elsewhere = client.get(url(other, in_other), headers=org.headers()).json()["contact"]
     assert (elsewhere["id"], elsewhere["first_name"], elsewhere["title"]) == (
@@ -349,7 +342,7 @@ def test_patch_checks_the_persons_fields_as_an_add_does(
     field: str,
 ) -> None:
     before = client.get(url(campaign, ids[0]), headers=org.headers()).json()
-    answer = patch(client, org, campaign, ids[0], body)
+    answer = patch(client, org, url(campaign, ids[0]), body)
     assert answer.status_code == 422, answer.text
     assert (answer.json()["code"], answer.json()["errors"][0]["field"]) == (code, field)
     assert client.get(url(campaign, ids[0]), headers=org.headers()).json() == before
@@ -360,7 +353,7 @@ def test_patch_reports_every_problem_and_changes_nothing(
 ) -> None:
     before = client.get(url(campaign, ids[0]), headers=org.headers()).json()
     body = {"first_name": "Augusta", "title": "CTO\r\n", "timezone": "Nowhere/Land"}
-    answer = patch(client, org, campaign, ids[0], body)
+    answer = patch(client, org, url(campaign, ids[0]), body)
     assert answer.status_code == 422
     assert answer.json()["code"] == "VALIDATION_ERROR"
     assert {(e["field"], e["code"]) for e in answer.json()["errors"]} == {
@@ -373,9 +366,9 @@ def test_patch_reports_every_problem_and_changes_nothing(
 def test_patch_changes_the_email_to_a_free_one_only(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    taken = patch(client, org, campaign, ids[0], {"email": "ALAN@example.com"})
+    taken = patch(client, org, url(campaign, ids[0]), {"email": "ALAN@example.com"})
     assert (taken.status_code, taken.json()["code"]) == (409, "CONTACT_DUPLICATE")
-    moved = patch(client, org, campaign, ids[0], {"email": "ada@lovelace.example"})
+    moved = patch(client, org, url(campaign, ids[0]), {"email": "ada@lovelace.example"})
     assert moved.status_code == 200, moved.text
     again = post_contacts(client, org, campaign["id"], [{"email": "ada@lovelace.example"}])
     assert again.json()["results"][0]["code"] == "CONTACT_DUPLICATE"
@@ -387,7 +380,7 @@ def test_patch_changes_the_email_to_a_free_one_only(
 def test_patch_cannot_set_status_or_engagement(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str], field: str
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {field: "sent"})
+    answer = patch(client, org, url(campaign, ids[0]), {field: "sent"})
     assert answer.status_code == 422
     assert answer.json()["code"] == "FIELD_UNKNOWN"
 
@@ -397,22 +390,22 @@ def test_patch_ab_variant_only_while_draft(client: TestClient, org: Org) -> None
     (member_id,) = add(client, org, campaign, [{"email": "ada@example.com"}])
     current = client.get(url(campaign, member_id), headers=org.headers()).json()["ab_variant"]
     other = "B" if current == "A" else "A"
-    answer = patch(client, org, campaign, member_id, {"ab_variant": other})
+    answer = patch(client, org, url(campaign, member_id), {"ab_variant": other})
     assert answer.status_code == 200, answer.text
     assert answer.json()["ab_variant"] == other
     activated = client.post(f"/api/v1/campaigns/{campaign['id']}/activate", headers=org.headers())
     assert activated.status_code == 200, activated.text
-    locked = patch(client, org, campaign, member_id, {"ab_variant": current})
+    locked = patch(client, org, url(campaign, member_id), {"ab_variant": current})
     assert locked.status_code == 409
     assert locked.json()["code"] == "CAMPAIGN_FIELD_LOCKED"
-    unchanged = patch(client, org, campaign, member_id, {"ab_variant": other})
+    unchanged = patch(client, org, url(campaign, member_id), {"ab_variant": other})
     assert unchanged.status_code == 200
 
 
 def test_patch_ab_variant_outside_an_ab_test_is_refused(
     client: TestClient, org: Org, campaign: dict[str, Any], ids: list[str]
 ) -> None:
-    answer = patch(client, org, campaign, ids[0], {"ab_variant": "A"})
+    answer = patch(client, org, url(campaign, ids[0]), {"ab_variant": "A"})
     assert answer.status_code == 422
     assert answer.json()["code"] == "CONTACT_AB_VARIANT_INVALID"
 
@@ -457,7 +450,7 @@ def test_another_organizations_campaign_is_not_found_on_every_route(
     answers = every_route(client, org, theirs, their_member, Role.ADMIN)
     assert [a.status_code for a in answers] == [404] * 5
     assert {a.json()["code"] for a in answers} == {"NOT_FOUND"}
-    assert len(listed(client, other_org, theirs)["items"]) == 1
+    assert len(listed(client, other_org, url(theirs))["items"]) == 1
 
 
 def test_another_organizations_contact_is_not_found_in_my_campaign(
@@ -530,10 +523,10 @@ def test_lists_never_show_another_organizations_rows(
 ) -> None:
     theirs = create_campaign(client, other_org)
     add(client, other_org, theirs, PEOPLE)
-    mine = listed(client, org, campaign)["items"]
+    mine = listed(client, org, url(campaign))["items"]
     assert sorted(item["id"] for item in mine) == sorted(ids)
     assert {item["contact"]["id"] for item in mine}.isdisjoint(
-        item["contact"]["id"] for item in listed(client, other_org, theirs)["items"]
+        item["contact"]["id"] for item in listed(client, other_org, url(theirs))["items"]
     )
 
 

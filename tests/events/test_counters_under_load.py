@@ -3,7 +3,7 @@
 import asyncio
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -13,6 +13,7 @@ from outreach.events.jobs import reconcile_all_counters
 from outreach.events.service import NewEvent, reconcile_counters
 from outreach.events.state import EventType
 from tests.factories import (
+    T0,
     Org,
     add_contacts,
     create_ab_campaign,
@@ -20,7 +21,6 @@ from tests.factories import (
     record_concurrently,
 )
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 KINDS = [
     (EventType.EMAIL_SENT, {}),
     (EventType.DELIVERED, {}),

@@ -15,8 +15,7 @@ from outreach.events.service import NewEvent
 from outreach.events.spool import Spool
 from outreach.events.state import EventType
 from outreach.events.writer import EventWriter
-from tests.events.test_counters_under_load import T0
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import T0, Org, add_contacts, create_campaign
 
 
 def members(client: TestClient, org: Org, count: int) -> tuple[str, list[uuid.UUID]]:

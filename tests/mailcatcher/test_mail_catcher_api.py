@@ -11,15 +11,9 @@ from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER, MailCatcher
-from tests.factories import Org
+from tests.factories import Org, known, listed
 
 MESSAGES = "/api/v1/mail-catcher/messages"
-
-
-def known(client: TestClient, org: Org) -> Org:
-    """The org exists in the database once it made a request."""
-    assert client.get("/api/v1/campaigns", headers=org.headers()).status_code == 200
-    return org
 
 
 def mail(
@@ -47,19 +41,13 @@ def send(catcher: MailCatcher, message: EmailMessage, **kwargs: Any) -> None:
     asyncio.run(aiosmtplib.send(message, hostname=catcher.host, port=catcher.port, **kwargs))
 
 
-def listed(client: TestClient, org: Org, **params: Any) -> dict[str, Any]:
-    answer = client.get(MESSAGES, params=params, headers=org.headers(Role.VIEWER))
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
 def test_a_sent_message_is_listed_and_read_with_its_parts(
     client: TestClient, org: Org, mail_catcher: MailCatcher
 ) -> None:
     sent = mail(known(client, org).id, subject="Café in Paris — Java role")
     send(mail_catcher, sent, recipients=["ada@example.com", "bcc@example.com"])
 
-    [item] = listed(client, org)["items"]
+    [item] = listed(client, org, MESSAGES)["items"]
     assert item["from"] == "recruiting@example.com"
     assert item["to"] == ["ada@example.com", "bcc@example.com"]
     assert item["subject"] == "Café in Paris — Java role"
@@ -80,7 +68,7 @@ def test_a_text_only_message_has_no_html(
     client: TestClient, org: Org, mail_catcher: MailCatcher
 ) -> None:
     send(mail_catcher, mail(known(client, org).id, text="Plain only", html=None))
-    [item] = listed(client, org)["items"]
+    [item] = listed(client, org, MESSAGES)["items"]
     message = client.get(f"{MESSAGES}/{item['id']}", headers=org.headers()).json()
     assert (message["text"].strip(), message["html"]) == ("Plain only", None)
 
@@ -90,9 +78,9 @@ def test_the_list_is_newest_first_in_pages(
 ) -> None:
     for number in range(3):
         send(mail_catcher, mail(known(client, org).id, subject=f"Message {number}"))
-    first = listed(client, org, limit=2)
+    first = listed(client, org, MESSAGES, limit=2)
     assert [item["subject"] for item in first["items"]] == ["Message 2", "Message 1"]
-    second = listed(client, org, limit=2, cursor=first["next_cursor"])
+    second = listed(client, org, MESSAGES, limit=2, cursor=first["next_cursor"])
     assert [item["subject"] for item in second["items"]] == ["Message 0"]
     assert second["next_cursor"] is None
 
@@ -102,7 +90,9 @@ def test_the_list_filters_by_recipient_in_any_case(
 ) -> None:
     send(mail_catcher, mail(known(client, org).id, subject="To Ada", to="Ada@Example.com"))
     send(mail_catcher, mail(org.id, subject="To Bob", to="bob@example.com"))
-    subjects = [item["subject"] for item in listed(client, org, to="ADA@example.COM")["items"]]
+    subjects = [
+        item["subject"] for item in listed(client, org, MESSAGES, to="ADA@example.COM")["items"]
+    ]
     assert subjects == ["To Ada"]
 
 
@@ -112,11 +102,13 @@ def test_the_list_searches_subjects(
     send(mail_catcher, mail(known(client, org).id, subject="Java role in Paris"))
     send(mail_catcher, mail(org.id, subject="Rust role in Lyon"))
     send(mail_catcher, mail(org.id, subject="100% remote"))
-    assert [item["subject"] for item in listed(client, org, q="paris")["items"]] == [
+    assert [item["subject"] for item in listed(client, org, MESSAGES, q="paris")["items"]] == [
         "Java role in Paris"
     ]
     # % is a character to find, not a wildcard
-    assert [item["subject"] for item in listed(client, org, q="0%")["items"]] == ["100% remote"]
+    assert [item["subject"] for item in listed(client, org, MESSAGES, q="0%")["items"]] == [
+        "100% remote"
+    ]
 
 
 def test_an_invalid_cursor_is_refused(client: TestClient, org: Org) -> None:
@@ -132,8 +124,8 @@ def test_a_manager_empties_the_catcher(
     send(mail_catcher, mail(known(client, other_org).id))
     answer = client.delete(MESSAGES, headers=org.headers(Role.TA_MANAGER))
     assert answer.status_code == 204, answer.text
-    assert listed(client, org)["items"] == []
-    assert len(listed(client, other_org)["items"]) == 1
+    assert listed(client, org, MESSAGES)["items"] == []
+    assert len(listed(client, other_org, MESSAGES)["items"]) == 1
 
 
 @pytest.mark.parametrize("role", [Role.RECRUITER, Role.VIEWER])
@@ -143,18 +135,18 @@ def test_only_managers_empty_the_catcher(
     send(mail_catcher, mail(known(client, org).id))
     answer = client.delete(MESSAGES, headers=org.headers(role))
     assert answer.status_code == 403
-    assert len(listed(client, org)["items"]) == 1
+    assert len(listed(client, org, MESSAGES)["items"]) == 1
 
 
 def test_another_orgs_message_is_not_found(
     client: TestClient, org: Org, other_org: Org, mail_catcher: MailCatcher
 ) -> None:
     send(mail_catcher, mail(known(client, org).id))
-    [item] = listed(client, org)["items"]
+    [item] = listed(client, org, MESSAGES)["items"]
     answer = client.get(f"{MESSAGES}/{item['id']}", headers=known(client, other_org).headers())
     assert answer.status_code == 404
     assert answer.json()["code"] == "NOT_FOUND"
-    assert listed(client, other_org)["items"] == []
+    assert listed(client, other_org, MESSAGES)["items"] == []
 
 
 def test_an_unknown_message_is_not_found(client: TestClient, org: Org) -> None:

@@ -12,18 +12,16 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.main import create_app
 from tests.factories import (
-    Org,
-    create_campaign,
-    create_template,
-    post_contacts,
-    production_settings,
-)
-from tests.sending.conftest import (
     Engine,
     MailSink,
+    Org,
     contact_rows,
+    create_campaign,
     create_sender,
+    create_template,
     outbox_rows,
+    post_contacts,
+    production_settings,
     ready_campaign,
 )
 from tests.sending.twilio_server import (

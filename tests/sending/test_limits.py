@@ -8,12 +8,14 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from outreach.sending.senders.limits import SenderLimits
-from tests.factories import Org, add_contacts, post_contacts
-from tests.sending.conftest import (
+from tests.factories import (
     Engine,
     MailSink,
+    Org,
+    add_contacts,
     create_sender,
     outbox_rows,
+    post_contacts,
     ready_campaign,
 )
 

@@ -5,8 +5,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from outreach.embedded import MailCatcher
-from tests.factories import Org, autopilot_campaign_all_week
-from tests.sending.conftest import Engine
+from tests.factories import Engine, Org, autopilot_campaign_all_week
 
 
 def test_a_campaign_without_a_sender_sends_to_the_mail_catcher(

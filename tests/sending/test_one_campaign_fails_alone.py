@@ -12,8 +12,17 @@ from fastapi.testclient import TestClient
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.sending.planner.service import plan_all
-from tests.factories import Org, add_contacts, failing_writes, run_job
-from tests.sending.conftest import Engine, MailSink, create_sender, outbox_rows, ready_campaign
+from tests.factories import (
+    Engine,
+    MailSink,
+    Org,
+    add_contacts,
+    create_sender,
+    failing_writes,
+    outbox_rows,
+    ready_campaign,
+    run_job,
+)
 
 UNKNOWN_ZONE = "Mars/Olympus_Mons"  # the API refuses it: written straight into the database
 

@@ -9,13 +9,15 @@ from fastapi.testclient import TestClient
 
 from outreach.sending.planner.channels import CHANNELS, ChannelAssigner, Reachability
 from outreach.sending.planner.linkedin import LinkedInSlots
-from tests.factories import Org, create_template, post_contacts
-from tests.sending.conftest import (
+from tests.factories import (
     Engine,
     MailSink,
+    Org,
     contact_rows,
     create_sender,
+    create_template,
     outbox_rows,
+    post_contacts,
     ready_campaign,
 )
 

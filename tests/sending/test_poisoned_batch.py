@@ -7,10 +7,10 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-from tests.factories import Org
-from tests.sending.conftest import (
+from tests.factories import (
     Engine,
     MailSink,
+    Org,
     contact_rows,
     create_sender,
     outbox_rows,

@@ -1,7 +1,6 @@
 """The sender connection check, against a real SMTP server on loopback (aiosmtpd)."""
 
 import asyncio
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -20,15 +19,9 @@ from outreach.db import DatabaseUrls
 from outreach.kit.targets import TargetGuard
 from outreach.main import create_app
 from outreach.sending.transports.smtp import SmtpServer, check_connection
-from tests.factories import Org
+from tests.factories import Org, free_port
 from tests.sending.system_senders import add_system_sender
 from tests.sending.tcp_servers import Listener, greet_after, speak_http, stay_silent, tcp_listener
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _authenticate(
@@ -47,7 +40,7 @@ class _Accept:
 
 @pytest.fixture(scope="module")
 def smtp_port() -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     controller = Controller(
         _Accept(),
         hostname="127.0.0.1",
@@ -93,7 +86,7 @@ def test_a_wrong_password_fails_at_login(client: TestClient, org: Org, smtp_port
 
 
 def test_a_server_that_does_not_answer_fails_at_connect(client: TestClient, org: Org) -> None:
-    result = check(client, org, sender(client, org, _free_port())["id"]).json()
+    result = check(client, org, sender(client, org, free_port())["id"]).json()
     assert (result["ok"], result["stage"]) == (False, "connect")
 
 
@@ -148,7 +141,7 @@ def _check(port: int, tls: str = "none") -> dict[str, Any]:
 
 
 def test_anything_but_an_smtp_greeting_fails_the_same_way(smtp_port: int) -> None:
-    closed = _free_port()
+    closed = free_port()
     assert _check(closed) == _generic_failure(closed)
     with tcp_listener(speak_http) as http:
         assert _check(http.port) == _generic_failure(http.port)

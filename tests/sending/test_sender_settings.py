@@ -9,28 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import Org, add_contacts, add_sender, create_campaign, patch, post
 from tests.sending.system_senders import add_system_sender
 
 SENDERS = "/api/v1/senders"
 BODY = {"from_email": "talent@example.com", "smtp_host": "smtp.example.com"}
 TODAY = datetime.now(UTC).date()
-
-
-def post(client: TestClient, org: Org, **fields: Any) -> Any:
-    return client.post(SENDERS, json=BODY | fields, headers=org.headers())
-
-
-def create(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
-    answer = post(client, org, **fields)
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
-def patch(
-    client: TestClient, org: Org, sender_id: str, role: Role = Role.ADMIN, **body: Any
-) -> Any:
-    return client.patch(f"{SENDERS}/{sender_id}", json=body, headers=org.headers(role))
 
 
 def resume(client: TestClient, org: Org, sender_id: str, role: Role = Role.ADMIN) -> Any:
@@ -50,7 +34,7 @@ def pause(as_owner: psycopg.Connection, sender_id: str, reason: str) -> None:
 def test_a_new_sender_is_smtp_without_warmup_and_with_the_default_thresholds(
     client: TestClient, org: Org
 ) -> None:
-    sender = create(client, org, daily_limit=400)
+    sender = add_sender(client, org, daily_limit=400)
     assert sender["transport"] == "smtp"
     assert sender["warmup_start_per_day"] is None
     assert sender["warmup_increment_per_day"] == 0
@@ -65,7 +49,7 @@ def test_a_new_sender_is_smtp_without_warmup_and_with_the_default_thresholds(
 
 
 def test_warmup_set_up_without_a_date_starts_today(client: TestClient, org: Org) -> None:
-    sender = create(client, org, warmup_start_per_day=20, warmup_increment_per_day=10)
+    sender = add_sender(client, org, warmup_start_per_day=20, warmup_increment_per_day=10)
     assert sender["warmup_started_on"] == TODAY.isoformat()
     assert sender["effective_daily_limit"] == 20
 
@@ -74,7 +58,7 @@ def test_effective_daily_limit_grows_by_the_increment_each_day(
     client: TestClient, org: Org
 ) -> None:
     started = TODAY - timedelta(days=3)
-    sender = create(
+    sender = add_sender(
         client,
         org,
         warmup_start_per_day=20,
@@ -87,7 +71,7 @@ def test_effective_daily_limit_grows_by_the_increment_each_day(
 
 def test_effective_daily_limit_never_exceeds_the_daily_limit(client: TestClient, org: Org) -> None:
     started = TODAY - timedelta(days=100)
-    sender = create(
+    sender = add_sender(
         client,
         org,
         daily_limit=300,
@@ -102,21 +86,26 @@ def test_a_warmup_planned_for_later_allows_its_first_day_figure(
     client: TestClient, org: Org
 ) -> None:
     later = (TODAY + timedelta(days=5)).isoformat()
-    sender = create(client, org, warmup_start_per_day=20, warmup_started_on=later)
+    sender = add_sender(client, org, warmup_start_per_day=20, warmup_started_on=later)
     assert sender["effective_daily_limit"] == 20
 
 
 def test_patch_turning_warmup_on_starts_it_today(client: TestClient, org: Org) -> None:
-    sender = create(client, org)
-    changed = patch(client, org, sender["id"], warmup_start_per_day=50).json()
+    sender = add_sender(client, org)
+    changed = patch(client, org, f"{SENDERS}/{sender['id']}", dict(warmup_start_per_day=50)).json()
     assert changed["warmup_started_on"] == TODAY.isoformat()
     assert changed["effective_daily_limit"] == 50
 
 
 def test_patch_changing_the_warmup_keeps_its_first_day(client: TestClient, org: Org) -> None:
     started = (TODAY - timedelta(days=2)).isoformat()
-    sender = create(client, org, warmup_start_per_day=20, warmup_started_on=started)
-    changed = patch(client, org, sender["id"], warmup_start_per_day=30, warmup_increment_per_day=5)
+    sender = add_sender(client, org, warmup_start_per_day=20, warmup_started_on=started)
+    changed = patch(
+        client,
+        org,
+        f"{SENDERS}/{sender['id']}",
+        dict(warmup_start_per_day=30, warmup_increment_per_day=5),
+    )
     assert changed.status_code == 200, changed.text
     assert changed.json()["warmup_started_on"] == started
     assert changed.json()["effective_daily_limit"] == 30 + 5 * 2
@@ -126,20 +115,22 @@ def test_patch_null_warmup_started_on_restarts_the_warmup_today(
     client: TestClient, org: Org
 ) -> None:
     started = (TODAY - timedelta(days=2)).isoformat()
-    sender = create(client, org, warmup_start_per_day=20, warmup_started_on=started)
-    changed = patch(client, org, sender["id"], warmup_started_on=None).json()
+    sender = add_sender(client, org, warmup_start_per_day=20, warmup_started_on=started)
+    changed = patch(client, org, f"{SENDERS}/{sender['id']}", dict(warmup_started_on=None)).json()
     assert changed["warmup_started_on"] == TODAY.isoformat()
 
 
 def test_patch_null_warmup_start_ends_the_warmup(client: TestClient, org: Org) -> None:
-    sender = create(client, org, daily_limit=500, warmup_start_per_day=20)
-    changed = patch(client, org, sender["id"], warmup_start_per_day=None).json()
+    sender = add_sender(client, org, daily_limit=500, warmup_start_per_day=20)
+    changed = patch(
+        client, org, f"{SENDERS}/{sender['id']}", dict(warmup_start_per_day=None)
+    ).json()
     assert (changed["warmup_start_per_day"], changed["warmup_started_on"]) == (None, None)
     assert changed["effective_daily_limit"] == 500
 
 
 def test_warmup_started_on_without_a_warmup_is_refused(client: TestClient, org: Org) -> None:
-    answer = post(client, org, warmup_started_on=TODAY.isoformat())
+    answer = post(client, org, SENDERS, BODY | dict(warmup_started_on=TODAY.isoformat()))
     assert answer.status_code == 422
     assert answer.json()["code"] == "SENDER_WARMUP_INVALID"
     assert answer.json()["errors"][0]["field"] == "warmup_started_on"
@@ -160,15 +151,15 @@ def test_warmup_started_on_without_a_warmup_is_refused(client: TestClient, org: 
 def test_invalid_warmup_figures_are_refused(
     client: TestClient, org: Org, field: str, value: object
 ) -> None:
-    answer = post(client, org, **({"warmup_start_per_day": 10} | {field: value}))
+    answer = post(client, org, SENDERS, BODY | {"warmup_start_per_day": 10} | {field: value})
     assert answer.status_code == 422
     assert answer.json()["code"] == "SENDER_WARMUP_INVALID"
     assert answer.json()["errors"][0]["field"] == field
 
 
 def test_patch_cannot_clear_the_warmup_increment(client: TestClient, org: Org) -> None:
-    sender = create(client, org)
-    answer = patch(client, org, sender["id"], warmup_increment_per_day=None)
+    sender = add_sender(client, org)
+    answer = patch(client, org, f"{SENDERS}/{sender['id']}", dict(warmup_increment_per_day=None))
     assert answer.json()["code"] == "VALUE_REQUIRED"
 
 
@@ -176,9 +167,11 @@ def test_patch_cannot_clear_the_warmup_increment(client: TestClient, org: Org) -
 
 
 def test_sender_takes_its_own_thresholds(client: TestClient, org: Org) -> None:
-    sender = create(client, org, bounce_rate_threshold=2.5, complaint_rate_threshold="0.1")
+    sender = add_sender(client, org, bounce_rate_threshold=2.5, complaint_rate_threshold="0.1")
     assert (sender["bounce_rate_threshold"], sender["complaint_rate_threshold"]) == (2.5, 0.1)
-    changed = patch(client, org, sender["id"], bounce_rate_threshold=100).json()
+    changed = patch(
+        client, org, f"{SENDERS}/{sender['id']}", dict(bounce_rate_threshold=100)
+    ).json()
     assert changed["bounce_rate_threshold"] == 100.0
 
 
@@ -187,15 +180,15 @@ def test_sender_takes_its_own_thresholds(client: TestClient, org: Org) -> None:
 def test_threshold_must_be_above_0_and_at_most_100(
     client: TestClient, org: Org, field: str, value: object
 ) -> None:
-    answer = post(client, org, **{field: value})
+    answer = post(client, org, SENDERS, BODY | {field: value})
     assert answer.status_code == 422
     assert answer.json()["code"] == "SENDER_THRESHOLD_INVALID"
     assert answer.json()["errors"][0]["field"] == field
 
 
 def test_patch_cannot_clear_a_threshold(client: TestClient, org: Org) -> None:
-    sender = create(client, org)
-    answer = patch(client, org, sender["id"], complaint_rate_threshold=None)
+    sender = add_sender(client, org)
+    answer = patch(client, org, f"{SENDERS}/{sender['id']}", dict(complaint_rate_threshold=None))
     assert answer.json()["code"] == "VALUE_REQUIRED"
 
 
@@ -205,7 +198,7 @@ def test_patch_cannot_clear_a_threshold(client: TestClient, org: Org) -> None:
 def test_a_paused_sender_shows_when_and_why(
     client: TestClient, org: Org, as_owner: psycopg.Connection
 ) -> None:
-    sender = create(client, org)
+    sender = add_sender(client, org)
     pause(as_owner, sender["id"], "bounce rate 7.50% above 5.00%")
     shown = client.get(f"{SENDERS}/{sender['id']}", headers=org.headers(Role.VIEWER)).json()
     assert shown["paused_at"] is not None
@@ -215,7 +208,7 @@ def test_a_paused_sender_shows_when_and_why(
 def test_resume_clears_the_pause_and_restarts_the_breakers_count(
     client: TestClient, org: Org, as_owner: psycopg.Connection
 ) -> None:
-    sender = create(client, org)
+    sender = add_sender(client, org)
     pause(as_owner, sender["id"], "complaint rate 1.00% above 0.30%")
     before = datetime.now(UTC)
     answer = resume(client, org, sender["id"], Role.TA_MANAGER)
@@ -235,7 +228,7 @@ def test_resume_clears_the_pause_and_restarts_the_breakers_count(
 def test_only_managers_resume_senders(
     client: TestClient, org: Org, as_owner: psycopg.Connection, role: Role
 ) -> None:
-    sender = create(client, org)
+    sender = add_sender(client, org)
     pause(as_owner, sender["id"], "bounces")
     assert resume(client, org, sender["id"], role).status_code == 403
     assert client.get(f"{SENDERS}/{sender['id']}", headers=org.headers()).json()["paused_at"]
@@ -244,7 +237,7 @@ def test_only_managers_resume_senders(
 def test_another_orgs_sender_cannot_be_resumed(
     client: TestClient, org: Org, other_org: Org, as_owner: psycopg.Connection
 ) -> None:
-    sender = create(client, other_org)
+    sender = add_sender(client, other_org)
     pause(as_owner, sender["id"], "bounces")
     answer = resume(client, org, sender["id"])
     assert answer.status_code == 404
@@ -256,7 +249,7 @@ def test_another_orgs_sender_cannot_be_resumed(
 
 
 def test_system_senders_cannot_be_created_through_the_api(client: TestClient, org: Org) -> None:
-    answer = post(client, org, transport="system")
+    answer = post(client, org, SENDERS, BODY | dict(transport="system"))
     assert answer.status_code == 422
     assert answer.json()["code"] == "FIELD_UNKNOWN"
 
@@ -288,7 +281,7 @@ def test_system_senders_smtp_fields_are_read_only(
     client: TestClient, org: Org, as_owner: psycopg.Connection, field: str, value: object
 ) -> None:
     sender_id = add_system_sender(client, as_owner, org)
-    answer = patch(client, org, sender_id, **{field: value, "hourly_limit": 10})
+    answer = patch(client, org, f"{SENDERS}/{sender_id}", {field: value, "hourly_limit": 10})
     assert answer.status_code == 409
     assert answer.json()["code"] == "SENDER_SYSTEM_READ_ONLY"
     shown = client.get(f"{SENDERS}/{sender_id}", headers=org.headers()).json()
@@ -302,12 +295,14 @@ def test_system_senders_limits_and_warmup_may_change(
     answer = patch(
         client,
         org,
-        sender_id,
-        from_name="Talent team",
-        hourly_limit=10,
-        daily_limit=100,
-        warmup_start_per_day=5,
-        bounce_rate_threshold=3,
+        f"{SENDERS}/{sender_id}",
+        dict(
+            from_name="Talent team",
+            hourly_limit=10,
+            daily_limit=100,
+            warmup_start_per_day=5,
+            bounce_rate_threshold=3,
+        ),
     )
     assert answer.status_code == 200, answer.text
     changed = answer.json()
@@ -326,7 +321,7 @@ def test_system_senders_limits_and_warmup_may_change(
 def test_a_sender_with_outbox_messages_is_in_use(
     client: TestClient, org: Org, as_owner: psycopg.Connection
 ) -> None:
-    sender = create(client, org)
+    sender = add_sender(client, org)
     campaign = create_campaign(client, org, sender_id=sender["id"])
     add_contacts(client, org, campaign["id"], 1)
     as_owner.execute(
@@ -344,7 +339,7 @@ def test_a_sender_with_outbox_messages_is_in_use(
 def test_deleting_a_campaigns_sender_leaves_the_campaign_without_one(
     client: TestClient, org: Org
 ) -> None:
-    sender = create(client, org)
+    sender = add_sender(client, org)
     campaign = create_campaign(client, org, sender_id=sender["id"])
     assert client.delete(f"{SENDERS}/{sender['id']}", headers=org.headers()).status_code == 204
     shown = client.get(f"/api/v1/campaigns/{campaign['id']}", headers=org.headers()).json()

@@ -21,13 +21,14 @@ from outreach.kit.targets import TargetGuard
 from outreach.main import create_app
 from outreach.sending.transports.sms import SmsAccount, SmsSendError, send_sms, sms_client
 from outreach.sending.transports.smtp import SmtpServer, check_connection
-from tests.factories import Org, production_settings
-from tests.sending.conftest import (
+from tests.factories import (
     Engine,
     MailSink,
+    Org,
     create_sender,
     free_port,
     outbox_rows,
+    production_settings,
     ready_campaign,
 )
 from tests.sending.system_senders import add_system_sender

@@ -1,19 +1,25 @@
 """Sending through a real SMTP server on loopback: messages, tracking, failures, retries."""
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import Org, create_template, post_contacts
-from tests.sending.conftest import (
+from tests.factories import (
     Engine,
     MailSink,
+    Org,
     contact_rows,
     create_sender,
+    create_template,
     outbox_rows,
+    post_contacts,
     ready_campaign,
 )
 
@@ -28,38 +34,75 @@ def _text(message: object) -> str:
     return str(part.get_content())
 
 
-def test_an_active_campaign_sends_each_contact_one_personalised_message(
+@dataclass
+class Sent:
+    """An active campaign of three contacts after the planner and one pass of the send loop."""
+
+    campaign: dict[str, Any]
+    sent: int
+    message: EmailMessage  # the one to person1@example.com
+
+
+@pytest.fixture
+def sent(
     client: TestClient, org: Org, as_owner: psycopg.Connection, engine: Engine, mail_sink: MailSink
-) -> None:
+) -> Sent:
     sender = create_sender(client, org, mail_sink.port)
     campaign = ready_campaign(client, org, as_owner, sender, contacts=3)
-
     assert engine.plan(org) == 3
-    assert engine.send(org) == 3
-    assert engine.send(org) == 0  # nothing twice
+    return Sent(campaign, engine.send(org), mail_sink.to("person1@example.com")[0])
 
+
+def test_an_active_campaign_sends_each_contact_one_message(
+    org: Org, engine: Engine, mail_sink: MailSink, sent: Sent
+) -> None:
+    assert sent.sent == 3
+    assert engine.send(org) == 0  # nothing twice
     assert len(mail_sink.messages) == 3
-    message = mail_sink.to("person1@example.com")[0]
-    assert message["Subject"] == "Hello Person1"
-    assert message["From"].addresses[0].display_name == "Ada Recruiter"
-    assert message["From"].addresses[0].addr_spec == "recruiting@example.com"
-    assert message["To"].addresses[0].display_name == "Person1"
-    assert message["Date"] is not None
-    assert message.get_content_type() == "multipart/alternative"
-    assert "Hi Person1," in _html(message)
-    assert "Hi Person1," in _text(message)
-    rows = {row["email"]: row for row in outbox_rows(as_owner, campaign["id"])}
+
+
+def test_the_message_is_personalised_for_its_contact(sent: Sent) -> None:
+    assert sent.message["Subject"] == "Hello Person1"
+    assert sent.message["To"].addresses[0].display_name == "Person1"
+    assert "Hi Person1," in _html(sent.message)
+    assert "Hi Person1," in _text(sent.message)
+
+
+def test_the_message_comes_from_the_sender_with_a_date(sent: Sent) -> None:
+    assert sent.message["From"].addresses[0].display_name == "Ada Recruiter"
+    assert sent.message["From"].addresses[0].addr_spec == "recruiting@example.com"
+    assert sent.message["Date"] is not None
+
+
+def test_the_message_has_an_html_and_a_text_part(sent: Sent) -> None:
+    assert sent.message.get_content_type() == "multipart/alternative"
+
+
+def test_the_message_id_names_the_outbox_row_which_records_the_servers_answer(
+    as_owner: psycopg.Connection, sent: Sent
+) -> None:
+    rows = {row["email"]: row for row in outbox_rows(as_owner, sent.campaign["id"])}
     row = rows["person1@example.com"]
-    assert message["Message-ID"] == f"<{row['id']}@example.com>" == row["message_id"]
+    assert sent.message["Message-ID"] == f"<{row['id']}@example.com>" == row["message_id"]
     assert row["status"] == "sent"
     assert row["provider_message_id"].startswith("queued as")
-    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert re.fullmatch(r"<http://[^>]+/t/u/[A-Za-z0-9_-]+>", message["List-Unsubscribe"])
 
-    contacts = contact_rows(as_owner, campaign["id"])
+
+def test_the_message_offers_one_click_unsubscribe(sent: Sent) -> None:
+    assert sent.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert re.fullmatch(r"<http://[^>]+/t/u/[A-Za-z0-9_-]+>", sent.message["List-Unsubscribe"])
+
+
+def test_each_contact_is_marked_sent_by_email(as_owner: psycopg.Connection, sent: Sent) -> None:
+    contacts = contact_rows(as_owner, sent.campaign["id"])
     assert {c["status"] for c in contacts} == {"sent"}
     assert all(c["email_sent_at"] is not None and c["channel"] == "email" for c in contacts)
-    detail = client.get(f"/api/v1/campaigns/{campaign['id']}", headers=org.headers()).json()
+
+
+def test_the_campaign_counts_the_emails_sent_and_the_contacts_reached(
+    client: TestClient, org: Org, sent: Sent
+) -> None:
+    detail = client.get(f"/api/v1/campaigns/{sent.campaign['id']}", headers=org.headers()).json()
     assert detail["emails_sent"] == 3
     assert detail["contacts_reached"] == 3
 
@@ -173,7 +216,7 @@ def test_a_temporary_failure_is_retried_three_times_then_bounced(
 def test_a_server_that_does_not_answer_is_a_temporary_failure(
     client: TestClient, org: Org, as_owner: psycopg.Connection, engine: Engine, mail_sink: MailSink
 ) -> None:
-    from tests.sending.conftest import free_port
+    from tests.factories import free_port
 
     sender = create_sender(client, org, free_port())  # nothing listens there
     campaign = ready_campaign(client, org, as_owner, sender, contacts=1)

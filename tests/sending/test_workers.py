@@ -16,8 +16,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.db import DatabaseUrls
-from tests.factories import Org, post_contacts
-from tests.sending.conftest import Engine, MailSink, create_sender, outbox_rows, ready_campaign
+from tests.factories import (
+    Engine,
+    MailSink,
+    Org,
+    create_sender,
+    outbox_rows,
+    post_contacts,
+    ready_campaign,
+)
 
 Start = Callable[[], subprocess.Popen[bytes]]
 

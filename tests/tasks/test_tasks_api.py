@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, RunningCampaign, insert_row, start_campaign
+from tests.factories import Org, RunningCampaign, insert_row, listed_items, start_campaign
 
 TASKS = "/api/v1/tasks"
 PEOPLE = [
@@ -23,6 +23,10 @@ PEOPLE = [
     for i in range(4)
 ]
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def ids(tasks: list[dict[str, Any]]) -> list[str]:
+    return [task["id"] for task in tasks]
 
 
 @pytest.fixture
@@ -48,12 +52,6 @@ def add_task(
         **fields,
     }
     return insert_row(as_owner, "tasks", org, **values)
-
-
-def listed(client: TestClient, org: Org, role: Role = Role.RECRUITER, **params: Any) -> list[str]:
-    answer = client.get(TASKS, params=params, headers=org.headers(role))
-    assert answer.status_code == 200, answer.text
-    return [item["id"] for item in answer.json()["items"]]
 
 
 def complete(
@@ -102,7 +100,7 @@ def test_a_recruiter_sees_their_own_open_tasks_soonest_due_first(
     sooner = add_task(as_owner, org, running, 1, due_at=T0)
     add_task(as_owner, org, running, 2, owner_id=org.user(Role.TA_MANAGER))
     add_task(as_owner, org, running, 3, status="done")
-    assert listed(client, org) == [sooner, later]
+    assert ids(listed_items(client, org, TASKS, Role.RECRUITER)) == [sooner, later]
 
 
 def test_a_manager_sees_every_task_of_the_organization(
@@ -110,8 +108,10 @@ def test_a_manager_sees_every_task_of_the_organization(
 ) -> None:
     mine = add_task(as_owner, org, running, 0, owner_id=org.user(Role.TA_MANAGER))
     theirs = add_task(as_owner, org, running, 1, due_at=T0 + timedelta(minutes=1))
-    assert listed(client, org, Role.TA_MANAGER) == [mine, theirs]
-    assert listed(client, org, Role.TA_MANAGER, owner_id=str(running.owner_id)) == [theirs]
+    assert ids(listed_items(client, org, TASKS, Role.TA_MANAGER)) == [mine, theirs]
+    assert ids(
+        listed_items(client, org, TASKS, Role.TA_MANAGER, owner_id=str(running.owner_id))
+    ) == [theirs]
 
 
 def test_tasks_filter_by_status_campaign_channel_and_kind(
@@ -122,10 +122,12 @@ def test_tasks_filter_by_status_campaign_channel_and_kind(
     letter = add_task(as_owner, org, running, 0, channel="mail", kind="letter", body="Dear")
     linkedin = add_task(as_owner, org, running, 1)
     skipped = add_task(as_owner, org, running, 2, status="skipped")
-    assert listed(client, org, campaign_id=other.id) == [call]
-    assert listed(client, org, channel="mail") == [letter]
-    assert listed(client, org, kind="connection_request") == [linkedin]
-    assert listed(client, org, status="skipped") == [skipped]
+    assert ids(listed_items(client, org, TASKS, Role.RECRUITER, campaign_id=other.id)) == [call]
+    assert ids(listed_items(client, org, TASKS, Role.RECRUITER, channel="mail")) == [letter]
+    assert ids(listed_items(client, org, TASKS, Role.RECRUITER, kind="connection_request")) == [
+        linkedin
+    ]
+    assert ids(listed_items(client, org, TASKS, Role.RECRUITER, status="skipped")) == [skipped]
 
 
 def test_tasks_page_through_in_due_order(
@@ -285,7 +287,7 @@ def test_a_deleted_campaigns_tasks_are_gone(
 ) -> None:
     task_id = add_task(as_owner, org, running, 0)
     assert client.delete(f"/api/v1/campaigns/{running.id}", headers=org.headers()).is_success
-    assert listed(client, org) == []
+    assert ids(listed_items(client, org, TASKS, Role.RECRUITER)) == []
     assert client.get(f"{TASKS}/{task_id}", headers=org.headers()).status_code == 404
 
 

@@ -17,8 +17,7 @@ from fastapi.testclient import TestClient
 
 from outreach.db import DatabaseUrls
 from outreach.templates.sandbox import MAX_OUTPUT
-from tests.factories import Org, create_template
-from tests.sending.conftest import free_port
+from tests.factories import Org, create_template, free_port
 
 # `n` is the length of the sample first name ("Alex"): the template's size is not a constant,
 # so nothing shows it before rendering.

@@ -8,16 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
-from tests.factories import Org, create_template
+from tests.factories import Org, create_template, patch
 
 TEMPLATES = "/api/v1/templates"
 SMS = {"name": "Reminder", "channel": "sms", "subject": None, "body_text": "Hi {{first_name}}"}
-
-
-def patch(
-    client: TestClient, org: Org, template_id: str, body: dict[str, Any], role: Role = Role.ADMIN
-) -> Any:
-    return client.patch(f"{TEMPLATES}/{template_id}", json=body, headers=org.headers(role))
 
 
 def as_recruiter(client: TestClient, org: Org, user_id: uuid.UUID) -> dict[str, Any]:
@@ -128,7 +122,7 @@ def test_another_orgs_template_is_not_found(
 
 def test_patch_changes_only_the_given_fields(client: TestClient, org: Org) -> None:
     template = create_template(client, org)
-    answer = patch(client, org, template["id"], {"name": "Second touch"})
+    answer = patch(client, org, f"{TEMPLATES}/{template['id']}", {"name": "Second touch"})
     assert answer.status_code == 200
     changed = answer.json()
     assert changed["name"] == "Second touch"
@@ -138,24 +132,24 @@ def test_patch_changes_only_the_given_fields(client: TestClient, org: Org) -> No
 
 def test_patch_null_clears_an_optional_field(client: TestClient, org: Org) -> None:
     template = create_template(client, org, body_html="<p>Hi</p>")
-    answer = patch(client, org, template["id"], {"body_html": None})
+    answer = patch(client, org, f"{TEMPLATES}/{template['id']}", {"body_html": None})
     assert answer.status_code == 200
     assert answer.json()["body_html"] is None
 
 
 def test_patch_cannot_clear_the_name(client: TestClient, org: Org) -> None:
     template = create_template(client, org)
-    answer = patch(client, org, template["id"], {"name": None})
+    answer = patch(client, org, f"{TEMPLATES}/{template['id']}", {"name": None})
     assert answer.status_code == 422
     assert answer.json()["code"] == "VALUE_REQUIRED"
 
 
 def test_patch_checks_the_whole_resulting_template(client: TestClient, org: Org) -> None:
     template = create_template(client, org, body_html=None)
-    answer = patch(client, org, template["id"], {"body_text": None})
+    answer = patch(client, org, f"{TEMPLATES}/{template['id']}", {"body_text": None})
     assert answer.status_code == 422
     assert answer.json()["code"] == "TEMPLATE_BODY_REQUIRED"
-    switched = patch(client, org, template["id"], {"channel": "linkedin"})
+    switched = patch(client, org, f"{TEMPLATES}/{template['id']}", {"channel": "linkedin"})
     assert switched.status_code == 422
     assert {e["code"] for e in switched.json()["errors"]} >= {"TEMPLATE_LINKEDIN_KIND_REQUIRED"}
 
@@ -163,7 +157,7 @@ def test_patch_checks_the_whole_resulting_template(client: TestClient, org: Org)
 def test_patch_to_another_channel_with_its_fields_is_accepted(client: TestClient, org: Org) -> None:
     template = create_template(client, org)
     body = {"channel": "linkedin", "linkedin_kind": "connection_request", "subject": None}
-    answer = patch(client, org, template["id"], body)
+    answer = patch(client, org, f"{TEMPLATES}/{template['id']}", body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["linkedin_kind"] == "connection_request"
 
@@ -253,7 +247,12 @@ def test_recruiter_changes_and_deletes_its_own_template(client: TestClient, org:
     recruiter = org.user(Role.RECRUITER)
     template = as_recruiter(client, org, recruiter)
     assert template["created_by"] == str(recruiter)
-    assert patch(client, org, template["id"], {"name": "Mine"}, Role.RECRUITER).status_code == 200
+    assert (
+        patch(
+            client, org, f"{TEMPLATES}/{template['id']}", {"name": "Mine"}, Role.RECRUITER
+        ).status_code
+        == 200
+    )
     answer = client.delete(f"{TEMPLATES}/{template['id']}", headers=org.headers(Role.RECRUITER))
     assert answer.status_code == 204
 
@@ -273,4 +272,7 @@ def test_recruiter_cannot_change_another_users_template(
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.TA_MANAGER])
 def test_managers_change_any_template(client: TestClient, org: Org, role: Role) -> None:
     template = as_recruiter(client, org, org.user(Role.RECRUITER))
-    assert patch(client, org, template["id"], {"name": "Reviewed"}, role).status_code == 200
+    assert (
+        patch(client, org, f"{TEMPLATES}/{template['id']}", {"name": "Reviewed"}, role).status_code
+        == 200
+    )

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from outreach.tracking.router import PIXEL
 from outreach.tracking.tokens import TokenKind, TrackingSigner, TrackingToken
-from tests.factories import Org, add_contacts, create_campaign
+from tests.factories import Org, add_contacts, create_campaign, eventually
 
 CHROME = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
@@ -42,16 +42,6 @@ def token(
         **{"issued_at": AN_HOUR_AGO, **fields},
     )
     return signer.sign(minted)
-
-
-def eventually(check: Callable[[], bool], seconds: float = 3.0) -> bool:
-    """The writer records in batches: give it a moment."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 def events(as_owner: psycopg.Connection, member: dict[str, Any]) -> list[tuple[Any, ...]]:

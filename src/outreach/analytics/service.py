@@ -21,8 +21,8 @@ from outreach.analytics.schemas import (
 from outreach.campaigns.service import get_campaign_facts, with_metrics
 from outreach.errors import Conflict, ValidationFailed
 from outreach.kit import timezones
-from outreach.kit.keyset import position_after
-from outreach.kit.pagination import Page, encode_cursor
+from outreach.kit.keyset import page_by, position_after
+from outreach.kit.pagination import Page
 
 
 async def get_ab_test(session: AsyncSession, campaign_id: uuid.UUID) -> AbTestOut:
@@ -108,7 +108,4 @@ M = TypeVar("M", bound=BaseModel)
 
 def _page(rows: list[dict[str, Any]], limit: int, key: str, model: type[M]) -> Page[M]:
     """A page from up to `limit + 1` rows ordered by (`key`, id) descending."""
-    items = rows[:limit]
-    more = len(rows) > limit
-    cursor = encode_cursor([items[-1][key].isoformat(), str(items[-1]["id"])]) if more else None
-    return Page[M](items=[model.model_validate(row) for row in items], next_cursor=cursor)
+    return page_by(rows, limit, model.model_validate, lambda row: (row[key], row["id"]))

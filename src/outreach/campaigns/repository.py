@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, bindparam, cast, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.kit.locks import try_advisory_xact_lock
 from outreach.models import Campaign, CampaignContact, MessageTemplate, Sender, UserProfile
 
 ORDERABLE = ("created_at", "name", "start_date", "response_rate")
@@ -328,11 +329,6 @@ WHERE status = 'completed' AND summary_sent_at IS NULL AND deleted_at IS NULL
   AND completed_at >= now() - make_interval(days => :max_age_days)
 ORDER BY completed_at, id LIMIT :limit
 """)
-# An advisory lock, not a row lock: the SMTP round trip happens under it, and a row lock
-# would hold up every event that counts on the campaign meanwhile.
-_LOCK_SUMMARY = text(
-    "SELECT pg_try_advisory_xact_lock(hashtextextended('campaign-summary:' || :campaign_id, 0))"
-)
 # A statement of its own after the lock: its snapshot sees a summary marked sent by the
 # process that held the lock before.
 _SUMMARY_TO_SEND = text("""
@@ -362,7 +358,9 @@ class SummaryClaim:
 async def claim_summary(session: AsyncSession, campaign_id: uuid.UUID) -> SummaryClaim | None:
     """The campaign's summary to send, claimed for this transaction; None when it is sent
     already or another process is sending it."""
-    if not await session.scalar(_LOCK_SUMMARY, {"campaign_id": str(campaign_id)}):
+    # An advisory lock, not a row lock: the SMTP round trip happens under it, and a row lock
+    # would hold up every event that counts on the campaign meanwhile.
+    if not await try_advisory_xact_lock(session, f"campaign-summary:{campaign_id}"):
         return None
     row = (await session.execute(_SUMMARY_TO_SEND, {"campaign_id": campaign_id})).first()
     return None if row is None else SummaryClaim(row.name, row.owner_email)

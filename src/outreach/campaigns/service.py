@@ -35,20 +35,13 @@ from outreach.campaigns.schemas import (
     ResponseRateBandOut,
 )
 from outreach.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
-from outreach.kit.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
+from outreach.kit.keyset import key_after, page_by
+from outreach.kit.pagination import Page
 from outreach.models import Campaign
+from outreach.models.campaign_contact import CONTACT_STATUSES
 from outreach.sending.outbox import service as outbox
 from outreach.variants.service import assign_ab_variants
 
-CONTACT_STATUSES = (
-    "pending",
-    "sent",
-    "opened",
-    "responded",
-    "converted",
-    "bounced",
-    "unsubscribed",
-)
 CREATE_DEFAULTS: dict[str, Any] = {
     "campaign_type": "talent_sourcing",
     "channel": "email",
@@ -160,18 +153,13 @@ async def list_campaigns(
             "order_by", "VALUE_NOT_ALLOWED", f"order_by must be one of {', '.join(ORDERABLE)}"
         )
     descending = (order or ("asc" if order_by == "name" else "desc")) == "desc"
-    after = _decode_list_cursor(cursor, order_by) if cursor else None
+    after = key_after(cursor, _CURSOR_PARSERS[order_by])
     rows = await repository.list_campaigns(session, filters, order_by, descending, after, limit + 1)
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = None
-    if more:
-        last = page[-1]
-        next_cursor = encode_cursor(
-            [repository.sort_value(last, order_by, descending), str(last["id"])]
-        )
-    return Page(
-        items=[CampaignOut.model_validate(with_metrics(row)) for row in page],
-        next_cursor=next_cursor,
+    return page_by(
+        rows,
+        limit,
+        lambda row: CampaignOut.model_validate(with_metrics(row)),
+        lambda row: (repository.sort_value(row, order_by, descending), row["id"]),
     )
 
 
@@ -181,14 +169,6 @@ _CURSOR_PARSERS: dict[str, Callable[[str], Any]] = {
     "start_date": lambda v: v if v in ("infinity", "-infinity") else date.fromisoformat(v),
     "response_rate": Decimal,
 }
-
-
-def _decode_list_cursor(cursor: str, order_by: str) -> tuple[Any, uuid.UUID]:
-    value, last_id = decode_cursor(cursor, 2)
-    try:
-        return _CURSOR_PARSERS[order_by](str(value)), uuid.UUID(str(last_id))
-    except (ValueError, ArithmeticError) as exc:
-        raise invalid_cursor() from exc
 
 
 # -- create and edit ---------------------------------------------------------------------

@@ -15,13 +15,13 @@ from outreach.contacts.schemas import (
     BulkAddOut,
     CampaignContactOut,
     CampaignContactUpdate,
-    ContactStatus,
     ContactType,
 )
 from outreach.contacts.service import EditableMember
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
+from outreach.models.campaign_contact import ContactStatus
 
 router = APIRouter(prefix="/campaigns/{campaign_id}/contacts", tags=["contacts"])
 

@@ -27,9 +27,6 @@ MAX_BATCH = 1000
 LINKEDIN_URL_PATTERN = r"^https?://(www\.)?linkedin\.com/in/[a-zA-Z0-9-]+/?$"
 
 ContactType = Literal["candidate", "hiring_manager", "decision_maker", "referral"]
-ContactStatus = Literal[
-    "pending", "sent", "opened", "responded", "converted", "bounced", "unsubscribed"
-]
 AbVariant = Literal["A", "B"]
 LeadTier = Literal["hot", "warm", "cold"]
 

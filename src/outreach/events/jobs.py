@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.events.service import reconcile_counters
+from outreach.kit.locks import try_advisory_xact_lock
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,7 @@ async def _reconcile_org(sessionmaker: async_sessionmaker[AsyncSession], org_id:
     async with sessionmaker() as session:
         session.info["org_id"] = org_id
         async with session.begin():
-            claimed = await session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"reconcile:{org_id}"},
-            )
-            if not claimed:
+            if not await try_advisory_xact_lock(session, f"reconcile:{org_id}"):
                 return 0
             drift = await reconcile_counters(session)
     for campaign_id, counters in drift.items():

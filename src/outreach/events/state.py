@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from outreach.models.campaign_contact import ContactStatus
+
 
 class EventType(StrEnum):
     EMAIL_SENT = "email_sent"
@@ -57,7 +59,7 @@ class Engagement:
     error_message: str | None = None
 
     @property
-    def status(self) -> str:
+    def status(self) -> ContactStatus:
         """Converted beats everything; an unsubscribe beats a reply; any human engagement
         proves the message arrived, so it beats a bounce."""
         if self.converted_at:

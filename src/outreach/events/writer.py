@@ -19,7 +19,9 @@ import logging
 import uuid
 from collections import defaultdict, deque
 from pathlib import Path
+from typing import Annotated
 
+from fastapi import Depends, Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -164,3 +166,12 @@ class EventWriter:
                 return True
             self.recorded += len(events)
             return True
+
+
+# Async on purpose: a sync dependency would cost every request a hop to the thread pool.
+async def get_event_writer(request: Request) -> EventWriter:
+    writer: EventWriter = request.app.state.event_writer
+    return writer
+
+
+EventWriterDep = Annotated[EventWriter, Depends(get_event_writer)]

@@ -3,11 +3,13 @@
 import logging
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from outreach.dependencies import MigrationHead, Sessionmaker
 from outreach.jobs.runs import job_runs
 from outreach.kit.outage import is_unreachable, outage
 from outreach.kit.problems import problem_response
@@ -50,10 +52,9 @@ async def healthz() -> Health:
     response_model=Readiness,
     responses={503: {"description": "Not ready: the database is unreachable or not migrated"}},
 )
-async def readyz(request: Request) -> Readiness | JSONResponse:
-    head = request.app.state.migration_head
+async def readyz(sessionmaker: Sessionmaker, head: MigrationHead) -> Readiness | JSONResponse:
     try:
-        async with request.app.state.sessionmaker() as session:
+        async with sessionmaker() as session:
             current = await session.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
         # The reason goes to the log only: it may name hosts, users and socket paths.
@@ -69,12 +70,12 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
             "Database schema is not at the latest migration",
             f"At {current!r}, expected {head!r}: run `outreach migrate`.",
         )
-    return Readiness(status="ok", database="ok", migration=current, jobs=await _jobs(request))
+    return Readiness(status="ok", database="ok", migration=current, jobs=await _jobs(sessionmaker))
 
 
-async def _jobs(request: Request) -> list[JobRunOut]:
+async def _jobs(sessionmaker: async_sessionmaker[AsyncSession]) -> list[JobRunOut]:
     try:
-        async with request.app.state.sessionmaker() as session:
+        async with sessionmaker() as session:
             return [JobRunOut.model_validate(run) for run in await job_runs(session)]
     except Exception:  # what the jobs did is information, not readiness
         log.warning("could not read the job runs", exc_info=True)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.dependencies import Sessionmaker, SettingsDep
 from outreach.inbound import service
 from outreach.inbound.schemas import InboundResult, InboundSecretOut
 from outreach.inbound.signature import SIGNATURE_HEADER
@@ -25,9 +26,9 @@ MAX_BODY_BYTES = 2 * 1024 * 1024  # per request, whatever OUTREACH_MAX_BODY_BYTE
     responses=problem_responses(401, 403),
 )
 async def rotate_secret(
-    request: Request, session: TenantSession, principal: CurrentPrincipal
+    request: Request, session: TenantSession, principal: CurrentPrincipal, settings: SettingsDep
 ) -> InboundSecretOut:
-    base_url = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
+    base_url = settings.public_url or str(request.base_url).rstrip("/")
     return await service.rotate_secret(session, principal, base_url)
 
 
@@ -42,6 +43,7 @@ async def rotate_secret(
 async def receive(
     provider: str,
     request: Request,
+    sessionmaker: Sessionmaker,
     org: Annotated[
         uuid.UUID | None, Query(description="The organization the events belong to")
     ] = None,
@@ -49,5 +51,5 @@ async def receive(
     signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER, max_length=100)] = None,
 ) -> InboundResult:
     return await service.receive(
-        request.app.state.sessionmaker, org, provider, await request.body(), signature, token
+        sessionmaker, org, provider, await request.body(), signature, token
     )

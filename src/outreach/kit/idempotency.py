@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.errors import Conflict, ValidationFailed
+from outreach.kit.locks import try_advisory_xact_lock
 
 IdempotencyKey = Annotated[
     str | None,
@@ -53,11 +54,7 @@ async def idempotent(
         return JSONResponse((await produce()).model_dump(mode="json"), status_code)
 
     org_id, user_id = session.info["org_id"], session.info["user_id"]
-    claimed = await session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:lock, 0))"),
-        {"lock": f"idempotency:{org_id}:{user_id}:{key}"},
-    )
-    if not claimed:
+    if not await try_advisory_xact_lock(session, f"idempotency:{org_id}:{user_id}:{key}"):
         raise Conflict(
             "IDEMPOTENCY_KEY_IN_PROGRESS",
             "A request with this Idempotency-Key is still being processed",

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from outreach.auth.dependencies import require_manager
 from outreach.auth.tokens import Principal
 from outreach.errors import not_found
-from outreach.kit.keyset import position_after
-from outreach.kit.pagination import Page, encode_cursor
+from outreach.kit.keyset import page_by, position_after
+from outreach.kit.pagination import Page
 from outreach.mailcatcher import repository
 from outreach.mailcatcher.schemas import CaughtMessageDetailOut, CaughtMessageOut
 from outreach.models import CaughtMessage
@@ -23,14 +23,8 @@ async def list_messages(
     rows = await repository.list_messages(
         session, recipient=to, subject_contains=q, after=position_after(cursor), limit=limit
     )
-    items = rows[:limit]
-    # The cursor is (received_at, id), the order of the list; position_after reads it back.
-    next_cursor = (
-        encode_cursor([items[-1].received_at.isoformat(), str(items[-1].id)])
-        if len(rows) > limit
-        else None
-    )
-    return Page(items=[message_out(row) for row in items], next_cursor=next_cursor)
+    # The list is in (received_at, id) order; position_after reads a datetime back as well.
+    return page_by(rows, limit, message_out, lambda row: (row.received_at, row.id))
 
 
 async def get_message(session: AsyncSession, message_id: uuid.UUID) -> CaughtMessageDetailOut:

@@ -2,12 +2,20 @@
 
 import uuid
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import DateTime, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outreach.models.base import Base, IdMixin, TenantMixin, TimestampMixin
+
+# The statuses of a campaign contact, the one list: the API's schemas, the per-status counts and
+# the engagement rules use it; the table's CHECK constraint is compared to it by a test.
+ContactStatus = Literal[
+    "pending", "sent", "opened", "responded", "converted", "bounced", "unsubscribed"
+]
+CONTACT_STATUSES: tuple[ContactStatus, ...] = get_args(ContactStatus)
 
 
 class CampaignContact(IdMixin, TenantMixin, TimestampMixin, Base):

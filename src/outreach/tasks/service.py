@@ -12,9 +12,10 @@ from outreach.campaigns.service import require_running
 from outreach.errors import Conflict, ValidationFailed, not_found
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
-from outreach.kit.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
+from outreach.kit.keyset import key_after, page_by
+from outreach.kit.pagination import Page
 from outreach.tasks import repository
-from outreach.tasks.repository import Position, TaskFilters, TaskRow
+from outreach.tasks.repository import TaskFilters, TaskRow
 from outreach.tasks.schemas import TaskCompleteIn, TaskContactOut, TaskOut, TaskSkipIn
 
 # What doing a task tells about its contact
@@ -40,23 +41,9 @@ async def list_tasks(
     list) and managers the whole organization's."""
     if filters.owner_id is None and not principal.manages_org:
         filters = TaskFilters(**{**filters.__dict__, "owner_id": principal.user_id})
-    rows = await repository.list_tasks(session, filters, after=_position_after(cursor), limit=limit)
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1].task
-        next_cursor = encode_cursor([last.due_at.isoformat(), str(last.id)])
-    return Page(items=[task_out(row) for row in page], next_cursor=next_cursor)
-
-
-def _position_after(cursor: str | None) -> Position | None:
-    if cursor is None:
-        return None
-    due_at, task_id = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(due_at), uuid.UUID(task_id)
-    except (TypeError, ValueError) as exc:
-        raise invalid_cursor() from exc
+    after = key_after(cursor, datetime.fromisoformat)
+    rows = await repository.list_tasks(session, filters, after=after, limit=limit)
+    return page_by(rows, limit, task_out, lambda row: (row.task.due_at, row.task.id))
 
 
 async def get_task(session: AsyncSession, task_id: uuid.UUID) -> TaskOut:

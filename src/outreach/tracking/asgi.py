@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from outreach.events.writer import EventWriter, get_event_writer
 from outreach.tracking.router import click, open_pixel
+from outreach.tracking.tokens import TrackingSigner, get_tracking_signer
 
-Endpoint = Callable[[str, Request], Awaitable[Response]]
+Endpoint = Callable[[str, Request, TrackingSigner, EventWriter], Awaitable[Response]]
 
 
 def _endpoint(method: str, path: str) -> tuple[Endpoint, str] | None:
@@ -42,7 +44,10 @@ class TrackingFastPath:
             found = _endpoint(scope["method"], scope["path"])
             if found is not None:
                 endpoint, token = found
-                response = await endpoint(token, Request(scope, receive))
+                request = Request(scope, receive)
+                # What FastAPI would inject, from the same dependencies
+                signer, writer = await get_tracking_signer(request), await get_event_writer(request)
+                response = await endpoint(token, request, signer, writer)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

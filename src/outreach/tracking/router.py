@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from outreach.dependencies import Sessionmaker
+from outreach.events.writer import EventWriterDep
 from outreach.kit.outage import RETRY_AFTER_SECONDS, is_unreachable, outage
 from outreach.tracking import service
 from outreach.tracking.pages import (
@@ -18,6 +20,8 @@ from outreach.tracking.pages import (
     UNSUBSCRIBE_UNKNOWN,
     unsubscribe_confirm,
 )
+from outreach.tracking.service import Hit
+from outreach.tracking.tokens import Signer
 
 router = APIRouter(prefix="/t", tags=["tracking"])
 
@@ -26,6 +30,11 @@ PIXEL = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0"}
+
+
+def hit(request: Request) -> Hit:
+    ip = request.client.host if request.client else None
+    return Hit(ip, request.headers.get("user-agent"), request.method, request.scope["path"])
 
 
 @router.get(
@@ -39,8 +48,10 @@ NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0"}
         }
     },
 )
-async def open_pixel(token: str, request: Request) -> Response:
-    service.record_open(request, token)
+async def open_pixel(
+    token: str, request: Request, signer: Signer, writer: EventWriterDep
+) -> Response:
+    service.record_open(signer, writer, hit(request), token)
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
@@ -51,8 +62,8 @@ async def open_pixel(token: str, request: Request) -> Response:
     status_code=302,
     responses={404: {"description": "The token does not verify: no redirect"}},
 )
-async def click(token: str, request: Request) -> Response:
-    url = service.record_click(request, token)
+async def click(token: str, request: Request, signer: Signer, writer: EventWriterDep) -> Response:
+    url = service.record_click(signer, writer, hit(request), token)
     if url is None:
         return Response("Not found", status_code=404, media_type="text/plain", headers=NO_STORE)
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
@@ -66,8 +77,8 @@ router.add_api_route("/c/{token}", click, methods=["HEAD"], include_in_schema=Fa
     summary="Unsubscribe page: asks to confirm (a GET never unsubscribes)",
     response_class=HTMLResponse,
 )
-async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
-    if not service.is_unsubscribe_token(request, token):
+async def unsubscribe_page(token: str, request: Request, signer: Signer) -> HTMLResponse:
+    if not service.is_unsubscribe_token(signer, token):
         return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
     return HTMLResponse(unsubscribe_confirm(request.url.path), headers=NO_STORE)
 
@@ -85,9 +96,11 @@ async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
         },
     },
 )
-async def unsubscribe(token: str, request: Request) -> HTMLResponse:
+async def unsubscribe(
+    token: str, request: Request, signer: Signer, sessionmaker: Sessionmaker
+) -> HTMLResponse:
     try:
-        recorded = await service.unsubscribe(request, token)
+        recorded = await service.unsubscribe(signer, sessionmaker, hit(request), token)
     except (DBAPIError, PoolTimeout) as exc:
         if not is_unreachable(exc):
             raise

@@ -7,91 +7,96 @@ one-click unsubscribe, so posting it again records nothing either.
 """
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
+from outreach.events.writer import EventWriter
 from outreach.tracking.machines import is_machine_click, is_machine_open
-from outreach.tracking.tokens import InvalidToken, TokenKind, TrackingToken
+from outreach.tracking.tokens import InvalidToken, TokenKind, TrackingSigner, TrackingToken
 
 PROVIDER = "tracking"
 
 
-def _verified(request: Request, text: str, kind: TokenKind) -> TrackingToken | None:
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What a tracking request tells of who made it."""
+
+    ip: str | None
+    user_agent: str | None
+    method: str
+    path: str
+
+
+def _verified(signer: TrackingSigner, text: str, kind: TokenKind) -> TrackingToken | None:
     try:
-        token: TrackingToken = request.app.state.tracking_signer.verify(text)
+        token = signer.verify(text)
     except InvalidToken:
         return None
     return token if token.kind is kind else None
 
 
-def _client(request: Request) -> tuple[str | None, str | None]:
-    ip = request.client.host if request.client else None
-    return ip, request.headers.get("user-agent")
-
-
 def _event(
-    request: Request,
+    hit: Hit,
     token: TrackingToken,
     kind: EventType,
     *,
     is_machine: bool = False,
     event_id: str | None = None,
 ) -> NewEvent:
-    ip, user_agent = _client(request)
     return NewEvent(
         campaign_contact_id=token.campaign_contact_id,
         event_type=kind,
         occurred_at=datetime.now(UTC),
         is_machine=is_machine,
-        ip_address=ip,
-        user_agent=user_agent,
+        ip_address=hit.ip,
+        user_agent=hit.user_agent,
         clicked_url=token.url,
-        tracking_id=request.scope["path"][-22:],
+        tracking_id=hit.path[-22:],
         provider=PROVIDER,
         provider_event_id=event_id or secrets.token_hex(16),
     )
 
 
-def record_open(request: Request, text: str) -> None:
-    token = _verified(request, text, TokenKind.OPEN)
+def record_open(signer: TrackingSigner, writer: EventWriter, hit: Hit, text: str) -> None:
+    token = _verified(signer, text, TokenKind.OPEN)
     if token is not None:
-        ip, user_agent = _client(request)
-        event = _event(request, token, EventType.OPENED, is_machine=is_machine_open(ip, user_agent))
-        request.app.state.event_writer.submit(token.org_id, event)
+        machine = is_machine_open(hit.ip, hit.user_agent)
+        writer.submit(token.org_id, _event(hit, token, EventType.OPENED, is_machine=machine))
 
 
-def record_click(request: Request, text: str) -> str | None:
+def record_click(signer: TrackingSigner, writer: EventWriter, hit: Hit, text: str) -> str | None:
     """The link to redirect to, or None when the token does not verify."""
-    token = _verified(request, text, TokenKind.CLICK)
+    token = _verified(signer, text, TokenKind.CLICK)
     if token is None or token.url is None:
         return None
-    ip, user_agent = _client(request)
     since_sent = (datetime.now(UTC) - token.issued_at).total_seconds()
-    machine = is_machine_click(ip, user_agent, request.method, since_sent)
-    event = _event(request, token, EventType.CLICKED, is_machine=machine)
-    request.app.state.event_writer.submit(token.org_id, event)
+    machine = is_machine_click(hit.ip, hit.user_agent, hit.method, since_sent)
+    writer.submit(token.org_id, _event(hit, token, EventType.CLICKED, is_machine=machine))
     return token.url
 
 
-def is_unsubscribe_token(request: Request, text: str) -> bool:
-    return _verified(request, text, TokenKind.UNSUBSCRIBE) is not None
+def is_unsubscribe_token(signer: TrackingSigner, text: str) -> bool:
+    return _verified(signer, text, TokenKind.UNSUBSCRIBE) is not None
 
 
-async def unsubscribe(request: Request, text: str) -> bool:
+async def unsubscribe(
+    signer: TrackingSigner,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    hit: Hit,
+    text: str,
+) -> bool:
     """False when the token does not verify; raises when the database cannot record it."""
-    token = _verified(request, text, TokenKind.UNSUBSCRIBE)
+    token = _verified(signer, text, TokenKind.UNSUBSCRIBE)
     if token is None:
         return False
     event = _event(
-        request,
-        token,
-        EventType.UNSUBSCRIBED,
-        event_id=f"unsubscribed:{token.campaign_contact_id}",
+        hit, token, EventType.UNSUBSCRIBED, event_id=f"unsubscribed:{token.campaign_contact_id}"
     )
-    async with request.app.state.sessionmaker() as session:
+    async with sessionmaker() as session:
         session.info["org_id"] = token.org_id
         async with session.begin():
             await record_events(session, token.org_id, [event])

@@ -10,7 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Annotated
 from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
 
 VERSION = 1
 MAX_URL_BYTES = 2048
@@ -162,3 +165,12 @@ def _parse(body: bytes) -> TrackingToken:
         url=url,
         issued_at=datetime.fromtimestamp(seconds, UTC),
     )
+
+
+# Async on purpose: a sync dependency would cost every request a hop to the thread pool.
+async def get_tracking_signer(request: Request) -> TrackingSigner:
+    signer: TrackingSigner = request.app.state.tracking_signer
+    return signer
+
+
+Signer = Annotated[TrackingSigner, Depends(get_tracking_signer)]

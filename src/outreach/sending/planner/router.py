@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.dependencies import SettingsDep
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.problems import problem_responses
 from outreach.sending.planner.send_now import SendNowIn, SendNowOut, send_now
@@ -30,9 +31,9 @@ async def send_campaign_now(
     request: Request,
     session: TenantSession,
     principal: CurrentPrincipal,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    settings = request.app.state.settings
     return await idempotent(
         session,
         request,

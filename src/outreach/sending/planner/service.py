@@ -27,6 +27,7 @@ from outreach.jobs.runs import (
     org_session,
     with_failures,
 )
+from outreach.kit.locks import advisory_xact_lock
 from outreach.models import Campaign, MessageTemplate, Sender
 from outreach.sending.outbox import service as outbox
 from outreach.sending.planner.channels import ChannelAssigner, Reachability
@@ -311,10 +312,7 @@ async def _templates(session: AsyncSession, campaign: Campaign) -> dict[uuid.UUI
 
 async def _linkedin_slots(session: AsyncSession, owner_id: uuid.UUID) -> LinkedInSlots:
     # One planner at a time per owner: the owner's LinkedIn account is one rate limit.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"linkedin:{owner_id}"},
-    )
+    await advisory_xact_lock(session, f"linkedin:{owner_id}")
     planned = await session.execute(
         text("""SELECT kind, due_at FROM tasks WHERE owner_id = :owner AND channel = 'linkedin'
                   AND due_at > now() - interval '30 days'"""),

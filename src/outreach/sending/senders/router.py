@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession, TenantTransactions
+from outreach.dependencies import SettingsDep
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
@@ -18,8 +19,8 @@ from outreach.sending.senders.schemas import ConnectionCheckOut, SenderIn, Sende
 router = APIRouter(prefix="/senders", tags=["senders"])
 
 
-async def get_sender_secrets(request: Request) -> SenderSecrets:
-    return sender_secrets(tuple(request.app.state.settings.sender_secret_keys))
+async def get_sender_secrets(settings: SettingsDep) -> SenderSecrets:
+    return sender_secrets(tuple(settings.sender_secret_keys))
 
 
 Secrets = Annotated[SenderSecrets, Depends(get_sender_secrets)]
@@ -143,14 +144,13 @@ async def delete_sender(
 )
 async def check_sender(
     sender_id: uuid.UUID,
-    request: Request,
     response: Response,
     transactions: TenantTransactions,
     principal: CurrentPrincipal,
     secrets: Secrets,
     guard: OutboundGuard,
+    settings: SettingsDep,
 ) -> ConnectionCheckOut:
-    settings = request.app.state.settings
     result, allowance = await service.check_sender(
         transactions, principal, secrets, settings, guard, sender_id
     )
