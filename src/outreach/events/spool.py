@@ -131,5 +131,5 @@ class Spool:
         handle = temporary.open("a+b")
         fcntl.flock(handle, fcntl.LOCK_EX)
         path = temporary.rename(self.directory / f"{name}.jsonl")
-        log.warning("tracking events wait in %s (the memory buffer is full)", path)
+        log.warning("tracking events wait in %s until they are recorded", path)
         return SpoolFile(path, handle)
