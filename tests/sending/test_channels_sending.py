@@ -170,6 +170,28 @@ def test_a_production_worker_does_not_text_through_a_loopback_provider(
     assert "127.0.0.1 is a loopback address" in message["last_error"]
 
 
+def test_an_sms_token_no_key_decrypts_is_retried_not_left_claimed(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    engine: Engine,
+    twilio: TwilioServer,
+) -> None:
+    row = {"email": "ok@example.com", "first_name": "Olga", "phone": "+14155550199"}
+    campaign = sms_campaign(client, org, as_owner, twilio, [row])
+    engine.plan(org)
+    # The keys were rotated without the old one: the stored token decrypts with none.
+    as_owner.execute(
+        "UPDATE sms_providers SET auth_token_encrypted = 'not-a-fernet-token' WHERE org_id = %s",
+        (org.id,),
+    )
+    engine.send(org)
+    assert [r for r in twilio.requests if r["form"]["To"] == row["phone"]] == []
+    message = outbox_rows(as_owner, campaign["id"])[0]
+    assert (message["status"], message["attempts"]) == ("queued", 1)
+    assert "OUTREACH_SENDER_SECRET_KEYS" in message["last_error"]
+
+
 def test_the_outbox_lists_messages_by_campaign_and_status(
     client: TestClient,
     org: Org,

@@ -111,3 +111,20 @@ def test_a_sender_name_with_a_line_break_fails_its_messages_without_a_header_inj
     for row in outbox_rows(as_owner, campaign["id"]):
         assert row["status"] == "failed"
         assert "the sender's name contains a line break" in row["last_error"]
+
+
+def test_a_password_no_key_decrypts_fails_its_batch_softly_and_releases_nothing_stuck(
+    client: TestClient, org: Org, as_owner: psycopg.Connection, engine: Engine, mail_sink: MailSink
+) -> None:
+    sender = create_sender(client, org, mail_sink.port, smtp_username="ada", smtp_password="pw")
+    campaign = ready_campaign(client, org, as_owner, sender, contacts=2)
+    assert engine.plan(org) == 2
+    # The keys were rotated without the old one: the stored password decrypts with none.
+    _poison(as_owner, "senders", "id", sender["id"], smtp_password_encrypted="not-a-fernet-token")
+
+    assert engine.send(org) == 2
+
+    assert mail_sink.messages == []
+    for row in outbox_rows(as_owner, campaign["id"]):
+        assert row["status"] == "queued", row  # retried later, not left claimed
+        assert "OUTREACH_SENDER_SECRET_KEYS" in row["last_error"]

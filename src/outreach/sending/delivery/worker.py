@@ -26,7 +26,7 @@ from outreach.jobs.runs import org_session
 from outreach.kit.targets import TargetGuard
 from outreach.models import Sender
 from outreach.sending.outbox import queue
-from outreach.sending.secrets import SenderSecrets
+from outreach.sending.secrets import InvalidToken, SenderSecrets
 from outreach.sending.senders.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
 from outreach.sending.sms_provider.service import sms_account
 from outreach.sending.transports.base import Outcome, OutcomeKind, Transport, Unsendable
@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 MAX_ORGS_PER_PASS = 100
+# Keys rotated without the old one: retried (soft) until the secret is entered again.
+UNDECRYPTABLE = (
+    "cannot be decrypted with OUTREACH_SENDER_SECRET_KEYS: add the key that encrypted it, "
+    "or enter it again"
+)
 
 
 @dataclass(frozen=True)
@@ -327,11 +332,16 @@ def _email_sender(ctx: SendingContext, sender: Sender) -> Transport:
         )
     except SmtpNotConfigured as exc:
         return Unsendable(str(exc))
+    except InvalidToken:
+        return Unsendable(f"the SMTP password of {sender.from_email} {UNDECRYPTABLE}")
 
 
 async def _sms_sender(session: AsyncSession, ctx: SendingContext, org_id: uuid.UUID) -> Transport:
     async with session.begin():
-        account = await sms_account(session, org_id, ctx.secrets)
+        try:
+            account = await sms_account(session, org_id, ctx.secrets)
+        except InvalidToken:
+            return Unsendable(f"the SMS provider's auth token {UNDECRYPTABLE}")
     if account is None:
         return Unsendable("SMS is not set up: configure it at /api/v1/sms-provider")
     return SmsTransport(TargetGuard.for_settings(ctx.settings), account)
