@@ -5,23 +5,20 @@ may run them. Every run is recorded (jobs/runs.py)."""
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach.analytics.jobs import send_completion_summaries
-from outreach.campaigns.jobs import (
-    activate_scheduled_campaigns,
-    archive_and_expire_campaigns,
-    complete_finished_campaigns,
-)
+from outreach.analytics import jobs as analytics_jobs
+from outreach.campaigns import jobs as campaigns_jobs
 from outreach.config import Settings
-from outreach.events.jobs import reconcile_all_counters
+from outreach.events import jobs as events_jobs
+from outreach.jobs.registry import Job
 from outreach.jobs.runs import JobReport, run_recorded
 from outreach.kit.dburls import libpq_url
 from outreach.sending.delivery.worker import SendingContext, run_send_loop
-from outreach.sending.planner.service import plan_all
+from outreach.sending.planner import jobs as planner_jobs
 from outreach.sending.secrets import sender_secrets
 from outreach.tracking.tokens import TrackingSigner
 
@@ -31,48 +28,32 @@ log = logging.getLogger(__name__)
 STOP_SECONDS = 35.0
 
 
+# Every periodic job, as its domain declares it; the send loop (below) runs continuously.
+JOBS: tuple[Job, ...] = (
+    *campaigns_jobs.JOBS,
+    *analytics_jobs.JOBS,
+    *events_jobs.JOBS,
+    *planner_jobs.JOBS,
+)
+SEND_LOOP = "send_loop"
+
+
 def _scheduler(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
-
-    def every(seconds: float, name: str, job: Callable[[], Awaitable[JobReport]]) -> None:
-        scheduler.add_job(
-            run_recorded,
-            "interval",
-            seconds=seconds,
-            args=[sessionmaker, name, job],
-            id=name,
-            max_instances=1,
-            coalesce=True,
-        )
-
-    async def reconcile() -> JobReport:
-        repaired = await reconcile_all_counters(sessionmaker)
-        return JobReport(repaired, f"repaired the counters of {repaired} campaigns")
-
-    async def activate() -> JobReport:
-        return (await activate_scheduled_campaigns(sessionmaker)).report()
-
-    async def complete() -> JobReport:
-        return (await complete_finished_campaigns(sessionmaker)).report()
-
-    async def summaries() -> JobReport:
-        return (await send_completion_summaries(settings, sessionmaker)).report()
-
-    async def archive() -> JobReport:
-        return (await archive_and_expire_campaigns(settings, sessionmaker)).report()
-
-    async def plan() -> JobReport:
-        return (await plan_all(sessionmaker, settings)).report()
-
     if settings.run_jobs:
-        every(settings.reconcile_minutes * 60, "reconcile_counters", reconcile)
-        every(30, "activate_scheduled_campaigns", activate)
-        every(30, "complete_finished_campaigns", complete)
-        every(60, "send_completion_summaries", summaries)
-        every(3600, "archive_and_expire_campaigns", archive)
-        every(settings.plan_minutes * 60, "plan_campaigns", plan)
+        for job in JOBS:
+            scheduler.add_job(
+                run_recorded,
+                "interval",
+                seconds=job.every(settings),
+                args=[sessionmaker, job.name, partial(job.run, settings, sessionmaker)],
+                id=job.name,
+                name=job.name,
+                max_instances=1,
+                coalesce=True,
+            )
     return scheduler
 
 
@@ -115,7 +96,7 @@ class BackgroundJobs:
             return JobReport(handled, f"handled {handled} messages")
 
         while not stopping.is_set():
-            report = await run_recorded(self.sessionmaker, "send_loop", send)
+            report = await run_recorded(self.sessionmaker, SEND_LOOP, send)
             if report.done == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), self.settings.send_poll_seconds)

@@ -15,6 +15,7 @@ from outreach.analytics.report_pages import summary_mail
 from outreach.campaigns import repository
 from outreach.campaigns.jobs import BATCH
 from outreach.config import Settings
+from outreach.jobs.registry import JobList, seconds
 from outreach.jobs.runs import JobReport, campaign_alone, for_each_org, org_session, with_failures
 from outreach.sending.transports.smtp import SmtpNotConfigured
 from outreach.sending.transports.system_mail import build_system_mail, send_system_mail
@@ -112,3 +113,13 @@ async def _send_summary(
         await send_system_mail(settings, message)
         await repository.mark_summary_sent(session, campaign_id)
     run.sent.append(campaign_id)
+
+
+JOBS = JobList()
+
+
+@JOBS.add("send_completion_summaries", every=seconds(60))
+async def _summaries(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> JobReport:
+    return (await send_completion_summaries(settings, sessionmaker)).report()

@@ -19,6 +19,7 @@ from outreach.campaigns import repository, service
 from outreach.campaigns.rules import CampaignStatus
 from outreach.config import Settings
 from outreach.errors import AppError
+from outreach.jobs.registry import JobList, seconds
 from outreach.jobs.runs import (
     JobReport,
     OrgResults,
@@ -242,3 +243,27 @@ async def archive_and_expire_campaigns(
         [cid for _, _, failed in results for cid in failed],
         outcome.failed,
     )
+
+
+# -- the jobs, for the scheduler -----------------------------------------------------------
+
+JOBS = JobList()
+
+
+@JOBS.add("activate_scheduled_campaigns", every=seconds(30))
+async def _activate(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> JobReport:
+    return (await activate_scheduled_campaigns(sessionmaker)).report()
+
+
+@JOBS.add("complete_finished_campaigns", every=seconds(30))
+async def _complete(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> JobReport:
+    return (await complete_finished_campaigns(sessionmaker)).report()
+
+
+@JOBS.add("archive_and_expire_campaigns", every=seconds(3600))
+async def _archive(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> JobReport:
+    return (await archive_and_expire_campaigns(settings, sessionmaker)).report()

@@ -6,7 +6,10 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from outreach.config import Settings
 from outreach.events.service import reconcile_counters
+from outreach.jobs.registry import JobList
+from outreach.jobs.runs import JobReport
 from outreach.kit.locks import try_advisory_xact_lock
 
 log = logging.getLogger(__name__)
@@ -37,3 +40,14 @@ async def _reconcile_org(sessionmaker: async_sessionmaker[AsyncSession], org_id:
     for campaign_id, counters in drift.items():
         log.warning("repaired drifted counters of campaign %s: %s", campaign_id, counters)
     return len(drift)
+
+
+JOBS = JobList()
+
+
+@JOBS.add("reconcile_counters", every=lambda settings: settings.reconcile_minutes * 60)
+async def _reconcile(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> JobReport:
+    repaired = await reconcile_all_counters(sessionmaker)
+    return JobReport(repaired, f"repaired the counters of {repaired} campaigns")
