@@ -131,3 +131,19 @@ def test_outbox_messages_and_new_tasks_are_written_by_their_owners_only() -> Non
         if statement in path.read_text() and not path.is_relative_to(ROOT / owner)
     ]
     assert not leaks, "writes outside the table's owner:\n" + "\n".join(leaks)
+
+
+# One tenancy path: the organization is set for a session or connection in one module only.
+TENANCY = "kit/tenancy.py"
+SETS_THE_ORG = ("set_config('app.org_id'", 'info["org_id"] =')
+
+
+def test_the_organization_is_set_in_the_tenancy_module_only() -> None:
+    leaks = [
+        f"{path.relative_to(ROOT)}: {statement}"
+        for path in ROOT.rglob("*.py")
+        for statement in SETS_THE_ORG
+        if statement in path.read_text() and path != ROOT / TENANCY
+    ]
+    assert not leaks, "the organization set outside kit/tenancy.py:\n" + "\n".join(leaks)
+    assert all(statement in (ROOT / TENANCY).read_text() for statement in SETS_THE_ORG)

@@ -1,18 +1,12 @@
-"""Database wiring: which URLs to use, the engine, and the organization set per transaction.
-
-Every transaction of a tenant session starts with `set_config('app.org_id', ..., true)`, so
-row-level security sees the request's organization and a pooled connection never carries it
-into the next transaction. A session with no organization sees no tenant rows at all.
-"""
+"""Database wiring: which URLs to use, the engine, and its sessions (whose organization
+`kit/tenancy` sets)."""
 
 import select
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import event, make_url, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,12 +14,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, SessionTransaction
 
 from outreach.config import Settings
 from outreach.embedded import start_embedded_postgres
 from outreach.kit.dburls import sqlalchemy_url
 from outreach.kit.outage import outage
+from outreach.kit.tenancy import TenantSession
 
 EMBEDDED_DATABASE = "outreach"
 
@@ -53,21 +47,6 @@ def resolve_database_urls(settings: Settings) -> DatabaseUrls:
     owner = start_embedded_postgres(settings.data_dir, EMBEDDED_DATABASE)
     app = make_url(owner).set(username=settings.app_role, password=None)
     return DatabaseUrls(app=app.render_as_string(hide_password=False), owner=owner)
-
-
-class TenantSession(Session):
-    """A session whose transactions run with `app.org_id` set from `info["org_id"]`."""
-
-
-@event.listens_for(TenantSession, "after_begin")
-def _set_org_for_transaction(
-    session: Session, transaction: SessionTransaction, connection: Connection
-) -> None:
-    org_id: uuid.UUID | None = session.info.get("org_id")
-    connection.execute(
-        text("SELECT set_config('app.org_id', :org_id, true)"),
-        {"org_id": str(org_id) if org_id else ""},
-    )
 
 
 def create_engine(url: str, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:

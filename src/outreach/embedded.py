@@ -26,6 +26,7 @@ from sqlalchemy import make_url
 from outreach.config import Settings, get_settings
 from outreach.kit.dburls import libpq_url
 from outreach.kit.outage import is_unreachable, outage
+from outreach.kit.tenancy import set_org
 from outreach.sending.transports.catcher import INSTANCE_HEADER, ORG_HEADER
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class CatcherHandler:
 
     def _store(self, caught: _Caught) -> bool:
         with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT set_config('app.org_id', %s, true)", (str(caught.org_id),))
+            set_org(conn, caught.org_id)
             if not conn.execute(
                 "SELECT 1 FROM organizations WHERE id = %s", (caught.org_id,)
             ).fetchone():

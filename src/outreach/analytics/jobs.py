@@ -16,7 +16,8 @@ from outreach.campaigns import repository
 from outreach.campaigns.jobs import BATCH
 from outreach.config import Settings
 from outreach.jobs.registry import JobList, seconds
-from outreach.jobs.runs import JobReport, campaign_alone, for_each_org, org_session, with_failures
+from outreach.jobs.runs import JobReport, campaign_alone, for_each_org, with_failures
+from outreach.kit.tenancy import org_session
 from outreach.sending.transports.smtp import SmtpNotConfigured
 from outreach.sending.transports.system_mail import build_system_mail, send_system_mail
 

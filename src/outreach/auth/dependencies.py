@@ -21,6 +21,7 @@ from starlette.datastructures import State
 
 from outreach.auth.tokens import Principal, TokenVerifier
 from outreach.errors import Forbidden, Unauthorized
+from outreach.kit.tenancy import org_session
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from your identity provider")
 
@@ -88,8 +89,7 @@ def _profile_params(principal: Principal) -> dict[str, object]:
 @asynccontextmanager
 async def tenant_transaction(state: State, principal: Principal) -> AsyncIterator[AsyncSession]:
     """A session in one transaction with the caller's org set, committed at the end."""
-    async with state.sessionmaker() as session:
-        session.info["org_id"] = principal.org_id
+    async with org_session(state.sessionmaker, principal.org_id) as session:
         session.info["user_id"] = principal.user_id  # scopes Idempotency-Key replays
         first_seen = state.known_principals.get(principal) is None
         async with session.begin():

@@ -25,9 +25,9 @@ from outreach.jobs.runs import (
     OrgResults,
     campaign_alone,
     for_each_org,
-    org_session,
     with_failures,
 )
+from outreach.kit.tenancy import org_session
 from outreach.models import Campaign
 
 log = logging.getLogger(__name__)

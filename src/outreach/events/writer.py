@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from outreach.events.service import NewEvent, record_events
 from outreach.events.spool import Pending, Spool
 from outreach.kit.outage import is_unreachable, outage
+from outreach.kit.tenancy import org_session
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,8 @@ class EventWriter:
         attempt = 1
         while True:
             try:
-                async with self._sessionmaker() as session:
-                    session.info["org_id"] = org_id
-                    async with session.begin():
-                        await record_events(session, org_id, events)
+                async with org_session(self._sessionmaker, org_id) as session, session.begin():
+                    await record_events(session, org_id, events)
             except Exception as exc:
                 if is_unreachable(exc):
                     outage.failed(exc)

@@ -18,6 +18,7 @@ from outreach.inbound import signature
 from outreach.inbound.events import InboundEvent, InboundFormatError
 from outreach.inbound.parse import PROVIDERS, parse
 from outreach.inbound.schemas import InboundResult, InboundSecretOut
+from outreach.kit.tenancy import org_session
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,8 @@ async def receive(
         raise Unauthorized(detail="Name the organization: ?org=<id> (see POST /inbound/secrets).")
     if provider not in PROVIDERS:
         raise not_found("Inbound provider")
-    async with sessionmaker() as session:
-        session.info["org_id"] = org_id
-        async with session.begin():
-            return await _receive(session, org_id, provider, body, signature_header, url_token)
+    async with org_session(sessionmaker, org_id) as session, session.begin():
+        return await _receive(session, org_id, provider, body, signature_header, url_token)
 
 
 async def _receive(

@@ -1,6 +1,7 @@
 """Job bookkeeping: each run of a background job is logged and recorded in `job_runs`, and
 the per-organization fan-out every job shares, in which each campaign fails alone."""
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -12,6 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.kit.outage import is_unreachable, outage
+
+# The jobs' way in to the tenancy module (kit/tenancy owns it).
 
 log = logging.getLogger(__name__)
 
@@ -104,24 +107,32 @@ class OrgResults(Generic[T]):
     failed: list[uuid.UUID] = field(default_factory=list)
 
 
-def org_session(sessionmaker: async_sessionmaker[AsyncSession], org_id: uuid.UUID) -> AsyncSession:
-    """A session whose transactions see the organization's rows (row-level security)."""
-    session = sessionmaker()
-    session.info["org_id"] = org_id
-    return session
+_ALL_ORGS = text("SELECT id FROM tenant_directory LIMIT :limit")
+_OUTBOX_DUE_ORGS = text(
+    "SELECT id FROM tenant_directory WHERE outbox_due_at <= now() "
+    "ORDER BY outbox_due_at LIMIT :limit"
+)
 
 
 async def for_each_org(
     sessionmaker: async_sessionmaker[AsyncSession],
     work: Callable[[uuid.UUID], Awaitable[T]],
     what: str,
+    *,
+    outbox_due: bool = False,
+    limit: int | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> OrgResults[T]:
-    """Run `work` for every organization in turn; one organization's failure is logged and
-    does not stop the others."""
+    """Run `work` for every organization in turn (with `outbox_due`, only those with due
+    outbox messages, the longest due first; at most `limit` of them); one organization's
+    failure is logged and does not stop the others. A set `stopping` ends the pass early."""
     async with sessionmaker() as session:
-        org_ids = list((await session.execute(text("SELECT id FROM tenant_directory"))).scalars())
+        query = _OUTBOX_DUE_ORGS if outbox_due else _ALL_ORGS
+        org_ids = list((await session.execute(query, {"limit": limit})).scalars())
     outcome: OrgResults[T] = OrgResults()
     for org_id in org_ids:
+        if stopping is not None and stopping.is_set():
+            break
         try:
             outcome.results[org_id] = await work(org_id)
         except Exception:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.events.writer import EventWriter
+from outreach.kit.tenancy import org_session
 from outreach.tracking.machines import is_machine_click, is_machine_open
 from outreach.tracking.tokens import InvalidToken, TokenKind, TrackingSigner, TrackingToken
 
@@ -96,8 +97,6 @@ async def unsubscribe(
     event = _event(
         hit, token, EventType.UNSUBSCRIBED, event_id=f"unsubscribed:{token.campaign_contact_id}"
     )
-    async with sessionmaker() as session:
-        session.info["org_id"] = token.org_id
-        async with session.begin():
-            await record_events(session, token.org_id, [event])
+    async with org_session(sessionmaker, token.org_id) as session, session.begin():
+        await record_events(session, token.org_id, [event])
     return True

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
-from outreach.jobs.runs import org_session
+from outreach.jobs.runs import for_each_org
 from outreach.kit.targets import TargetGuard
+from outreach.kit.tenancy import org_session
 from outreach.models import Sender
 from outreach.sending.outbox import queue
 from outreach.sending.secrets import InvalidToken, SenderSecrets
@@ -84,27 +85,15 @@ def _now() -> datetime:
 
 async def send_due(sessionmaker: async_sessionmaker[AsyncSession], ctx: SendingContext) -> int:
     """One pass over the organizations with due messages; answers how many were handled."""
-    async with sessionmaker() as session:
-        org_ids = list(
-            (
-                await session.execute(
-                    text(
-                        "SELECT id FROM tenant_directory WHERE outbox_due_at <= now() "
-                        "ORDER BY outbox_due_at LIMIT :n"
-                    ),
-                    {"n": MAX_ORGS_PER_PASS},
-                )
-            ).scalars()
-        )
-    handled = 0
-    for org_id in org_ids:
-        if ctx.stopping.is_set():
-            break
-        try:
-            handled += await send_org(sessionmaker, ctx, org_id)
-        except Exception:
-            log.exception("sending failed for organization %s", org_id)
-    return handled
+    sent = await for_each_org(
+        sessionmaker,
+        lambda org_id: send_org(sessionmaker, ctx, org_id),
+        "sending",
+        outbox_due=True,
+        limit=MAX_ORGS_PER_PASS,
+        stopping=ctx.stopping,
+    )
+    return sum(sent.results.values())
 
 
 async def send_org(
@@ -228,10 +217,9 @@ async def send_batch(
     """
     waiting = deque(batch.messages)
     async with (
-        sessionmaker() as session,
+        org_session(sessionmaker, batch.org_id) as session,
         await queue.acceptance_connection(ctx.dsn, batch.org_id) as marks,
     ):
-        session.info["org_id"] = batch.org_id
         accepted: list[uuid.UUID] = []
         turn = asyncio.Lock()
 

@@ -16,6 +16,7 @@ import psycopg
 from sqlalchemy import RowMapping, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.kit.tenancy import org_connection
 from outreach.models import OutboxMessage, Sender
 
 _FINISH = """UPDATE outbox_messages SET status = 'sent', lease_until = NULL
@@ -238,9 +239,7 @@ async def acceptance_connection(dsn: str, org_id: uuid.UUID) -> psycopg.AsyncCon
     """A connection of its own for one batch's `mark_accepted` commits, in autocommit, with
     the organization set for its session: it is closed with the batch, never pooled, so the
     setting cannot reach anything else, and each commit is one statement, one round trip."""
-    connection = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
-    await connection.execute("SELECT set_config('app.org_id', %s, false)", [str(org_id)])
-    return connection
+    return await org_connection(dsn, org_id)
 
 
 async def mark_accepted(

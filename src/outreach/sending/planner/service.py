@@ -24,10 +24,10 @@ from outreach.jobs.runs import (
     JobReport,
     campaign_alone,
     for_each_org,
-    org_session,
     with_failures,
 )
 from outreach.kit.locks import advisory_xact_lock
+from outreach.kit.tenancy import org_session
 from outreach.models import Campaign, MessageTemplate, Sender
 from outreach.sending.outbox import service as outbox
 from outreach.sending.planner.channels import ChannelAssigner, Reachability

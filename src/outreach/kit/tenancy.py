@@ -1,0 +1,55 @@
+"""The one tenancy path: every session or connection that sees tenant rows gets its
+organization here, and nowhere else.
+
+Row-level security reads `app.org_id`. A SQLAlchemy session opened by `org_session` sets it
+at the start of each of its transactions (`set_config(..., true)`), so a pooled connection
+never carries it into the next transaction; a session with no organization sees no tenant
+rows at all. Raw psycopg connections get it from `set_org` (one transaction) or
+`org_connection` (a connection of its own, never pooled).
+"""
+
+import uuid
+from typing import Any
+
+import psycopg
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
+
+SET_ORG = "SELECT set_config('app.org_id', %s, %s)"
+
+
+class TenantSession(Session):
+    """A session whose transactions run with `app.org_id` set from `info["org_id"]`."""
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _set_org_for_transaction(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    org_id: uuid.UUID | None = session.info.get("org_id")
+    connection.execute(
+        text("SELECT set_config('app.org_id', :org_id, true)"),
+        {"org_id": str(org_id) if org_id else ""},
+    )
+
+
+def org_session(sessionmaker: async_sessionmaker[AsyncSession], org_id: uuid.UUID) -> AsyncSession:
+    """A session whose transactions see the organization's rows (row-level security)."""
+    session = sessionmaker()
+    session.info["org_id"] = org_id
+    return session
+
+
+def set_org(connection: psycopg.Connection[Any], org_id: uuid.UUID) -> None:
+    """The organization for the connection's current transaction only."""
+    connection.execute(SET_ORG, (str(org_id), True))
+
+
+async def org_connection(dsn: str, org_id: uuid.UUID) -> psycopg.AsyncConnection[Any]:
+    """A connection of its own in autocommit, with the organization set for its whole
+    session: the caller closes it, it is never pooled, so the setting reaches nothing else."""
+    connection = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+    await connection.execute(SET_ORG, (str(org_id), False))
+    return connection
