@@ -28,7 +28,8 @@ _CONFIGS: dict[str, TypeAdapter[Any]] = {
     "split": TypeAdapter(SplitConfig),
     "action": TypeAdapter(ActionConfig),
     "exit": TypeAdapter(ExitConfig),
-} | dict.fromkeys(MESSAGE_TYPES, TypeAdapter(MessageConfig))
+}
+_CONFIGS.update(dict.fromkeys(MESSAGE_TYPES, TypeAdapter(MessageConfig)))
 
 
 def parse_config(node_type: str, config: Mapping[str, Any]) -> NodeConfig:
