@@ -1,0 +1,1 @@
+"""The workflow engine: it walks each enrolled contact through its version's graph."""
