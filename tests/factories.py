@@ -25,6 +25,7 @@ from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.events.service import NewEvent, record_events
 from outreach.kit.dburls import libpq_url
+from outreach.kit.tenancy import org_session
 from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
 from outreach.sending.secrets import sender_secrets
@@ -300,6 +301,16 @@ def run_job(
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def in_org(urls: DatabaseUrls, org: Org, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`work` in one transaction of the organization, as the application role."""
+
+    async def job(sessionmaker: async_sessionmaker[AsyncSession]) -> T:
+        async with org_session(sessionmaker, org.id) as session, session.begin():
+            return await work(session)
+
+    return run_job(urls, job)
 
 
 @contextmanager
