@@ -68,6 +68,7 @@ class Outbox:
             "template_id": self.template["id"],
             "due_at": T0 + timedelta(days=365),
             "created_at": T0 + timedelta(minutes=member),
+            "step": "message",
             **fields,
         }
         return insert_row(self.conn, "outbox_messages", self.org, **values)
@@ -393,6 +394,7 @@ def test_bulk_approval_answers_row_by_row(
         campaign_contact_id=foreign.members[0],
         channel="sms",
         status="awaiting_approval",
+        step="message",
     )
     unknown = str(uuid.uuid4())
     ids = [pending, queued, no_text, of_stopped, theirs, unknown, pending]

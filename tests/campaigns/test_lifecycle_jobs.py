@@ -93,7 +93,7 @@ def outbox_row(
     lease = "now() + interval '5 minutes'" if status == "sending" else "NULL"
     row = as_owner.execute(
         "INSERT INTO outbox_messages (org_id, campaign_id, campaign_contact_id, channel, status, "
-        f"lease_until) VALUES (%s, %s, %s, 'sms', %s, {lease}) RETURNING id",
+        f"lease_until, step) VALUES (%s, %s, %s, 'sms', %s, {lease}, 'message') RETURNING id",
         (org.id, campaign_id, member, status),
     ).fetchone()
     assert row is not None
@@ -105,7 +105,8 @@ def task_row(
 ) -> uuid.UUID:
     row = as_owner.execute(
         "INSERT INTO tasks (org_id, campaign_id, campaign_contact_id, owner_id, channel, kind, "
-        "status, body) VALUES (%s, %s, %s, %s, 'voice', 'call', %s, 'Call them') RETURNING id",
+        "status, body, step) VALUES (%s, %s, %s, %s, 'voice', 'call', %s, 'Call them', 'message') "
+        "RETURNING id",
         (org.id, campaign_id, member, org.user(), status),
     ).fetchone()
     assert row is not None

@@ -326,7 +326,8 @@ def test_a_sender_with_outbox_messages_is_in_use(
     add_contacts(client, org, campaign["id"], 1)
     as_owner.execute(
         "INSERT INTO outbox_messages (org_id, campaign_id, campaign_contact_id, channel, status, "
-        "sender_id) SELECT org_id, campaign_id, id, 'email', 'sent', %s FROM campaign_contacts "
+        "sender_id, step) SELECT org_id, campaign_id, id, 'email', 'sent', %s, 'message' "
+        "FROM campaign_contacts "
         "WHERE campaign_id = %s",
         (sender["id"], campaign["id"]),
     )

@@ -49,6 +49,7 @@ def add_task(
         "kind": "connection_request",
         "body": f"Hi Person{member}, let's connect",
         "due_at": T0,
+        "step": "message",
         **fields,
     }
     return insert_row(as_owner, "tasks", org, **values)

@@ -1,8 +1,10 @@
 """The tables, one module each. The schema itself is defined by the Alembic migrations."""
 
+from outreach.models.ab_test_result import AbTestResult
 from outreach.models.base import Base
 from outreach.models.campaign import Campaign
 from outreach.models.campaign_contact import CampaignContact
+from outreach.models.campaign_workflow import CampaignVersion, CampaignWorkflow
 from outreach.models.caught_message import CaughtMessage
 from outreach.models.contact import Contact
 from outreach.models.engagement_event import EngagementEvent
@@ -15,11 +17,15 @@ from outreach.models.sms_provider import SmsProvider
 from outreach.models.suppression import Suppression
 from outreach.models.task import Task
 from outreach.models.user_profile import UserProfile
+from outreach.models.workflow_state import WorkflowState
 
 __all__ = [
+    "AbTestResult",
     "Base",
     "Campaign",
     "CampaignContact",
+    "CampaignVersion",
+    "CampaignWorkflow",
     "CaughtMessage",
     "Contact",
     "EngagementEvent",
@@ -32,4 +38,5 @@ __all__ = [
     "Suppression",
     "Task",
     "UserProfile",
+    "WorkflowState",
 ]

@@ -27,6 +27,8 @@ class EngagementEvent(IdMixin, TenantMixin, Base):
     clicked_url: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str | None] = mapped_column(Text)
     provider_event_id: Mapped[str | None] = mapped_column(Text)
+    node_id: Mapped[str | None] = mapped_column(Text)  # workflow events: where in the graph
+    enrollment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     is_machine: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()

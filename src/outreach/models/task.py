@@ -17,6 +17,8 @@ class Task(IdMixin, TenantMixin, TimestampMixin, Base):
     campaign_contact_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     channel: Mapped[str] = mapped_column(Text, nullable=False)
+    enrollment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    step: Mapped[str] = mapped_column(Text, nullable=False)
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
     template_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

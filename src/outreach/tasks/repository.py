@@ -99,9 +99,9 @@ async def close_task(
 ADD_FIRST_TOUCHES = text("""
 -- name: add-first-touches (one first touch per contact: a repeat does nothing)
 INSERT INTO tasks (org_id, campaign_id, campaign_contact_id, owner_id, channel, kind,
-                   template_id, subject, body, due_at)
+                   template_id, subject, body, due_at, enrollment_id, step)
 VALUES (:org_id, :campaign_id, :campaign_contact_id, :owner_id, :channel, :kind,
-        :template_id, :subject, :body, :due_at)
+        :template_id, :subject, :body, :due_at, :enrollment_id, :step)
 ON CONFLICT DO NOTHING
 """)
 

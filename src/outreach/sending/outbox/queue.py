@@ -149,14 +149,15 @@ RETRY_SOON = text(
 )
 
 ENQUEUE = text("""
--- name: enqueue (one first touch per contact and step: a repeat does nothing)
+-- name: enqueue (one message per contact and step: a repeat does nothing)
 INSERT INTO outbox_messages (org_id, campaign_id, campaign_contact_id, channel, status,
-                             sender_id, template_id, due_at)
+                             sender_id, template_id, due_at, enrollment_id, step)
 SELECT :org_id, :campaign_id, p.id, p.channel, :status, p.sender_id, p.template_id,
        next_in_window(now(), known_zone(c.timezone, CAST(:campaign_tz AS text)), :days, :start,
-                      :end)
+                      :end), p.enrollment_id, p.step
 FROM unnest(CAST(:ids AS uuid[]), CAST(:channels AS text[]), CAST(:senders AS uuid[]),
-            CAST(:templates AS uuid[])) AS p (id, channel, sender_id, template_id)
+            CAST(:templates AS uuid[]), CAST(:enrollments AS uuid[]), CAST(:steps AS text[]))
+     AS p (id, channel, sender_id, template_id, enrollment_id, step)
 JOIN campaign_contacts cc ON cc.org_id = :org_id AND cc.id = p.id
 JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
 ON CONFLICT DO NOTHING

@@ -250,6 +250,8 @@ async def plan_campaign(
                 "subject": rendered.subject,
                 "body": rendered.body_text or "",
                 "due_at": due_at,
+                "enrollment_id": None,
+                "step": "message",
             }
         )
         plan.add(row["id"], channel, template_id, None)
@@ -271,6 +273,8 @@ async def plan_campaign(
                 "channels": enqueue.channels,
                 "senders": senders,
                 "templates": enqueue.templates,
+                "enrollments": [None] * len(enqueue.ids),
+                "steps": ["message"] * len(enqueue.ids),
             },
         )
     if tasks:
