@@ -17,6 +17,7 @@ import httpx
 import psycopg
 from fastapi.testclient import TestClient
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.auth.tokens import Role, mint_token
@@ -311,6 +312,50 @@ def in_org(urls: DatabaseUrls, org: Org, work: Callable[[AsyncSession], Awaitabl
             return await work(session)
 
     return run_job(urls, job)
+
+
+def published_version(
+    conn: psycopg.Connection, org: Org, campaign_id: str, canvas: dict[str, Any], version: int = 1
+) -> None:
+    """A published version of the campaign's sequence with this canvas, written straight into
+    `campaign_versions` (owner's connection), for tests of what reads versions."""
+    insert_row(
+        conn,
+        "campaign_versions",
+        org,
+        campaign_id=campaign_id,
+        version=version,
+        change_type="published",
+        campaign_snapshot=Jsonb({}),
+        steps_snapshot=Jsonb([]),
+        canvas_snapshot=Jsonb(canvas),
+    )
+
+
+def enrollment_row(
+    conn: psycopg.Connection,
+    org: Org,
+    campaign_id: str,
+    member: str,
+    *,
+    version: int = 1,
+    node: str = "start",
+    started_at: datetime = T0,
+    variants: dict[str, Any] | None = None,
+) -> str:
+    """A workflow state written straight into `campaign_workflow_states` (as enrollment would),
+    for tests of what reads states; `variants` as the state keeps them."""
+    return insert_row(
+        conn,
+        "campaign_workflow_states",
+        org,
+        campaign_id=campaign_id,
+        campaign_contact_id=member,
+        version=version,
+        current_node_id=node,
+        started_at=started_at,
+        variants=Jsonb(variants or {}),
+    )
 
 
 @contextmanager

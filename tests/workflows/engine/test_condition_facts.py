@@ -10,7 +10,16 @@ from fastapi.testclient import TestClient
 from outreach.db import DatabaseUrls
 from outreach.workflows.engine.conditions import Facts
 from outreach.workflows.engine.facts import EVENTS_KEPT, facts_for
-from tests.factories import Org, create_campaign, in_org, insert_row, post_contacts
+from outreach.workflows.graph.default import default_canvas
+from tests.factories import (
+    Org,
+    create_campaign,
+    enrollment_row,
+    in_org,
+    insert_row,
+    post_contacts,
+    published_version,
+)
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -23,17 +32,13 @@ def members(client: TestClient, org: Org, rows: list[dict[str, Any]], **campaign
 
 
 def load(
-    database_urls: DatabaseUrls, org: Org, campaign_id: str, ids: list[str], **enrolled: datetime
+    database_urls: DatabaseUrls, org: Org, campaign_id: str, ids: list[str]
 ) -> dict[uuid.UUID, Facts]:
     return in_org(
         database_urls,
         org,
         lambda session: facts_for(
-            session,
-            uuid.UUID(campaign_id),
-            [uuid.UUID(i) for i in ids],
-            NOW,
-            {uuid.UUID(k): v for k, v in enrolled.items()},
+            session, uuid.UUID(campaign_id), [uuid.UUID(i) for i in ids], NOW
         ),
     )
 
@@ -137,13 +142,17 @@ def test_events_kept_per_contact_and_kind_are_bounded_to_the_newest(
     assert opened[-1] == NOW - timedelta(minutes=EVENTS_KEPT - 1)
 
 
-def test_enrollment_times_are_taken_as_given(
-    client: TestClient, org: Org, database_urls: DatabaseUrls
+def test_the_enrollment_time_is_the_states_start_else_now(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
 ) -> None:
-    campaign_id, member = members(client, org, [{"email": "a@example.com"}])
-    enrolled = NOW - timedelta(days=2)
-    facts = load(database_urls, org, campaign_id, [member], **{member: enrolled})
-    assert facts[uuid.UUID(member)].enrolled_at == enrolled
+    campaign_id, enrolled, waiting = members(
+        client, org, [{"email": "a@example.com"}, {"email": "b@example.com"}]
+    )
+    published_version(as_owner, org, campaign_id, default_canvas().model_dump())
+    enrollment_row(as_owner, org, campaign_id, enrolled, started_at=NOW - timedelta(days=2))
+    facts = load(database_urls, org, campaign_id, [enrolled, waiting])
+    assert facts[uuid.UUID(enrolled)].enrolled_at == NOW - timedelta(days=2)
+    assert facts[uuid.UUID(waiting)].enrolled_at == NOW
 
 
 def test_contacts_of_another_campaign_or_org_are_left_out(

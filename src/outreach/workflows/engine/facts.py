@@ -1,9 +1,9 @@
 """The facts condition nodes read, loaded for a whole batch of campaign contacts at once: the
-person (fields, score, tags, time zone) in one query, their human events in this campaign in
-another (conditions.py evaluates them).
+person (fields, score, tags, time zone, enrollment time) in one query, their human events in
+this campaign in another (conditions.py evaluates them).
 
-Read-only SQL over `contacts`, `campaign_contacts`, `campaigns` and `engagement_events`: no
-package is called for it, as none of them is written here.
+Read-only SQL over `contacts`, `campaign_contacts`, `campaigns`, `campaign_workflow_states`
+and `engagement_events`: no owner is called, as nothing is written here.
 """
 
 import uuid
@@ -35,10 +35,11 @@ EVENTS_KEPT = 100
 _PEOPLE = text("""
 SELECT cc.id, c.email, c.first_name, c.last_name, c.company_name, c.title, c.phone,
        c.linkedin_url, c.lead_tier, c.timezone, c.score, c.tags, c.custom_fields,
-       ca.timezone AS campaign_timezone
+       ca.timezone AS campaign_timezone, s.started_at AS enrolled_at
 FROM campaign_contacts cc
 JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
 JOIN campaigns ca ON ca.org_id = cc.org_id AND ca.id = cc.campaign_id
+LEFT JOIN campaign_workflow_states s ON s.org_id = cc.org_id AND s.campaign_contact_id = cc.id
 WHERE cc.campaign_id = :campaign_id AND cc.id = ANY(:ids)
 """)
 
@@ -65,11 +66,10 @@ async def facts_for(
     campaign_id: uuid.UUID,
     campaign_contact_ids: Iterable[uuid.UUID],
     now: datetime,
-    enrolled_at: Mapping[uuid.UUID, datetime],
 ) -> dict[uuid.UUID, Facts]:
     """The facts of each of the campaign's contacts among `campaign_contact_ids` (others are
-    left out), as of `now` (the engine's clock); `enrolled_at` by campaign contact (missing:
-    now)."""
+    left out), as of `now` (the engine's clock). A contact not enrolled yet counts as
+    enrolled `now`."""
     ids = list(campaign_contact_ids)
     if not ids:
         return {}
@@ -86,18 +86,10 @@ async def facts_for(
     for contact_id, kind, moments in rows:
         events.setdefault(contact_id, {})[kind] = moments
     people = await session.execute(_PEOPLE, params)
-    return {
-        row["id"]: _facts(row, events.get(row["id"], {}), now, enrolled_at.get(row["id"], now))
-        for row in people.mappings()
-    }
+    return {row["id"]: _facts(row, events.get(row["id"], {}), now) for row in people.mappings()}
 
 
-def _facts(
-    row: RowMapping,
-    events: Mapping[str, list[datetime]],
-    now: datetime,
-    enrolled_at: datetime,
-) -> Facts:
+def _facts(row: RowMapping, events: Mapping[str, list[datetime]], now: datetime) -> Facts:
     fields: dict[str, Any] = {name: row[name] for name in CONTACT_FIELDS}
     fields.update({CUSTOM_PREFIX + key: value for key, value in row["custom_fields"].items()})
     return Facts(
@@ -107,7 +99,7 @@ def _facts(
         events=events,
         now=now,
         zone=_zone(row["timezone"], row["campaign_timezone"]),
-        enrolled_at=enrolled_at,
+        enrolled_at=row["enrolled_at"] or now,
     )
 
 
