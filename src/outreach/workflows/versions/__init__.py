@@ -1,0 +1,1 @@
+"""A campaign's draft graph and its published, immutable versions."""
