@@ -18,6 +18,7 @@ import psycopg
 from fastapi.testclient import TestClient
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.auth.tokens import Role, mint_token
@@ -27,10 +28,13 @@ from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.events.service import NewEvent, record_events
 from outreach.kit.dburls import libpq_url
 from outreach.kit.tenancy import org_session
+from outreach.models import Campaign
 from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
 from outreach.sending.secrets import sender_secrets
 from outreach.tracking.tokens import TrackingSigner
+from outreach.workflows.versions import repository as versions_repository
+from outreach.workflows.versions import service as versions_service
 
 
 def production_settings(settings: Settings, **changes: Any) -> Settings:
@@ -314,22 +318,17 @@ def in_org(urls: DatabaseUrls, org: Org, work: Callable[[AsyncSession], Awaitabl
     return run_job(urls, job)
 
 
-def published_version(
-    conn: psycopg.Connection, org: Org, campaign_id: str, canvas: dict[str, Any], version: int = 1
-) -> None:
-    """A published version of the campaign's sequence with this canvas, written straight into
-    `campaign_versions` (owner's connection), for tests of what reads versions."""
-    insert_row(
-        conn,
-        "campaign_versions",
-        org,
-        campaign_id=campaign_id,
-        version=version,
-        change_type="published",
-        campaign_snapshot=Jsonb({}),
-        steps_snapshot=Jsonb([]),
-        canvas_snapshot=Jsonb(canvas),
-    )
+def publish_canvas(urls: DatabaseUrls, org: Org, campaign_id: str, canvas: dict[str, Any]) -> int:
+    """The campaign's draft set to `canvas` and published (versions' own service); answers the
+    version's number."""
+
+    async def work(session: AsyncSession) -> int:
+        campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id))
+        assert campaign is not None
+        await versions_repository.create_workflow(session, org.id, campaign.id, canvas, None)
+        return await versions_service.publish(session, campaign)
+
+    return in_org(urls, org, work)
 
 
 def enrollment_row(

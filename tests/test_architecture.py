@@ -120,6 +120,8 @@ OWNED_WRITES = {
     "UPDATE outbox_messages": "sending/outbox",
     "update(OutboxMessage)": "sending/outbox",
     "INSERT INTO tasks": "tasks",
+    "INSERT INTO campaign_ab_test_results": "workflows/splits",
+    "UPDATE campaign_ab_test_results": "workflows/splits",
 }
 
 

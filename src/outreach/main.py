@@ -43,6 +43,7 @@ from outreach.templates.router import router as templates_router
 from outreach.tracking.asgi import TrackingFastPath
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
+from outreach.workflows.splits.router import router as splits_router
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         mail_catcher_router,
         tasks_router,
         approvals_router,
+        splits_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # The pixel and the click are answered ahead of every middleware (tracking/asgi.py). Built

@@ -18,7 +18,7 @@ from tests.factories import (
     in_org,
     insert_row,
     post_contacts,
-    published_version,
+    publish_canvas,
 )
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -148,7 +148,7 @@ def test_the_enrollment_time_is_the_states_start_else_now(
     campaign_id, enrolled, waiting = members(
         client, org, [{"email": "a@example.com"}, {"email": "b@example.com"}]
     )
-    published_version(as_owner, org, campaign_id, default_canvas().model_dump())
+    publish_canvas(database_urls, org, campaign_id, default_canvas().model_dump(mode="json"))
     enrollment_row(as_owner, org, campaign_id, enrolled, started_at=NOW - timedelta(days=2))
     facts = load(database_urls, org, campaign_id, [enrolled, waiting])
     assert facts[uuid.UUID(enrolled)].enrolled_at == NOW - timedelta(days=2)

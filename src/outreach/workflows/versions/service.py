@@ -109,6 +109,34 @@ async def publish(
     )
 
 
+async def snapshot_version(
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    *,
+    change_type: str,
+    description: str,
+    user_id: uuid.UUID | None = None,
+) -> int | None:
+    """Records the published version's content again as the next version of `change_type` (a
+    split's winner: `ab_test_completed`), a mark in the history that changes nothing: the
+    published version stays the one new enrollments take. None: nothing was published."""
+    workflow = await repository.workflow_for_update(session, campaign_id)
+    if workflow is None or workflow.published_version is None:
+        return None
+    published = await repository.version(session, campaign_id, workflow.published_version)
+    assert published is not None  # versions are never removed
+    return await repository.add_version(
+        session,
+        workflow,
+        change_type=change_type,
+        description=description,
+        campaign_snapshot=published.campaign_snapshot,
+        steps_snapshot=published.steps_snapshot,
+        canvas_snapshot=published.canvas_snapshot,
+        user_id=user_id,
+    )
+
+
 async def ensure_published(
     session: AsyncSession, campaign: Campaign, user_id: uuid.UUID | None = None
 ) -> int:
