@@ -9,7 +9,7 @@ import outreach
 
 ROOT = Path(outreach.__file__).parent
 # Sub-packages of these count as packages of their own.
-SPLIT = {"sending"}
+SPLIT = {"sending", "workflows"}
 
 
 def package_of(module: str) -> str:
