@@ -21,6 +21,7 @@ from outreach.sending.delivery.worker import SendingContext, run_send_loop
 from outreach.sending.planner import jobs as planner_jobs
 from outreach.sending.secrets import sender_secrets
 from outreach.tracking.tokens import TrackingSigner
+from outreach.workflows.engine import jobs as engine_jobs
 from outreach.workflows.splits import jobs as splits_jobs
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ JOBS: tuple[Job, ...] = (
     *events_jobs.JOBS,
     *planner_jobs.JOBS,
     *splits_jobs.JOBS,
+    *engine_jobs.JOBS,
 )
 SEND_LOOP = "send_loop"
 

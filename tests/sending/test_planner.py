@@ -8,7 +8,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from outreach.sending.planner.channels import CHANNELS, ChannelAssigner, Reachability
-from outreach.sending.planner.linkedin import LinkedInSlots
+from outreach.tasks.linkedin import LinkedInSlots
 from tests.factories import (
     Engine,
     MailSink,

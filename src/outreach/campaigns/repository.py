@@ -210,18 +210,16 @@ async def claim_due_scheduled(session: AsyncSession, limit: int) -> list[Campaig
     return list((await session.execute(_DUE_SCHEDULED, {"limit": limit})).scalars())
 
 
-# A contact is processed once it is no longer pending, or once its one first touch ended
-# without reaching it (a message failed, cancelled or rejected; a task done, skipped or
-# cancelled), or once the planner found no allocated channel that reaches it: nothing more
-# will happen to it, so it must not hold the campaign open.
-_UNPROCESSED_CONTACT = """
-  SELECT 1 FROM campaign_contacts cc
-  WHERE cc.campaign_id = c.id AND cc.status = 'pending'
-    AND (cc.started_at IS NULL OR cc.channel IS NOT NULL)
-    AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_contact_id = cc.id
-                    AND o.status IN ('failed', 'cancelled', 'rejected'))
-    AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_contact_id = cc.id
-                    AND t.status IN ('done', 'skipped', 'cancelled'))
+# Every enrollment has ended: no contact waits to be started (one no longer pending never
+# will be), no walk is running, waiting or paused, and no message or task is pending.
+_UNFINISHED_WORK = """
+  EXISTS (SELECT 1 FROM campaign_contacts cc
+          WHERE cc.campaign_id = c.id AND cc.status = 'pending' AND cc.started_at IS NULL)
+  OR EXISTS (SELECT 1 FROM campaign_workflow_states s WHERE s.campaign_id = c.id
+             AND s.workflow_status IN ('running', 'waiting', 'paused'))
+  OR EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_id = c.id
+             AND o.status IN ('queued', 'sending', 'accepted', 'awaiting_approval'))
+  OR EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_id = c.id AND t.status = 'open')
 """
 _DUE_COMPLETION = text(f"""
 WITH judged AS (
@@ -231,12 +229,7 @@ WITH judged AS (
       WHEN c.target_contacts_count IS NOT NULL AND c.target_response_rate IS NOT NULL
         AND c.contacts_reached >= c.target_contacts_count
         AND c.response_rate >= c.target_response_rate THEN 'targets'
-      WHEN c.total_contacts > 0
-        AND NOT EXISTS ({_UNPROCESSED_CONTACT})
-        AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_id = c.id
-                        AND o.status IN ('queued', 'sending', 'awaiting_approval'))
-        AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_id = c.id AND t.status = 'open')
-        THEN 'all_processed'
+      WHEN c.total_contacts > 0 AND NOT ({_UNFINISHED_WORK}) THEN 'all_processed'
     END AS reason
   FROM campaigns c
   WHERE c.status = 'active' AND c.deleted_at IS NULL

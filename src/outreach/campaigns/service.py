@@ -41,6 +41,8 @@ from outreach.models import Campaign
 from outreach.models.campaign_contact import CONTACT_STATUSES
 from outreach.sending.outbox import service as outbox
 from outreach.variants.service import assign_ab_variants
+from outreach.workflows.enrollments import service as enrollments
+from outreach.workflows.versions.service import ensure_published
 
 CREATE_DEFAULTS: dict[str, Any] = {
     "campaign_type": "talent_sourcing",
@@ -426,6 +428,8 @@ async def transition(
         await complete(session, campaign, now)
     elif target is CampaignStatus.ARCHIVED:
         archive(campaign, now)
+    elif target is CampaignStatus.PAUSED:
+        await pause(session, campaign)
     else:
         campaign.status = target
     await session.flush()
@@ -445,7 +449,17 @@ async def activate(session: AsyncSession, campaign: Campaign, now: datetime) -> 
     campaign.last_error = None
     if campaign.is_ab_test:
         await assign_ab_variants(session, campaign)
+    # New enrollments take the latest version: a draft edited since is published now.
+    await ensure_published(session, campaign)
+    await enrollments.resume_campaign(session, campaign.id, now)
     campaign.status = CampaignStatus.ACTIVE
+
+
+async def pause(session: AsyncSession, campaign: Campaign) -> None:
+    """Every walk of the campaign stops where it is (its messages are held by the campaign's
+    status: the send loop sends for active campaigns only)."""
+    await enrollments.pause_campaign(session, campaign.id)
+    campaign.status = CampaignStatus.PAUSED
 
 
 async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> None:

@@ -36,6 +36,17 @@ RETURNING campaign_contact_id, event_type, event_timestamp, is_machine, event_da
   provider_event_id
 """)
 
+# Workflow events: the log of the sequences' steps. No provider id, no counter, no contact state.
+_APPEND_WORKFLOW_EVENTS = text("""
+INSERT INTO engagement_events (org_id, campaign_id, campaign_contact_id, event_type,
+  event_data, event_timestamp, node_id, enrollment_id)
+SELECT :org_id, e.campaign_id, e.campaign_contact_id, e.event_type, e.event_data,
+  e.event_timestamp, e.node_id, e.enrollment_id
+FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e (
+  campaign_id uuid, campaign_contact_id uuid, event_type text, event_data jsonb,
+  event_timestamp timestamptz, node_id text, enrollment_id uuid)
+""")
+
 _TIMESTAMPS = [f for f in ENGAGEMENT_FIELDS if f.endswith("_at")]
 _WRITE_CONTACTS = text(f"""
 UPDATE campaign_contacts cc SET
@@ -78,6 +89,12 @@ async def append_events(
     """Insert these events; answers the ones inserted (a provider's retry is not)."""
     rows = await session.execute(_APPEND_EVENTS, {"org_id": org_id, "events": _json(events)})
     return [dict(row) for row in rows.mappings()]
+
+
+async def append_workflow_events(
+    session: AsyncSession, org_id: uuid.UUID, events: list[dict[str, Any]]
+) -> None:
+    await session.execute(_APPEND_WORKFLOW_EVENTS, {"org_id": org_id, "events": _json(events)})
 
 
 async def write_contacts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

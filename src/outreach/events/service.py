@@ -101,6 +101,44 @@ def _suppression_reason(before: Engagement, after: Engagement) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class WorkflowEvent:
+    """One step of a sequence, for the event log (a workflow event type of migration
+    0009_workflows: `wait_started`, `condition_evaluated`, `enrollment_completed`, ...)."""
+
+    campaign_id: uuid.UUID
+    campaign_contact_id: uuid.UUID
+    enrollment_id: uuid.UUID
+    node_id: str
+    event_type: str
+    occurred_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+async def record_workflow_events(
+    session: AsyncSession, org_id: uuid.UUID, events: list[WorkflowEvent]
+) -> None:
+    """Append workflow events in one statement. They change no counter and no contact state:
+    they say what the engine did, not what a contact did."""
+    if events:
+        await repository.append_workflow_events(
+            session,
+            org_id,
+            [
+                {
+                    "campaign_id": str(e.campaign_id),
+                    "campaign_contact_id": str(e.campaign_contact_id),
+                    "enrollment_id": str(e.enrollment_id),
+                    "node_id": e.node_id,
+                    "event_type": e.event_type,
+                    "event_data": e.data,
+                    "event_timestamp": e.occurred_at.isoformat(),
+                }
+                for e in events
+            ],
+        )
+
+
 async def record_events(
     session: AsyncSession, org_id: uuid.UUID, events: list[NewEvent]
 ) -> list[Outcome]:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import text
@@ -112,6 +113,10 @@ _OUTBOX_DUE_ORGS = text(
     "SELECT id FROM tenant_directory WHERE outbox_due_at <= now() "
     "ORDER BY outbox_due_at LIMIT :limit"
 )
+_WORKFLOW_DUE_ORGS = text(
+    "SELECT id FROM tenant_directory WHERE workflow_due_at <= :at "
+    "ORDER BY workflow_due_at LIMIT :limit"
+)
 
 
 async def for_each_org(
@@ -120,15 +125,20 @@ async def for_each_org(
     what: str,
     *,
     outbox_due: bool = False,
+    workflow_due_at: datetime | None = None,
     limit: int | None = None,
     stopping: asyncio.Event | None = None,
 ) -> OrgResults[T]:
     """Run `work` for every organization in turn (with `outbox_due`, only those with due
-    outbox messages, the longest due first; at most `limit` of them); one organization's
-    failure is logged and does not stop the others. A set `stopping` ends the pass early."""
+    outbox messages, the longest due first; with `workflow_due_at`, only those with workflow
+    states due by then, the same way; at most `limit` of them); one organization's failure is
+    logged and does not stop the others. A set `stopping` ends the pass early."""
     async with sessionmaker() as session:
-        query = _OUTBOX_DUE_ORGS if outbox_due else _ALL_ORGS
-        org_ids = list((await session.execute(query, {"limit": limit})).scalars())
+        if workflow_due_at is not None:
+            query, params = _WORKFLOW_DUE_ORGS, {"limit": limit, "at": workflow_due_at}
+        else:
+            query, params = (_OUTBOX_DUE_ORGS if outbox_due else _ALL_ORGS), {"limit": limit}
+        org_ids = list((await session.execute(query, params)).scalars())
     outcome: OrgResults[T] = OrgResults()
     for org_id in org_ids:
         if stopping is not None and stopping.is_set():

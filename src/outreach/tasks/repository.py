@@ -96,8 +96,8 @@ async def close_task(
     return task
 
 
-ADD_FIRST_TOUCHES = text("""
--- name: add-first-touches (one first touch per contact: a repeat does nothing)
+ADD_STEPS = text("""
+-- name: add-steps (one task per contact and step: a repeat does nothing)
 INSERT INTO tasks (org_id, campaign_id, campaign_contact_id, owner_id, channel, kind,
                    template_id, subject, body, due_at, enrollment_id, step)
 VALUES (:org_id, :campaign_id, :campaign_contact_id, :owner_id, :channel, :kind,
@@ -106,5 +106,36 @@ ON CONFLICT DO NOTHING
 """)
 
 
-async def add_first_touches(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:
-    await session.execute(ADD_FIRST_TOUCHES, tasks)
+async def add_steps(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:
+    await session.execute(ADD_STEPS, tasks)
+
+
+CANCEL_FOR_ENROLLMENTS = text("""
+UPDATE tasks SET status = 'cancelled', note = coalesce(note, :reason)
+WHERE enrollment_id = ANY(CAST(:ids AS uuid[])) AND status = 'open'
+""")
+STEP_OUTCOMES = text("""
+SELECT enrollment_id, step, status, note FROM tasks
+WHERE enrollment_id = ANY(CAST(:ids AS uuid[]))
+""")
+PLANNED_LINKEDIN = text("""
+SELECT kind, due_at FROM tasks WHERE owner_id = :owner AND channel = 'linkedin'
+  AND due_at > CAST(:now AS timestamptz) - interval '30 days'
+""")
+
+
+async def cancel_for_enrollments(
+    session: AsyncSession, enrollment_ids: list[uuid.UUID], reason: str
+) -> None:
+    await session.execute(CANCEL_FOR_ENROLLMENTS, {"ids": enrollment_ids, "reason": reason})
+
+
+async def step_outcomes(session: AsyncSession, enrollment_ids: list[uuid.UUID]) -> list[Any]:
+    return list((await session.execute(STEP_OUTCOMES, {"ids": enrollment_ids})).mappings())
+
+
+async def planned_linkedin(
+    session: AsyncSession, owner_id: uuid.UUID, now: datetime
+) -> list[tuple[str, datetime]]:
+    rows = await session.execute(PLANNED_LINKEDIN, {"owner": owner_id, "now": now})
+    return [(row.kind, row.due_at) for row in rows]

@@ -1,6 +1,7 @@
 """Task rules: who sees and closes a manual step, and the engagement event a done step records."""
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +14,10 @@ from outreach.errors import Conflict, ValidationFailed, not_found
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.kit.keyset import key_after, page_by
+from outreach.kit.locks import advisory_xact_lock
 from outreach.kit.pagination import Page
 from outreach.tasks import repository
+from outreach.tasks.linkedin import LinkedInSlots
 from outreach.tasks.repository import TaskFilters, TaskRow
 from outreach.tasks.schemas import TaskCompleteIn, TaskContactOut, TaskOut, TaskSkipIn
 
@@ -121,6 +124,36 @@ def task_out(row: TaskRow) -> TaskOut:
     )
 
 
-async def create_first_touches(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:
-    """The planner's tasks for the campaign owner (LinkedIn, a call, a letter): one per contact."""
-    await repository.add_first_touches(session, tasks)
+async def create_steps(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:
+    """Sequence steps for the campaign owner (LinkedIn, a call, a letter): one per contact and
+    step; a repeat does nothing."""
+    if tasks:
+        await repository.add_steps(session, tasks)
+
+
+async def cancel_for_enrollments(
+    session: AsyncSession, enrollment_ids: Collection[uuid.UUID], reason: str
+) -> None:
+    """Cancel the open tasks of these enrollments: their walks ended."""
+    if enrollment_ids:
+        await repository.cancel_for_enrollments(session, list(enrollment_ids), reason)
+
+
+async def step_outcomes(
+    session: AsyncSession, enrollment_ids: Collection[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], tuple[str, str | None]]:
+    """The status and note of each task of these enrollments, by (enrollment, step)."""
+    if not enrollment_ids:
+        return {}
+    rows = await repository.step_outcomes(session, list(enrollment_ids))
+    return {(r["enrollment_id"], r["step"]): (r["status"], r["note"]) for r in rows}
+
+
+async def linkedin_slots(
+    session: AsyncSession, owner_id: uuid.UUID, now: datetime
+) -> LinkedInSlots:
+    """The owner's LinkedIn slots from `now`, counting the tasks already planned. Holds the
+    owner's lock until the transaction ends: the owner's account is one rate limit, so one
+    planner or engine at a time gives out its slots."""
+    await advisory_xact_lock(session, f"linkedin:{owner_id}")
+    return LinkedInSlots(await repository.planned_linkedin(session, owner_id, now), now)

@@ -70,7 +70,9 @@ JOIN campaign_contacts cc ON cc.org_id = o.org_id AND cc.id = o.campaign_contact
 """)
 
 # Candidates in due order. One that must not go out any more (the contact unsubscribed or
-# bounced, the address is on the suppression list: checked now, at send time) is cancelled;
+# bounced, the address is on the suppression list, its sequence ended or was stopped by a reply,
+# an unsubscribe, a complaint or a bounce the engine has not looked at yet: checked now, at
+# send time) is cancelled;
 # one outside its sending window (in the contact's time zone, else the campaign's, else UTC;
 # a zone this server does not know counts as none) is moved to the window's next opening; the
 # others are claimed.
@@ -81,6 +83,12 @@ WITH candidates AS (
                    ca.send_start, ca.send_end) AS opens,
     CASE WHEN cc.unsubscribed_at IS NOT NULL THEN 'contact unsubscribed'
          WHEN cc.bounced_at IS NOT NULL THEN 'contact bounced'
+         WHEN s.workflow_status IN ('completed', 'failed', 'exited') THEN 'enrollment ended'
+         WHEN s.interrupt IN ('unsubscribed', 'complained', 'bounced')
+           THEN 'contact ' || s.interrupt
+         WHEN s.interrupt = 'replied' AND coalesce(
+           CAST(v.canvas_snapshot #>> '{{settings,stop_on_reply}}' AS boolean), true)
+           THEN 'contact replied'
          WHEN c.email IS NOT NULL AND EXISTS (
            SELECT 1 FROM suppressions s
            WHERE s.org_id = c.org_id AND lower(s.email) = lower(c.email))
@@ -90,6 +98,9 @@ WITH candidates AS (
   JOIN campaigns ca ON ca.org_id = o.org_id AND ca.id = o.campaign_id
   JOIN campaign_contacts cc ON cc.org_id = o.org_id AND cc.id = o.campaign_contact_id
   JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
+  LEFT JOIN campaign_workflow_states s ON s.org_id = o.org_id AND s.id = o.enrollment_id
+  LEFT JOIN campaign_versions v
+    ON v.org_id = s.org_id AND v.campaign_id = s.campaign_id AND v.version = s.version
   WHERE {which} AND o.status = 'queued' AND o.due_at <= now()
     AND ca.status = 'active' AND ca.deleted_at IS NULL
   ORDER BY o.due_at, o.id
@@ -161,6 +172,14 @@ FROM unnest(CAST(:ids AS uuid[]), CAST(:channels AS text[]), CAST(:senders AS uu
 JOIN campaign_contacts cc ON cc.org_id = :org_id AND cc.id = p.id
 JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
 ON CONFLICT DO NOTHING
+""")
+CANCEL_FOR_ENROLLMENTS = text("""
+UPDATE outbox_messages SET status = 'cancelled', last_error = :reason, lease_until = NULL
+WHERE enrollment_id = ANY(CAST(:ids AS uuid[])) AND status IN ('queued', 'awaiting_approval')
+""")
+STEP_OUTCOMES = text("""
+SELECT enrollment_id, step, status, last_error FROM outbox_messages
+WHERE enrollment_id = ANY(CAST(:ids AS uuid[]))
 """)
 CANCEL_QUEUED = text("""
 UPDATE outbox_messages SET status = 'cancelled', last_error = :reason, lease_until = NULL
@@ -327,6 +346,19 @@ async def enqueue(session: AsyncSession, params: dict[str, Any]) -> None:
 
 async def cancel_queued(session: AsyncSession, campaign_id: uuid.UUID, reason: str) -> None:
     await session.execute(CANCEL_QUEUED, {"campaign_id": campaign_id, "reason": reason})
+
+
+async def cancel_for_enrollments(
+    session: AsyncSession, enrollment_ids: Sequence[uuid.UUID], reason: str
+) -> None:
+    await session.execute(CANCEL_FOR_ENROLLMENTS, {"ids": list(enrollment_ids), "reason": reason})
+
+
+async def step_outcomes(
+    session: AsyncSession, enrollment_ids: Sequence[uuid.UUID]
+) -> Sequence[RowMapping]:
+    rows = await session.execute(STEP_OUTCOMES, {"ids": list(enrollment_ids)})
+    return rows.mappings().all()
 
 
 async def decide(

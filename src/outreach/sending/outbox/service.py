@@ -2,7 +2,7 @@
 it sends), and the writes of planning, approval and cancellation (`queue` holds them all)."""
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -37,8 +37,27 @@ async def get_message(session: AsyncSession, message_id: uuid.UUID) -> OutboxMes
 
 
 async def enqueue(session: AsyncSession, params: dict[str, Any]) -> None:
-    """Queue first touches (one per contact and step; a repeat is ignored)."""
+    """Queue messages (one per contact and step; a repeat is ignored)."""
     await queue.enqueue(session, params)
+
+
+async def cancel_for_enrollments(
+    session: AsyncSession, enrollment_ids: Sequence[uuid.UUID], reason: str
+) -> None:
+    """Cancel the pending messages (queued, awaiting approval) of these enrollments: their
+    walks ended. A message being sent is left to finish."""
+    if enrollment_ids:
+        await queue.cancel_for_enrollments(session, enrollment_ids, reason)
+
+
+async def step_outcomes(
+    session: AsyncSession, enrollment_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], tuple[str, str | None]]:
+    """The status and last error of each message of these enrollments, by (enrollment, step)."""
+    if not enrollment_ids:
+        return {}
+    rows = await queue.step_outcomes(session, enrollment_ids)
+    return {(r["enrollment_id"], r["step"]): (r["status"], r["last_error"]) for r in rows}
 
 
 async def cancel_queued(session: AsyncSession, campaign_id: uuid.UUID, reason: str) -> None:

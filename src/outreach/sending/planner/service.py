@@ -1,22 +1,19 @@
 """The planner: starts an active campaign's contacts within its lead limits.
 
-Each started contact gets its channel (allocation and tier, see channels.py) and its first
-touch: an outbox message for email and SMS (awaiting approval in a co-pilot campaign), or a
-task for the campaign owner with the rendered message for LinkedIn, a call or a letter. The
+Each started contact gets its channel (allocation and tier, see channels.py) and is enrolled in
+the campaign's sequence; the engine then walks the new enrollments in the same transaction, so
+a plan still puts the first touches in the outbox (awaiting approval in a co-pilot campaign) or
+in the owner's tasks (LinkedIn, a call, a letter, with the rendered message) at once. The
 campaign row is locked while planning (`FOR UPDATE SKIP LOCKED`), so any number of processes
-may run the planner; a contact is started once (`started_at`), and the outbox and task tables
-allow one first touch per contact.
+may run the planner; a contact is started once (`started_at`) and enrolled once.
 """
 
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import partial
 
 from sqlalchemy import RowMapping, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
@@ -26,22 +23,16 @@ from outreach.jobs.runs import (
     for_each_org,
     with_failures,
 )
-from outreach.kit.locks import advisory_xact_lock
 from outreach.kit.tenancy import org_session
-from outreach.models import Campaign, MessageTemplate, Sender
-from outreach.sending.outbox import service as outbox
+from outreach.models import Campaign, MessageTemplate
 from outreach.sending.planner.channels import ChannelAssigner, Reachability
-from outreach.sending.planner.linkedin import LinkedInSlots
-from outreach.sending.transports.messages import RenderFailed, personalization_of, render_content
 from outreach.tasks import service as tasks_service
-from outreach.templates.compose import Composer, MessageText
-from outreach.templates.rendering import Renderer
-from outreach.templates.sandbox import TemplateLimitExceeded
+from outreach.workflows.engine.clock import Clock, SystemClock
+from outreach.workflows.engine.service import EngineContext, execute_new, template_for
+from outreach.workflows.enrollments.service import enroll
+from outreach.workflows.versions.service import ensure_published, graph_of
 
 log = logging.getLogger(__name__)
-
-OUTBOX_CHANNELS = ("email", "sms")
-TASK_KINDS = {"voice": "call", "mail": "letter"}
 
 # A stored zone this server does not know counts as none (known_zone, migration 0005_tz).
 STARTED = text("""
@@ -101,31 +92,6 @@ class _Plan:
         self.errors.append(error)
 
 
-async def default_sender(session: AsyncSession, org_id: uuid.UUID, settings: Settings) -> Sender:
-    """The organization's oldest SMTP sender, else its system sender (created on first use),
-    which sends through OUTREACH_SMTP_URL or, locally, the mail catcher."""
-    query = select(Sender).order_by(Sender.transport.desc(), Sender.created_at, Sender.id).limit(1)
-    found = (await session.execute(query.where(Sender.transport == "smtp"))).scalar_one_or_none()
-    if found is not None:
-        return found
-    await session.execute(
-        insert(Sender)
-        .values(
-            org_id=org_id, from_email=settings.mail_from, from_name="outreach", transport="system"
-        )
-        .on_conflict_do_nothing()
-    )
-    return (await session.execute(query.where(Sender.transport == "system"))).scalar_one()
-
-
-def _template_for(campaign: Campaign, ab_variant: str | None) -> uuid.UUID | None:
-    if campaign.is_ab_test:
-        return (
-            campaign.variant_a_template_id if ab_variant == "A" else campaign.variant_b_template_id
-        )
-    return campaign.template_id
-
-
 def _has_templates(campaign: Campaign) -> bool:
     if campaign.is_ab_test:
         return bool(campaign.variant_a_template_id and campaign.variant_b_template_id)
@@ -143,6 +109,7 @@ async def plan_campaign(
     *,
     only: Sequence[uuid.UUID] | None = None,
     approved: bool = False,
+    clock: Clock | None = None,
 ) -> PlanResult:
     """Starts the campaign's next contacts (or only those of `only`), within its limits.
     Messages of a co-pilot campaign wait for approval unless a person `approved` them."""
@@ -161,7 +128,7 @@ async def plan_campaign(
         if room <= 0:
             result.limit_reached = "total"
             return result
-    if not _has_templates(campaign):
+    if not _has_templates(campaign) and await _sends_campaign_templates(session, campaign):
         campaign.last_error = "No message template: set the campaign's template to start sending"
         return result
     params: dict[str, object] = {"campaign_id": campaign.id, "limit": room}
@@ -188,97 +155,31 @@ async def plan_campaign(
         },
         started,
     )
-    sender = None
-    if campaign.sender_id is not None:
-        sender = await session.get(Sender, campaign.sender_id)
-    if sender is None:
-        sender = await default_sender(session, campaign.org_id, settings)
+    ctx = EngineContext.for_settings(settings, clock or SystemClock())
+    now = ctx.clock.now()
     templates = await _templates(session, campaign)
-    slots = await _linkedin_slots(session, campaign.owner_id)
+    # A contact whose LinkedIn touch has no slot yet is not started: the engine gives out the
+    # same slots, in the same order, when it walks the contacts started here.
+    slots = await tasks_service.linkedin_slots(session, campaign.owner_id, now)
 
-    plan, enqueue, tasks = _Plan(), _Plan(), []
-    renderer = Renderer(settings.template_render_seconds)
-    composer = Composer(renderer.seconds)
-    senders: list[uuid.UUID | None] = []
-    now = datetime.now(UTC)
+    plan, enrolled = _Plan(), []
     for row in candidates:
         channel = assigner.assign(_reach(row))
-        template_id = _template_for(campaign, row["ab_variant"])
+        template_id = template_for(campaign, row["ab_variant"])
         if channel is None:
             plan.add(row["id"], None, None, "no allocated channel can reach this contact")
             result.unreachable += 1
             continue
-        if channel in OUTBOX_CHANNELS:
-            enqueue.add(row["id"], channel, template_id, None)
-            senders.append(sender.id if channel == "email" else None)
-            plan.add(row["id"], channel, template_id, None)
-            continue
-        template = templates.get(template_id) if template_id else None
-        kind = TASK_KINDS.get(channel) or (
-            template.linkedin_kind if template and template.linkedin_kind else "connection_request"
-        )
-        due_at = slots.take(kind) if channel == "linkedin" else now
-        if due_at is None:
-            assigner.unassign(channel)
-            result.held += 1
-            continue
-        content = MessageText(
-            template.subject if template else None,
-            template.body_text if template else None,
-            template.body_html if template else None,
-        )
-        personalization = personalization_of(
-            row, sender_name=sender.from_name or sender.from_email, campaign_name=campaign.name
-        )
-        try:
-            rendered = await renderer.run(
-                partial(render_content, content, personalization, composer)
-            )
-        except (RenderFailed, TemplateLimitExceeded) as exc:
-            plan.add(row["id"], channel, template_id, str(exc))
-            result.unreachable += 1
-            continue
-        tasks.append(
-            {
-                "org_id": campaign.org_id,
-                "campaign_id": campaign.id,
-                "campaign_contact_id": row["id"],
-                "owner_id": campaign.owner_id,
-                "channel": channel,
-                "kind": kind,
-                "template_id": template_id,
-                "subject": rendered.subject,
-                "body": rendered.body_text or "",
-                "due_at": due_at,
-                "enrollment_id": None,
-                "step": "message",
-            }
-        )
+        if channel == "linkedin":
+            template = templates.get(template_id) if template_id else None
+            kind = template.linkedin_kind if template and template.linkedin_kind else None
+            if slots.take(kind or "connection_request") is None:
+                assigner.unassign(channel)
+                result.held += 1
+                continue
         plan.add(row["id"], channel, template_id, None)
+        enrolled.append(row["id"])
 
-    if enqueue.ids:
-        await outbox.enqueue(
-            session,
-            {
-                "org_id": campaign.org_id,
-                "campaign_id": campaign.id,
-                "status": "awaiting_approval"
-                if campaign.permission_mode == "co_pilot"
-                else "queued",
-                "campaign_tz": campaign.timezone,
-                "days": campaign.send_days,
-                "start": campaign.send_start,
-                "end": campaign.send_end,
-                "ids": enqueue.ids,
-                "channels": enqueue.channels,
-                "senders": senders,
-                "templates": enqueue.templates,
-                "enrollments": [None] * len(enqueue.ids),
-                "steps": ["message"] * len(enqueue.ids),
-            },
-        )
-    if tasks:
-        await tasks_service.create_first_touches(session, tasks)
     if plan.ids:
         await session.execute(
             MARK_STARTED,
@@ -289,13 +190,22 @@ async def plan_campaign(
                 "errors": plan.errors,
             },
         )
+    new_states = await enroll(session, campaign, enrolled, now)
+    executed = await execute_new(session, ctx, campaign.org_id, new_states)
     result.started = len(plan.ids)
-    result.queued = len(enqueue.ids)
-    result.tasks = len(tasks)
+    result.queued = executed.queued
+    result.tasks = executed.tasks
     for channel in plan.channels:
         if channel:
             result.by_channel[channel] = result.by_channel.get(channel, 0) + 1
     return result
+
+
+async def _sends_campaign_templates(session: AsyncSession, campaign: Campaign) -> bool:
+    """Whether the campaign's published graph has a step that sends the campaign's own
+    template (the default graph's `message`): without one, a campaign needs no template."""
+    graph = await graph_of(session, campaign.id, await ensure_published(session, campaign))
+    return any(node.type == "message" for node in graph.nodes.values())
 
 
 async def _templates(session: AsyncSession, campaign: Campaign) -> dict[uuid.UUID, MessageTemplate]:
@@ -312,17 +222,6 @@ async def _templates(session: AsyncSession, campaign: Campaign) -> dict[uuid.UUI
         return {}
     rows = await session.execute(select(MessageTemplate).where(MessageTemplate.id.in_(ids)))
     return {t.id: t for t in rows.scalars()}
-
-
-async def _linkedin_slots(session: AsyncSession, owner_id: uuid.UUID) -> LinkedInSlots:
-    # One planner at a time per owner: the owner's LinkedIn account is one rate limit.
-    await advisory_xact_lock(session, f"linkedin:{owner_id}")
-    planned = await session.execute(
-        text("""SELECT kind, due_at FROM tasks WHERE owner_id = :owner AND channel = 'linkedin'
-                  AND due_at > now() - interval '30 days'"""),
-        {"owner": owner_id},
-    )
-    return LinkedInSlots(((row.kind, row.due_at) for row in planned), datetime.now(UTC))
 
 
 @dataclass

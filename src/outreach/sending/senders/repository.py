@@ -6,6 +6,7 @@ from typing import Any
 
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,3 +96,16 @@ async def _flush(session: AsyncSession) -> None:
         if isinstance(orig, UniqueViolation) and orig.diag.constraint_name == FROM_EMAIL_INDEX:
             raise FromEmailTaken from exc
         raise
+
+
+async def default_sender(session: AsyncSession, org_id: uuid.UUID, mail_from: str) -> Sender:
+    query = select(Sender).order_by(Sender.transport.desc(), Sender.created_at, Sender.id).limit(1)
+    found = (await session.execute(query.where(Sender.transport == "smtp"))).scalar_one_or_none()
+    if found is not None:
+        return found
+    await session.execute(
+        insert(Sender)
+        .values(org_id=org_id, from_email=mail_from, from_name="outreach", transport="system")
+        .on_conflict_do_nothing()
+    )
+    return (await session.execute(query.where(Sender.transport == "system"))).scalar_one()

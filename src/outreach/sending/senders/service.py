@@ -217,3 +217,9 @@ async def check_sender(
         return ConnectionCheckOut(ok=False, stage="connect", detail=str(exc)), allowance
     result = await check_connection(server)
     return ConnectionCheckOut.model_validate(result, from_attributes=True), allowance
+
+
+async def default_sender(session: AsyncSession, org_id: uuid.UUID, settings: Settings) -> Sender:
+    """The organization's oldest SMTP sender, else its system sender (created on first use),
+    which sends through OUTREACH_SMTP_URL or, locally, the mail catcher."""
+    return await repository.default_sender(session, org_id, settings.mail_from)

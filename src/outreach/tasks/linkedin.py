@@ -1,6 +1,7 @@
 """LinkedIn's limits for a person's account: 100 connection requests a week, 50 InMails a month,
-15 minutes between two messages. The planner gives each LinkedIn task the first slot these
-allow, counting the owner's tasks already planned; a slot too far ahead is not planned yet."""
+15 minutes between two messages. Each LinkedIn task (the planner's and the sequences') gets the
+first slot these allow, counting the owner's tasks already planned; a slot too far ahead is not
+planned yet."""
 
 import bisect
 from collections.abc import Iterable

@@ -1,0 +1,206 @@
+"""The one writer of `campaign_workflow_states`: enrollment, the engine's claims and the
+batches of state changes it writes back, pause and resume of a campaign's walks.
+
+Every statement is set-based (a batch of states is one statement), and every workflow time is
+the engine's clock value, passed as a parameter.
+"""
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+INSERT_STATES = text("""
+-- name: insert-states (one state per campaign contact: a repeat does nothing)
+INSERT INTO campaign_workflow_states (org_id, campaign_id, campaign_contact_id, version,
+  current_node_id, workflow_status, max_retries, started_at, next_execution_at)
+SELECT :org_id, :campaign_id, p.id, :version, :node, 'running', :max_retries, :now, :now
+FROM unnest(CAST(:ids AS uuid[])) AS p (id)
+ON CONFLICT (org_id, campaign_contact_id) DO NOTHING
+RETURNING id
+""")
+
+# What a claimed state needs to be walked: the state, its campaign contact and person.
+_CLAIM = """
+SELECT s.id, s.campaign_id, s.campaign_contact_id, s.version, s.current_node_id,
+  s.workflow_status, s.execution_path, s.workflow_variables, s.wait_until, s.wait_for_event,
+  s.wait_started_at, s.interrupt, s.retry_count, s.max_retries, s.assigned_variant, s.variants,
+  s.variant_assigned_at, s.started_at, s.last_error,
+  cc.contact_id, cc.channel, cc.ab_variant,
+  c.email, c.first_name, c.last_name, c.company_name, c.title, c.linkedin_url, c.phone,
+  c.custom_fields, c.lead_tier
+FROM campaign_workflow_states s
+JOIN campaign_contacts cc ON cc.org_id = s.org_id AND cc.id = s.campaign_contact_id
+JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
+WHERE {which}
+ORDER BY s.next_execution_at, s.id
+LIMIT :limit
+FOR UPDATE OF s SKIP LOCKED
+"""
+# -- name: claim-due (locks the states until the caller's transaction ends)
+CLAIM_DUE = text(
+    _CLAIM.format(
+        which="s.workflow_status IN ('running', 'waiting') AND s.next_execution_at <= :now"
+    )
+)
+# -- name: claim-these (the planner's new enrollments, walked in its own transaction)
+CLAIM_THESE = text(
+    _CLAIM.format(which="s.id = ANY(CAST(:ids AS uuid[])) AND s.workflow_status = 'running'")
+)
+
+# -- name: claim-due-these (one walk of a failed batch, if still due and not taken meanwhile)
+CLAIM_DUE_THESE = text(
+    _CLAIM.format(
+        which="s.id = ANY(CAST(:ids AS uuid[])) AND s.workflow_status IN ('running', 'waiting') "
+        "AND s.next_execution_at <= :now"
+    )
+)
+
+# A walk whose execution raised: tried again later (a minute, doubling), `failed` once its
+# retries are spent.
+NOTE_FAILURE = text("""
+UPDATE campaign_workflow_states SET
+  retry_count = least(retry_count + 1, max_retries),
+  last_error = :error,
+  workflow_status = CASE WHEN retry_count >= max_retries THEN 'failed' ELSE workflow_status END,
+  completed_at = CASE WHEN retry_count >= max_retries THEN :now END,
+  next_execution_at = CASE WHEN retry_count >= max_retries THEN NULL
+    ELSE CAST(:now AS timestamptz) + interval '1 minute' * power(2, retry_count) END
+WHERE id = :id AND workflow_status IN ('running', 'waiting')
+""")
+
+WRITE_STATES = text("""
+-- name: write-states (a batch of walked states, one statement)
+UPDATE campaign_workflow_states s SET
+  current_node_id = u.current_node_id,
+  workflow_status = u.workflow_status,
+  paused_status = u.paused_status,
+  execution_path = s.execution_path || CAST(u.appended AS text[]),
+  workflow_variables = u.workflow_variables,
+  wait_until = u.wait_until,
+  wait_for_event = u.wait_for_event,
+  wait_started_at = u.wait_started_at,
+  interrupt = CASE WHEN u.interrupt_seen THEN NULL ELSE s.interrupt END,
+  retry_count = u.retry_count,
+  assigned_variant = u.assigned_variant,
+  variants = u.variants,
+  variant_assigned_at = u.variant_assigned_at,
+  last_executed_at = :now,
+  next_execution_at = u.next_execution_at,
+  completed_at = u.completed_at,
+  exit_reason = u.exit_reason,
+  last_error = u.last_error
+FROM jsonb_to_recordset(CAST(:states AS jsonb)) AS u (
+  id uuid, current_node_id text, workflow_status text, paused_status text, appended text[],
+  workflow_variables jsonb, wait_until timestamptz, wait_for_event text,
+  wait_started_at timestamptz, interrupt_seen boolean, retry_count integer,
+  assigned_variant text, variants jsonb, variant_assigned_at timestamptz,
+  next_execution_at timestamptz, completed_at timestamptz, exit_reason text, last_error text)
+WHERE s.id = u.id
+""")
+
+PAUSE = text("""
+-- name: pause-campaign
+UPDATE campaign_workflow_states SET paused_status = workflow_status, workflow_status = 'paused'
+WHERE campaign_id = :campaign_id AND workflow_status IN ('running', 'waiting')
+RETURNING id, campaign_contact_id, current_node_id
+""")
+RESUME = text("""
+-- name: resume-campaign (due now: the engine looks again at where each walk was)
+UPDATE campaign_workflow_states SET workflow_status = paused_status, paused_status = NULL,
+  next_execution_at = :now
+WHERE campaign_id = :campaign_id AND workflow_status = 'paused'
+RETURNING id, campaign_contact_id, current_node_id
+""")
+
+# Raised only by the statement triggers; lowered here after a pass, to when the organization
+# next has a due walk (one step down the partial index, however many states wait).
+NOTE_NEXT_DUE = text("""
+UPDATE tenant_directory SET workflow_due_at = (
+  SELECT min(next_execution_at) FROM campaign_workflow_states
+  WHERE workflow_status IN ('running', 'waiting'))
+WHERE id = :org_id
+""")
+
+
+async def insert_states(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    version: int,
+    node: str,
+    campaign_contact_ids: Sequence[uuid.UUID],
+    max_retries: int,
+    now: datetime,
+) -> list[uuid.UUID]:
+    """New running states, due `now`; answers the ids of those created (not the repeats)."""
+    rows = await session.execute(
+        INSERT_STATES,
+        {
+            "org_id": org_id,
+            "campaign_id": campaign_id,
+            "version": version,
+            "node": node,
+            "max_retries": max_retries,
+            "now": now,
+            "ids": list(campaign_contact_ids),
+        },
+    )
+    return list(rows.scalars())
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[RowMapping]:
+    """Up to `limit` states due at `now`, locked (others' locked states are skipped)."""
+    return (await session.execute(CLAIM_DUE, {"now": now, "limit": limit})).mappings().all()
+
+
+async def claim_states(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[RowMapping]:
+    """These running states, locked."""
+    params = {"ids": list(ids), "limit": len(ids)}
+    return (await session.execute(CLAIM_THESE, params)).mappings().all()
+
+
+async def claim_due_these(
+    session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime
+) -> Sequence[RowMapping]:
+    params = {"ids": list(ids), "now": now, "limit": len(ids)}
+    return (await session.execute(CLAIM_DUE_THESE, params)).mappings().all()
+
+
+async def note_failure(
+    session: AsyncSession, state_id: uuid.UUID, error: str, now: datetime
+) -> None:
+    await session.execute(NOTE_FAILURE, {"id": state_id, "error": error[:1000], "now": now})
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+async def write_states(session: AsyncSession, states: list[dict[str, Any]], now: datetime) -> None:
+    """Each state's new values (the keys of WRITE_STATES' record), in one statement."""
+    if states:
+        await session.execute(WRITE_STATES, {"states": _json(states), "now": now})
+
+
+async def pause_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Sequence[RowMapping]:
+    """Every live walk of the campaign paused (its status kept); answers them."""
+    return (await session.execute(PAUSE, {"campaign_id": campaign_id})).mappings().all()
+
+
+async def resume_campaign(
+    session: AsyncSession, campaign_id: uuid.UUID, now: datetime
+) -> Sequence[RowMapping]:
+    """The campaign's paused walks back to their status, due `now`; answers them."""
+    return (
+        (await session.execute(RESUME, {"campaign_id": campaign_id, "now": now})).mappings().all()
+    )
+
+
+async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await session.execute(NOTE_NEXT_DUE, {"org_id": org_id})

@@ -1,0 +1,47 @@
+"""Enrollment and a campaign's pause and resume, as the planner, the campaigns and the
+enrollment routes use them."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.models import Campaign
+from outreach.workflows.enrollments import repository
+from outreach.workflows.versions.service import ensure_published, graph_of
+
+
+async def enroll(
+    session: AsyncSession,
+    campaign: Campaign,
+    campaign_contact_ids: Sequence[uuid.UUID],
+    now: datetime,
+) -> list[uuid.UUID]:
+    """Each of these campaign contacts enrolled on the campaign's latest published version (the
+    draft is published first if it changed), at its trigger node, running, due `now`. A contact
+    already enrolled keeps its walk. Answers the ids of the new states."""
+    if not campaign_contact_ids:
+        return []
+    version = await ensure_published(session, campaign)
+    graph = await graph_of(session, campaign.id, version)
+    return await repository.insert_states(
+        session,
+        org_id=campaign.org_id,
+        campaign_id=campaign.id,
+        version=version,
+        node=graph.start,
+        campaign_contact_ids=campaign_contact_ids,
+        max_retries=graph.settings.max_retries,
+        now=now,
+    )
+
+
+async def pause_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> int:
+    """Every running or waiting walk of the campaign paused; answers how many."""
+    return len(await repository.pause_campaign(session, campaign_id))
+
+
+async def resume_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> int:
+    """The campaign's paused walks resumed where they were, due `now`; answers how many."""
+    return len(await repository.resume_campaign(session, campaign_id, now))
