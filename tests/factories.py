@@ -2,13 +2,14 @@
 servers on loopback (an SMTP sink); the planner and send loop run as the scheduler would."""
 
 import asyncio
+import itertools
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, TypeVar
@@ -33,6 +34,9 @@ from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
 from outreach.sending.secrets import sender_secrets
 from outreach.tracking.tokens import TrackingSigner
+from outreach.workflows.engine.clock import MovableClock
+from outreach.workflows.engine.service import EngineContext, run_org
+from outreach.workflows.enrollments.service import enroll
 from outreach.workflows.versions import repository as versions_repository
 from outreach.workflows.versions import service as versions_service
 
@@ -525,3 +529,72 @@ def contact_rows(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[st
             (campaign_id,),
         )
         return cursor.fetchall()
+
+
+def canvas(
+    nodes: list[tuple[str, str, dict[str, Any]]], edges: list[tuple[str, ...]]
+) -> dict[str, Any]:
+    """A sequence's canvas: nodes as (id, type, config), edges as (source, target) or
+    (source, target, type)."""
+    return {
+        "nodes": [
+            {"id": node_id, "type": kind, "data": {"label": node_id, "config": config}}
+            for node_id, kind, config in nodes
+        ],
+        "edges": [
+            {"id": f"{edge[0]}-{edge[1]}", "source": edge[0], "target": edge[1]}
+            | ({"type": edge[2]} if len(edge) > 2 else {})
+            for edge in edges
+        ],
+    }
+
+
+def chain(*nodes: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    """A straight sequence: each node followed by the next."""
+    ids = [node[0] for node in nodes]
+    return canvas(list(nodes), list(itertools.pairwise(ids)))
+
+
+@dataclass
+class Walker:
+    """The workflow engine run in the test with a clock the test moves."""
+
+    settings: Settings
+    urls: DatabaseUrls
+    clock: MovableClock = field(default_factory=MovableClock)
+
+    def context(self) -> EngineContext:
+        return EngineContext.for_settings(self.settings, self.clock)
+
+    def enroll(self, org: Org, campaign_id: str, members: list[str]) -> list[uuid.UUID]:
+        """These campaign contacts enrolled at the clock's time."""
+
+        async def work(session: AsyncSession) -> list[uuid.UUID]:
+            campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id))
+            assert campaign is not None
+            ids = [uuid.UUID(m) for m in members]
+            return await enroll(session, campaign, ids, self.clock.now())
+
+        return in_org(self.urls, org, work)
+
+    def walk(self, org: Org, batch_size: int = 500) -> int:
+        """One engine run over the organization; answers the node executions."""
+
+        async def job(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+            return await run_org(sessionmaker, self.context(), org.id, batch_size=batch_size)
+
+        return run_job(self.urls, job)
+
+    def later(self, org: Org, by: timedelta) -> int:
+        """The clock moved on by `by`, then one engine run."""
+        self.clock.advance(by)
+        return self.walk(org)
+
+
+def record(urls: DatabaseUrls, org: Org, *events: NewEvent) -> None:
+    """Events recorded as the tracking endpoints and inbound parsers record them."""
+
+    async def work(session: AsyncSession) -> None:
+        await record_events(session, org.id, list(events))
+
+    in_org(urls, org, work)

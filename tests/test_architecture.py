@@ -122,6 +122,8 @@ OWNED_WRITES = {
     "INSERT INTO tasks": "tasks",
     "INSERT INTO campaign_ab_test_results": "workflows/splits",
     "UPDATE campaign_ab_test_results": "workflows/splits",
+    "INSERT INTO campaign_workflow_states": "workflows/enrollments",
+    "UPDATE campaign_workflow_states": "workflows/enrollments",
 }
 
 
