@@ -26,6 +26,7 @@ from tests.factories import (
     contact_rows,
     create_sender,
     create_template,
+    failing_writes,
     ok,
     publish_canvas,
     ready_campaign,
@@ -486,3 +487,31 @@ def test_two_engines_run_every_step_of_every_contact_exactly_once(
         "enrollment_completed": 120,
     }
     assert {s["workflow_status"] for s in states(as_owner, campaign_id)} == {"completed"}
+
+
+def test_a_walk_that_keeps_failing_fails_alone_after_its_retries(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    database_urls: DatabaseUrls,
+    mail_sink: MailSink,
+    walker: Walker,
+) -> None:
+    campaign_id, members = sequence_campaign(
+        client, org, as_owner, database_urls, mail_sink, reply_graph(client, org)
+    )
+    bad, good = walker.enroll(org, campaign_id, members)
+    # every write of the bad walk fails, except the engine's note of the failure itself
+    with failing_writes(
+        as_owner, "campaign_workflow_states", f"NEW.id = '{bad}' AND NEW.retry_count = 0"
+    ):
+        walker.walk(org)
+        by_id = {s["id"]: s for s in states(as_owner, campaign_id)}
+        assert by_id[good]["workflow_status"] == "waiting"  # the other walk went on
+        assert by_id[bad]["retry_count"] == 1
+        assert "injected failure" in by_id[bad]["last_error"]
+        for _ in range(3):  # max_retries: 3
+            walker.later(org, timedelta(minutes=10))
+    failed = {s["id"]: s for s in states(as_owner, campaign_id)}[bad]
+    assert failed["workflow_status"] == "failed"
+    assert "injected failure" in failed["last_error"]
