@@ -131,6 +131,16 @@ def test_a_receiver_with_another_secret_refuses_the_signature(received: HookServ
     assert received.received[0].verified is None
 
 
+@pytest.mark.parametrize("secret", ["", "whsec_", "whsec_abcde"])
+def test_a_secret_that_is_not_a_standard_webhooks_secret_sends_nothing(
+    received: HookServer, secret: str
+) -> None:
+    result = call(f"{received.url}/ok", secret=secret)
+    assert (result.ok, result.retryable) == (False, False)
+    assert "signing secret" in (result.error or "")
+    assert received.received == []
+
+
 # -- answers and retries -----------------------------------------------------------------
 
 
