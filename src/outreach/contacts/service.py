@@ -449,10 +449,14 @@ async def _change_each(
     return results
 
 
-def _first_error(exc: ValidationError, prefix: str) -> FieldError:
+def _first_error(exc: ValidationError, prefix: str | None = None) -> FieldError:
+    """The first of pydantic's errors in the API's vocabulary, its message saying where."""
     error = field_error(dict(exc.errors()[0]))
-    path = prefix if error.field == "body" else f"{prefix}.{error.field}"
-    return replace(error, field=path)
+    if prefix is None:
+        path = error.field
+    else:
+        path = prefix if error.field == "body" else f"{prefix}.{error.field}"
+    return FieldError(path, error.code, f"{path}: {error.message}")
 
 
 async def change_tags(
@@ -518,7 +522,7 @@ def _person_field_change(name: str, value: Any) -> _Change | FieldError:
     try:
         checked = ContactFields.model_validate({name: value})
     except ValidationError as exc:
-        return _first_error(exc, "value")
+        return _first_error(exc)
     new = getattr(checked, name)
 
     def change(contact: Contact) -> dict[str, Any]:
