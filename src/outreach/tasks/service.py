@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_owner_or_manager
 from outreach.auth.tokens import Principal
-from outreach.campaigns.service import require_running
 from outreach.errors import Conflict, ValidationFailed, not_found
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
@@ -24,6 +23,9 @@ EVENT_OF_CHANNEL = {
     "voice": EventType.CALL_COMPLETED,
     "mail": EventType.LETTER_SENT,
 }
+# The statuses in which a campaign's outreach goes on (campaigns.rules' active and paused),
+# spelled here because campaigns calls tasks (to cancel them) and so tasks may not import it.
+RUNNING = frozenset({"active", "paused"})
 # Recorded under this provider with the task's id, so a task is recorded once however often
 # its completion is retried.
 TASK_PROVIDER = "task"
@@ -104,6 +106,17 @@ def _require_open(status: str) -> None:
         raise Conflict("TASK_NOT_OPEN", f"Task is {status}", "Only an open task can be closed.")
 
 
+def require_running(status: str) -> None:
+    """A task done or a message approved (approvals) goes ahead only while its campaign runs:
+    a draft has not started, and a completed campaign has stopped its outreach."""
+    if status not in RUNNING:
+        raise Conflict(
+            "CAMPAIGN_NOT_ACTIVE",
+            f"Campaign is {status}",
+            "Only the tasks and messages of an active or paused campaign can go ahead.",
+        )
+
+
 async def _get(session: AsyncSession, task_id: uuid.UUID, *, for_update: bool = False) -> TaskRow:
     row = await repository.get_task(session, task_id, for_update=for_update)
     if row is None:
@@ -119,6 +132,11 @@ def task_out(row: TaskRow) -> TaskOut:
         contact=TaskContactOut.model_validate(row.contact),
         **{field: getattr(task, field) for field in fields},
     )
+
+
+async def cancel_open_tasks(session: AsyncSession, campaign_id: uuid.UUID) -> None:
+    """A completed campaign's open tasks are cancelled with it (its outreach has stopped)."""
+    await repository.cancel_open_tasks(session, campaign_id)
 
 
 async def create_first_touches(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:
