@@ -25,6 +25,7 @@ from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.events.service import NewEvent, record_events
 from outreach.kit.dburls import libpq_url
+from outreach.kit.tenancy import org_session
 from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
 from outreach.sending.secrets import sender_secrets
@@ -238,10 +239,8 @@ async def record_concurrently(
 
     async def writer(batches: list[list[NewEvent]]) -> None:
         for batch in batches:
-            async with sessionmaker() as session:
-                session.info["org_id"] = org_id
-                async with session.begin():
-                    await record_events(session, org_id, batch)
+            async with org_session(sessionmaker, org_id) as session, session.begin():
+                await record_events(session, org_id, batch)
 
     batches = [events[i : i + 25] for i in range(0, len(events), 25)]
     await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
