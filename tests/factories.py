@@ -28,8 +28,6 @@ from outreach.kit.dburls import libpq_url
 from outreach.kit.tenancy import org_session
 from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
-from outreach.sending.secrets import sender_secrets
-from outreach.tracking.tokens import TrackingSigner
 
 
 def production_settings(settings: Settings, **changes: Any) -> Settings:
@@ -378,12 +376,7 @@ class Engine:
             await engine.dispose()
 
     def context(self) -> SendingContext:
-        return SendingContext(
-            settings=self.settings,
-            dsn=libpq_url(self.urls.app),
-            signer=TrackingSigner(self.settings.tracking_secrets),
-            secrets=sender_secrets(tuple(self.settings.sender_secret_keys)),
-        )
+        return SendingContext.from_settings(self.settings, libpq_url(self.urls.app))
 
     def plan(self, org: Org) -> int:
         """One planning run over the organization; answers how many contacts it started."""
