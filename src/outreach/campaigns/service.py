@@ -21,7 +21,6 @@ from outreach.campaigns.rules import (
     TEMPLATE_CHANNELS,
     TRANSITIONS,
     Action,
-    CampaignStatus,
     Channel,
     allocation_error,
     percentage,
@@ -38,6 +37,7 @@ from outreach.errors import Conflict, FieldError, Forbidden, ValidationFailed, n
 from outreach.kit.keyset import key_after, page_by
 from outreach.kit.pagination import Page
 from outreach.models import Campaign
+from outreach.models.campaign import CampaignStatus
 from outreach.models.campaign_contact import CONTACT_STATUSES
 from outreach.sending.outbox import service as outbox
 from outreach.tasks import service as tasks

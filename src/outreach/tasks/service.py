@@ -13,6 +13,7 @@ from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.kit.keyset import key_after, page_by
 from outreach.kit.pagination import Page
+from outreach.models.campaign import CampaignStatus
 from outreach.tasks import repository
 from outreach.tasks.repository import TaskFilters, TaskRow
 from outreach.tasks.schemas import TaskCompleteIn, TaskContactOut, TaskOut, TaskSkipIn
@@ -23,9 +24,6 @@ EVENT_OF_CHANNEL = {
     "voice": EventType.CALL_COMPLETED,
     "mail": EventType.LETTER_SENT,
 }
-# The statuses in which a campaign's outreach goes on (campaigns.rules' active and paused),
-# spelled here because campaigns calls tasks (to cancel them) and so tasks may not import it.
-RUNNING = frozenset({"active", "paused"})
 # Recorded under this provider with the task's id, so a task is recorded once however often
 # its completion is retried.
 TASK_PROVIDER = "task"
@@ -107,9 +105,10 @@ def _require_open(status: str) -> None:
 
 
 def require_running(status: str) -> None:
-    """A task done or a message approved (approvals) goes ahead only while its campaign runs:
-    a draft has not started, and a completed campaign has stopped its outreach."""
-    if status not in RUNNING:
+    """A task done or a message approved goes ahead only while its campaign runs: a draft has
+    not started, and a completed campaign has stopped its outreach. Here rather than in
+    campaigns, which calls tasks (to cancel them); approvals applies it too."""
+    if status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
         raise Conflict(
             "CAMPAIGN_NOT_ACTIVE",
             f"Campaign is {status}",

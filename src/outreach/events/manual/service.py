@@ -10,13 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from outreach.auth.dependencies import require_owner_or_manager
 from outreach.auth.tokens import Principal
 from outreach.campaigns.repository import CampaignFacts
-from outreach.campaigns.rules import CONVERSION_TYPES, CampaignStatus, CampaignType
+from outreach.campaigns.rules import CONVERSION_TYPES, CampaignType
 from outreach.campaigns.service import campaign_read_only, get_campaign_facts
 from outreach.contacts import service as contacts_service
 from outreach.errors import FieldError, ValidationFailed
 from outreach.events.manual.schemas import ManualEventIn, ManualEventOut
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
+from outreach.models.campaign import CampaignStatus
 
 
 async def record_manual_event(
