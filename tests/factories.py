@@ -25,10 +25,9 @@ from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.events.service import NewEvent, record_events
 from outreach.kit.dburls import libpq_url
+from outreach.kit.tenancy import org_session
 from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
-from outreach.sending.secrets import sender_secrets
-from outreach.tracking.tokens import TrackingSigner
 
 
 def production_settings(settings: Settings, **changes: Any) -> Settings:
@@ -238,10 +237,8 @@ async def record_concurrently(
 
     async def writer(batches: list[list[NewEvent]]) -> None:
         for batch in batches:
-            async with sessionmaker() as session:
-                session.info["org_id"] = org_id
-                async with session.begin():
-                    await record_events(session, org_id, batch)
+            async with org_session(sessionmaker, org_id) as session, session.begin():
+                await record_events(session, org_id, batch)
 
     batches = [events[i : i + 25] for i in range(0, len(events), 25)]
     await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
@@ -379,12 +376,7 @@ class Engine:
             await engine.dispose()
 
     def context(self) -> SendingContext:
-        return SendingContext(
-            settings=self.settings,
-            dsn=libpq_url(self.urls.app),
-            signer=TrackingSigner(self.settings.tracking_secrets),
-            secrets=sender_secrets(tuple(self.settings.sender_secret_keys)),
-        )
+        return SendingContext.from_settings(self.settings, libpq_url(self.urls.app))
 
     def plan(self, org: Org) -> int:
         """One planning run over the organization; answers how many contacts it started."""

@@ -27,7 +27,7 @@ from outreach.kit.targets import TargetGuard
 from outreach.kit.tenancy import org_session
 from outreach.models import Sender
 from outreach.sending.outbox import queue
-from outreach.sending.secrets import InvalidToken, SenderSecrets
+from outreach.sending.secrets import InvalidToken, SenderSecrets, sender_secrets
 from outreach.sending.senders.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
 from outreach.sending.sms_provider.service import sms_account
 from outreach.sending.transports.base import Outcome, OutcomeKind, Transport, Unsendable
@@ -66,6 +66,19 @@ class SendingContext:
     rng: random.Random = field(default_factory=random.Random)
     # Set when the process stops: the message being sent is finished, the rest released.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, dsn: str, stopping: asyncio.Event | None = None
+    ) -> "SendingContext":
+        """The context with the settings' tracking signer and sender secrets."""
+        return cls(
+            settings=settings,
+            dsn=dsn,
+            signer=TrackingSigner(settings.tracking_secrets),
+            secrets=sender_secrets(tuple(settings.sender_secret_keys)),
+            stopping=asyncio.Event() if stopping is None else stopping,
+        )
 
     @property
     def renderer(self) -> Renderer:
