@@ -31,8 +31,6 @@ from outreach.kit.tenancy import org_session
 from outreach.models import Campaign
 from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
-from outreach.sending.secrets import sender_secrets
-from outreach.tracking.tokens import TrackingSigner
 from outreach.workflows.versions import repository as versions_repository
 from outreach.workflows.versions import service as versions_service
 
@@ -244,10 +242,8 @@ async def record_concurrently(
 
     async def writer(batches: list[list[NewEvent]]) -> None:
         for batch in batches:
-            async with sessionmaker() as session:
-                session.info["org_id"] = org_id
-                async with session.begin():
-                    await record_events(session, org_id, batch)
+            async with org_session(sessionmaker, org_id) as session, session.begin():
+                await record_events(session, org_id, batch)
 
     batches = [events[i : i + 25] for i in range(0, len(events), 25)]
     await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
@@ -523,12 +519,7 @@ class Engine:
             await engine.dispose()
 
     def context(self) -> SendingContext:
-        return SendingContext(
-            settings=self.settings,
-            dsn=libpq_url(self.urls.app),
-            signer=TrackingSigner(self.settings.tracking_secrets),
-            secrets=sender_secrets(tuple(self.settings.sender_secret_keys)),
-        )
+        return SendingContext.from_settings(self.settings, libpq_url(self.urls.app))
 
     def plan(self, org: Org) -> int:
         """One planning run over the organization; answers how many contacts it started."""
