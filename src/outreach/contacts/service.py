@@ -9,7 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.tokens import Principal
-from outreach.campaigns.rules import CampaignStatus, CampaignType, Channel
+from outreach.campaigns.rules import CampaignType, Channel
 from outreach.campaigns.service import get_campaign_facts, get_writable_campaign
 from outreach.contacts import repository
 from outreach.contacts.repository import Member, MemberFilters, identity_key
@@ -34,6 +34,7 @@ from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.kit.problems import FieldErrorOut, field_error
 from outreach.models import Campaign, CampaignContact, Contact
+from outreach.models.campaign import CampaignStatus
 from outreach.suppressions.repository import suppressed_emails
 from outreach.variants.service import assign_ab_variants
 
