@@ -51,6 +51,12 @@ def test_the_scheduler_adds_each_job_under_its_name(
 def test_the_send_loop_is_declared_a_continuous_job_idle_for_the_poll_interval(
     settings: Settings,
 ) -> None:
-    [loop] = [job for job in JOBS if isinstance(job, Loop)]
-    assert loop.name == "send_loop"
+    [loop] = [job for job in JOBS if isinstance(job, Loop) and job.name == "send_loop"]
     assert loop.idle(settings) == settings.send_poll_seconds
+
+
+def test_the_workflow_engine_is_declared_a_continuous_job_idle_for_a_second(
+    settings: Settings,
+) -> None:
+    [loop] = [job for job in JOBS if isinstance(job, Loop) and job.name == "workflow_engine"]
+    assert loop.idle(settings) == 1.0
