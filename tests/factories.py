@@ -6,6 +6,7 @@ import itertools
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.events.service import NewEvent, record_events
+from outreach.events.state import EventType
 from outreach.kit.dburls import libpq_url
 from outreach.kit.tenancy import org_session
 from outreach.models import Campaign
@@ -678,3 +680,45 @@ def record(urls: DatabaseUrls, org: Org, *events: NewEvent) -> None:
         await record_events(session, org.id, list(events))
 
     in_org(urls, org, work)
+
+
+def event(member: str, kind: EventType, at: datetime, **fields: Any) -> NewEvent:
+    """An event of the campaign contact `member` (its id as the API gives it)."""
+    return NewEvent(uuid.UUID(member), kind, at, **fields)
+
+
+def sequence_campaign(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    urls: DatabaseUrls,
+    sink: MailSink,
+    graph: dict[str, Any],
+    contacts: int = 2,
+) -> tuple[str, list[str]]:
+    """An active campaign sending through the sink, whose published sequence is `graph`."""
+    sender = create_sender(client, org, sink.port)
+    campaign = ready_campaign(client, org, as_owner, sender, contacts=contacts, activate=False)
+    publish_canvas(urls, org, campaign["id"], graph)
+    ok(act(client, org, campaign["id"], "activate"))
+    return campaign["id"], [str(row["id"]) for row in contact_rows(as_owner, campaign["id"])]
+
+
+def states(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[str, Any]]:
+    """The campaign's workflow states."""
+    with as_owner.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        cursor.execute(
+            "SELECT * FROM campaign_workflow_states WHERE campaign_id = %s ORDER BY id",
+            (campaign_id,),
+        )
+        return cursor.fetchall()
+
+
+def workflow_events(as_owner: psycopg.Connection, campaign_id: str) -> Counter[str]:
+    """How many workflow events of each type the campaign's walks logged."""
+    rows = as_owner.execute(
+        "SELECT event_type FROM engagement_events WHERE campaign_id = %s "
+        "AND enrollment_id IS NOT NULL",
+        (campaign_id,),
+    ).fetchall()
+    return Counter(row[0] for row in rows)

@@ -3,16 +3,14 @@ waits, waits on events, branches on tracking events, replies, out-of-office, pau
 bounces."""
 
 import asyncio
-import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
 
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
-from outreach.events.service import NewEvent
 from outreach.events.state import EventType
 from outreach.workflows.engine.service import run_org
 from tests.factories import (
@@ -24,21 +22,18 @@ from tests.factories import (
     canvas,
     chain,
     contact_rows,
-    create_sender,
     create_template,
+    event,
     failing_writes,
     ok,
-    publish_canvas,
-    ready_campaign,
     record,
+    sequence_campaign,
+    states,
+    workflow_events,
 )
 
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
-
-
-def event(member: str, kind: EventType, at: datetime, **fields: Any) -> NewEvent:
-    return NewEvent(uuid.UUID(member), kind, at, **fields)
 
 
 def email(node_id: str, template: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -60,43 +55,8 @@ def touches(client: TestClient, org: Org, n: int) -> list[dict[str, Any]]:
     ]
 
 
-def sequence_campaign(
-    client: TestClient,
-    org: Org,
-    as_owner: psycopg.Connection,
-    urls: DatabaseUrls,
-    sink: MailSink,
-    graph: dict[str, Any],
-    contacts: int = 2,
-) -> tuple[str, list[str]]:
-    """An active campaign sending through the sink, whose published sequence is `graph`."""
-    sender = create_sender(client, org, sink.port)
-    campaign = ready_campaign(client, org, as_owner, sender, contacts=contacts, activate=False)
-    publish_canvas(urls, org, campaign["id"], graph)
-    ok(act(client, org, campaign["id"], "activate"))
-    return campaign["id"], [str(row["id"]) for row in contact_rows(as_owner, campaign["id"])]
-
-
 def subjects(sink: MailSink) -> Counter[str]:
     return Counter(str(m["Subject"]).split(" for ")[0] for m in sink.messages)
-
-
-def states(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[str, Any]]:
-    with as_owner.cursor(row_factory=psycopg.rows.dict_row) as cursor:
-        cursor.execute(
-            "SELECT * FROM campaign_workflow_states WHERE campaign_id = %s ORDER BY id",
-            (campaign_id,),
-        )
-        return cursor.fetchall()
-
-
-def workflow_events(as_owner: psycopg.Connection, campaign_id: str) -> Counter[str]:
-    rows = as_owner.execute(
-        "SELECT event_type FROM engagement_events WHERE campaign_id = %s "
-        "AND enrollment_id IS NOT NULL",
-        (campaign_id,),
-    ).fetchall()
-    return Counter(row[0] for row in rows)
 
 
 def test_a_three_touch_sequence_sends_each_touch_after_its_wait(
