@@ -164,7 +164,7 @@ SELECT s.id, s.campaign_id, s.campaign_contact_id FROM campaign_workflow_states 
 JOIN campaign_contacts cc ON cc.org_id = s.org_id AND cc.id = s.campaign_contact_id
 JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
 WHERE s.workflow_status IN ('running', 'waiting') AND s.next_execution_at <= %s
-ORDER BY s.next_execution_at, s.id LIMIT %s FOR UPDATE OF s SKIP LOCKED
+ORDER BY s.next_execution_at LIMIT %s FOR UPDATE OF s SKIP LOCKED
 """
 CEILING_WRITE = """
 UPDATE campaign_workflow_states s SET workflow_status = 'completed', next_execution_at = NULL,
