@@ -375,6 +375,7 @@ async def delete_campaign(
 ) -> None:
     campaign = await _get_for_change(session, principal, campaign_id)
     campaign.deleted_at = datetime.now(UTC)
+    await enrollments.end_campaign(session, campaign.id, campaign.deleted_at)
 
 
 # -- status workflow ---------------------------------------------------------------------
@@ -455,7 +456,8 @@ async def pause(session: AsyncSession, campaign: Campaign) -> None:
 async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> None:
     """Finish the campaign and stop its outreach in the same transaction: queued and
     awaiting messages are cancelled, open tasks too; a message already being sent is left
-    to finish (the SMTP transaction may be under way)."""
+    to finish (the SMTP transaction may be under way). Its walks are made due, and the
+    engine ends them."""
     today = now.date()
     if campaign.end_date is None or campaign.end_date > today:
         campaign.end_date = max(today, campaign.start_date or today)
@@ -463,6 +465,7 @@ async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> 
     campaign.status = CampaignStatus.COMPLETED
     await outbox.cancel_queued(session, campaign.id, "campaign completed")
     await tasks.cancel_open_tasks(session, campaign.id)
+    await enrollments.end_campaign(session, campaign.id, now)
 
 
 def archive(campaign: Campaign, now: datetime) -> None:

@@ -475,3 +475,22 @@ def test_a_walk_that_keeps_failing_fails_alone_after_its_retries(
     failed = {s["id"]: s for s in states(as_owner, campaign_id)}[bad]
     assert failed["workflow_status"] == "failed"
     assert "injected failure" in failed["last_error"]
+
+
+def test_completing_a_campaign_ends_its_walks_at_once(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    database_urls: DatabaseUrls,
+    mail_sink: MailSink,
+    walker: Walker,
+) -> None:
+    campaign_id, members = sequence_campaign(
+        client, org, as_owner, database_urls, mail_sink, reply_graph(client, org)
+    )
+    walker.enroll(org, campaign_id, members)
+    walker.walk(org)
+    ok(act(client, org, campaign_id, "complete"))
+    walker.later(org, MINUTE)  # not two days: completion made the walks due
+    ended = {(s["workflow_status"], s["exit_reason"]) for s in states(as_owner, campaign_id)}
+    assert ended == {("exited", "campaign completed")}

@@ -117,6 +117,14 @@ WHERE campaign_id = :campaign_id AND workflow_status = 'paused'
 RETURNING id, campaign_contact_id, current_node_id
 """)
 
+WAKE = text("""
+-- name: wake-campaign (every live walk due now, a paused one back to its status first)
+UPDATE campaign_workflow_states SET
+  workflow_status = coalesce(paused_status, workflow_status), paused_status = NULL,
+  next_execution_at = :now
+WHERE campaign_id = :campaign_id AND workflow_status IN ('running', 'waiting', 'paused')
+""")
+
 # Raised only by the statement triggers; lowered here after a pass, to when the organization
 # next has a due walk (one step down the partial index, however many states wait).
 NOTE_NEXT_DUE = text("""
@@ -200,6 +208,10 @@ async def resume_campaign(
     return (
         (await session.execute(RESUME, {"campaign_id": campaign_id, "now": now})).mappings().all()
     )
+
+
+async def wake_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(WAKE, {"campaign_id": campaign_id, "now": now})
 
 
 async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:

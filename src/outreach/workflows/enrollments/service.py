@@ -45,3 +45,10 @@ async def pause_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> int:
 async def resume_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> int:
     """The campaign's paused walks resumed where they were, due `now`; answers how many."""
     return len(await repository.resume_campaign(session, campaign_id, now))
+
+
+async def end_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> None:
+    """The campaign stopped for good (completed, deleted): its live walks are due now, so
+    that the engine ends each one, with its event, within a second instead of whenever its
+    wait would have ended."""
+    await repository.wake_campaign(session, campaign_id, now)
