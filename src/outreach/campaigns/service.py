@@ -420,7 +420,7 @@ async def transition(
     elif target is CampaignStatus.ARCHIVED:
         archive(campaign, now)
     elif target is CampaignStatus.PAUSED:
-        await pause(session, campaign)
+        await pause(session, campaign, now)
     else:
         campaign.status = target
     await session.flush()
@@ -442,14 +442,14 @@ async def activate(session: AsyncSession, campaign: Campaign, now: datetime) -> 
         await assign_ab_variants(session, campaign)
     # New enrollments take the latest version: a draft edited since is published now.
     await ensure_published(session, campaign)
-    await enrollments.resume_campaign(session, campaign.id, now)
+    await enrollments.resume_campaign(session, campaign, now)
     campaign.status = CampaignStatus.ACTIVE
 
 
-async def pause(session: AsyncSession, campaign: Campaign) -> None:
+async def pause(session: AsyncSession, campaign: Campaign, now: datetime) -> None:
     """Every walk of the campaign stops where it is (its messages are held by the campaign's
     status: the send loop sends for active campaigns only)."""
-    await enrollments.pause_campaign(session, campaign.id)
+    await enrollments.pause_campaign(session, campaign, now)
     campaign.status = CampaignStatus.PAUSED
 
 

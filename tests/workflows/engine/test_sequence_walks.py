@@ -352,6 +352,8 @@ def test_pausing_a_campaign_pauses_its_walks_and_resuming_resumes_them(
     assert walker.later(org, 3 * DAY) == 0  # past the wait: paused walks do not move
     ok(act(client, org, campaign_id, "resume"))
     assert {s["workflow_status"] for s in states(as_owner, campaign_id)} == {"waiting"}
+    logged = workflow_events(as_owner, campaign_id)
+    assert (logged["enrollment_paused"], logged["enrollment_resumed"]) == (2, 2)
     walker.later(org, MINUTE)
     engine.send(org)
     assert subjects(mail_sink) == {"Touch 1": 2, "Touch 2": 2}

@@ -1,12 +1,15 @@
-"""Enrollment and a campaign's pause and resume, as the planner, the campaigns and the
-enrollment routes use them."""
+"""Enrollment and a campaign's pause and resume (each walk's `enrollment_paused` /
+`enrollment_resumed` logged), as the planner, the campaigns and the enrollment routes use
+them."""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.events.service import WorkflowEvent, record_workflow_events
 from outreach.models import Campaign
 from outreach.workflows.enrollments import repository
 from outreach.workflows.versions.service import ensure_published, graph_of
@@ -37,14 +40,50 @@ async def enroll(
     )
 
 
-async def pause_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> int:
-    """Every running or waiting walk of the campaign paused; answers how many."""
-    return len(await repository.pause_campaign(session, campaign_id))
+async def pause_campaign(
+    session: AsyncSession, campaign: Campaign, now: datetime, reason: str = "campaign paused"
+) -> int:
+    """Every running or waiting walk of the campaign paused (`enrollment_paused` logged for
+    each); answers how many."""
+    paused = await repository.pause_campaign(session, campaign.id)
+    await _log(session, campaign, paused, "enrollment_paused", now, reason)
+    return len(paused)
 
 
-async def resume_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> int:
-    """The campaign's paused walks resumed where they were, due `now`; answers how many."""
-    return len(await repository.resume_campaign(session, campaign_id, now))
+async def resume_campaign(
+    session: AsyncSession, campaign: Campaign, now: datetime, reason: str = "campaign resumed"
+) -> int:
+    """The campaign's paused walks resumed where they were, due `now` (`enrollment_resumed`
+    logged for each); answers how many."""
+    resumed = await repository.resume_campaign(session, campaign.id, now)
+    await _log(session, campaign, resumed, "enrollment_resumed", now, reason)
+    return len(resumed)
+
+
+async def _log(
+    session: AsyncSession,
+    campaign: Campaign,
+    walks: Sequence[RowMapping],
+    event_type: str,
+    now: datetime,
+    reason: str,
+) -> None:
+    await record_workflow_events(
+        session,
+        campaign.org_id,
+        [
+            WorkflowEvent(
+                campaign_id=campaign.id,
+                campaign_contact_id=walk["campaign_contact_id"],
+                enrollment_id=walk["id"],
+                node_id=walk["current_node_id"],
+                event_type=event_type,
+                occurred_at=now,
+                data={"reason": reason},
+            )
+            for walk in walks
+        ],
+    )
 
 
 async def end_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> None:
