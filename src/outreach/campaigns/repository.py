@@ -202,9 +202,10 @@ async def claim_due_scheduled(session: AsyncSession, limit: int) -> list[Campaig
 
 # A contact is processed once it is no longer pending, or once its outreach ended without
 # reaching it (a message failed, cancelled or rejected; a task done, skipped or cancelled), or
-# once the planner found no allocated channel that reaches it: nothing more will happen to it,
-# so it must not hold the campaign open. Every enrollment has ended too: no walk is running,
-# waiting or paused, and no message or task is pending.
+# once the planner found no allocated channel that reaches it, or once it was enrolled (its
+# walk, live, is counted below): nothing more will happen to it, so it must not hold the
+# campaign open. Every enrollment has ended too: no walk is running, waiting or paused, and no
+# message or task is pending.
 _UNFINISHED_WORK = """
   EXISTS (SELECT 1 FROM campaign_contacts cc
           WHERE cc.campaign_id = c.id AND cc.status = 'pending'
@@ -212,7 +213,9 @@ _UNFINISHED_WORK = """
             AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_contact_id = cc.id
                             AND o.status IN ('failed', 'cancelled', 'rejected'))
             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_contact_id = cc.id
-                            AND t.status IN ('done', 'skipped', 'cancelled')))
+                            AND t.status IN ('done', 'skipped', 'cancelled'))
+            AND NOT EXISTS (SELECT 1 FROM campaign_workflow_states s
+                            WHERE s.campaign_contact_id = cc.id))
   OR EXISTS (SELECT 1 FROM campaign_workflow_states s WHERE s.campaign_id = c.id
              AND s.workflow_status IN ('running', 'waiting', 'paused'))
   OR EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_id = c.id
