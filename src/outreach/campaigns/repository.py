@@ -47,7 +47,10 @@ CAMPAIGNS = Campaign.__table__
 _CAMPAIGN = select(Campaign).where(
     Campaign.id == bindparam("campaign_id"), Campaign.deleted_at.is_(None)
 )
-_CAMPAIGN_FOR_UPDATE = _CAMPAIGN.with_for_update()
+# NO KEY UPDATE: a change never touches the key, and the rows that reference the campaign
+# (messages, tasks, events the workflow engine writes while holding its claimed walks) take
+# KEY SHARE locks that must not wait for it, or a pause waiting for those walks would deadlock.
+_CAMPAIGN_FOR_UPDATE = _CAMPAIGN.with_for_update(key_share=True)
 _CAMPAIGN_WITH_COUNTS = text("""
 SELECT c.*, coalesce((
     SELECT json_object_agg(status, n)
@@ -238,7 +241,7 @@ WITH judged AS (
 SELECT c.id, judged.reason FROM campaigns c JOIN judged ON judged.id = c.id
 WHERE judged.reason IS NOT NULL AND c.status = 'active'
 ORDER BY c.id LIMIT :limit
-FOR UPDATE OF c SKIP LOCKED
+FOR NO KEY UPDATE OF c SKIP LOCKED
 """)  # noqa: S608 - the subquery is the constant above
 
 

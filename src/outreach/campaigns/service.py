@@ -463,9 +463,11 @@ async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> 
         campaign.end_date = max(today, campaign.start_date or today)
     campaign.completed_at = now
     campaign.status = CampaignStatus.COMPLETED
+    # The walks first: an engine batch holding some finishes (it may cancel messages of its
+    # own) before this transaction locks the campaign's messages and tasks.
+    await enrollments.end_campaign(session, campaign.id, now)
     await outbox.cancel_queued(session, campaign.id, "campaign completed")
     await tasks.cancel_open_tasks(session, campaign.id)
-    await enrollments.end_campaign(session, campaign.id, now)
 
 
 def archive(campaign: Campaign, now: datetime) -> None:
