@@ -220,3 +220,10 @@ async def refresh_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> lis
 async def winner_for(session: AsyncSession, campaign_id: uuid.UUID, node_id: str) -> str | None:
     """The declared winner of a split node (the engine sends new arrivals there), or None."""
     return await repository.winner_for(session, campaign_id, node_id)
+
+
+async def winners(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str, str]:
+    """The declared winner of each split node of the campaign that has one, by node id (for
+    a batch of contacts at once)."""
+    found = await repository.declared_winners(session, campaign_id)
+    return {node_id: winner.variant_id for node_id, winner in found.items()}
