@@ -19,7 +19,7 @@ from outreach.workflows.splits.schemas import (
     SplitTestOut,
     VariantResultOut,
 )
-from outreach.workflows.splits.statistics import SplitVerdict, judge
+from outreach.workflows.splits.statistics import SplitVerdict, judge, test_of
 from outreach.workflows.versions import service as versions
 
 AB_TEST_COMPLETED = "ab_test_completed"
@@ -33,9 +33,7 @@ class SplitNode:
 
     @property
     def test(self) -> ABTestConfig:
-        # A split without an `ab_test` is still measured, by ABTestConfig's defaults, but no
-        # winner is ever declared for it automatically.
-        return self.config.ab_test or ABTestConfig(enabled=False)
+        return test_of(self.config)
 
 
 @dataclass(frozen=True)
