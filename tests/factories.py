@@ -2,6 +2,7 @@
 servers on loopback (an SMTP sink); the planner and send loop run as the scheduler would."""
 
 import asyncio
+import itertools
 import socket
 import time
 import uuid
@@ -547,7 +548,7 @@ def drip_canvas(template_id: str, follow_up_id: str | None = None) -> dict[str, 
         step("done", "exit", 480),
     ]
     ids = [node["id"] for node in nodes]
-    edges = [{"id": f"{a}-{b}", "source": a, "target": b} for a, b in zip(ids, ids[1:])]
+    edges = [{"id": f"{a}-{b}", "source": a, "target": b} for a, b in itertools.pairwise(ids)]
     return {"nodes": nodes, "edges": edges}
 
 
