@@ -70,12 +70,25 @@ class Viewport(_Strict):
 
 class NodeData(_Strict):
     label: Label = ""
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="By node type: `trigger` {`type`: manual | tag (`tag`) | score "
+        "(`threshold`) | webhook | scheduled (`cron`)}; `email` / `sms` / `linkedin` / `call` / "
+        "`letter` {`template_id`, LinkedIn `kind`: connection_request | inmail}; `wait` "
+        "{`type`: duration, `value`, `unit`} or {`type`: until_event, `event`: opened | clicked "
+        "| replied, `timeout`: {`value`, `unit`}}, either with `business_days`; `condition` "
+        "{`condition`}; `split` {`variants`: [{`id`, `name`, `percentage`}], `ab_test`}; "
+        "`action` {`type`: tag (`add`, `remove`) | score (`delta`) | field_update (`field`, "
+        "`value`) | webhook (`url`, `method`, `payload`)}; `exit` {}.",
+    )
 
 
 class NodeIn(_Strict):
     id: NodeId
-    type: Annotated[str, StringConstraints(max_length=40)]  # checked by validation (its own code)
+    type: Annotated[str, StringConstraints(max_length=40)] = Field(
+        description=f"One of {', '.join(NODE_TYPES)} (`message`: the default graph's step on the "
+        "channel the planner assigns)"
+    )  # checked by validation, with its own code
     position: Position = Field(default_factory=Position)
     data: NodeData = Field(default_factory=NodeData)
 
@@ -84,7 +97,11 @@ class EdgeIn(_Strict):
     id: NodeId
     source: NodeId
     target: NodeId
-    type: Annotated[str, StringConstraints(max_length=60)] = "default"
+    type: Annotated[str, StringConstraints(max_length=60)] = Field(
+        default="default",
+        description="`default`; out of a condition `conditional-true` / `conditional-false`; "
+        "out of a split `variant-<variant id>`",
+    )
     label: Label | None = None
 
 
