@@ -32,8 +32,6 @@ from outreach.kit.tenancy import org_session
 from outreach.models import Campaign
 from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
-from outreach.sending.secrets import sender_secrets
-from outreach.tracking.tokens import TrackingSigner
 from outreach.workflows.versions import repository as versions_repository
 from outreach.workflows.versions import service as versions_service
 
@@ -245,10 +243,8 @@ async def record_concurrently(
 
     async def writer(batches: list[list[NewEvent]]) -> None:
         for batch in batches:
-            async with sessionmaker() as session:
-                session.info["org_id"] = org_id
-                async with session.begin():
-                    await record_events(session, org_id, batch)
+            async with org_session(sessionmaker, org_id) as session, session.begin():
+                await record_events(session, org_id, batch)
 
     batches = [events[i : i + 25] for i in range(0, len(events), 25)]
     await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
@@ -358,6 +354,95 @@ def enrollment_row(
     )
 
 
+def split_canvas(ab_test: dict[str, Any] | None = None) -> dict[str, Any]:
+    """trigger -> split `test` (variants `a` "Short" and `b` "Long", 50/50, with `ab_test`)
+    -> one message per variant -> exit."""
+    config: dict[str, Any] = {
+        "variants": [
+            {"id": "a", "name": "Short", "percentage": 50},
+            {"id": "b", "name": "Long", "percentage": 50},
+        ]
+    }
+    if ab_test is not None:
+        config["ab_test"] = ab_test
+
+    def node(id_: str, type_: str, config: dict[str, Any], label: str = "") -> dict[str, Any]:
+        return {"id": id_, "type": type_, "data": {"label": label, "config": config}}
+
+    def edge(source: str, target: str, type_: str = "default") -> dict[str, Any]:
+        return {"id": f"{source}-{target}", "source": source, "target": target, "type": type_}
+
+    return {
+        "nodes": [
+            node("start", "trigger", {"type": "manual"}),
+            node("test", "split", config, "Subject test"),
+            node("short", "message", {}),
+            node("long", "message", {}),
+            node("done", "exit", {}),
+        ],
+        "edges": [
+            edge("start", "test"),
+            edge("test", "short", "variant-a"),
+            edge("test", "long", "variant-b"),
+            edge("short", "done"),
+            edge("long", "done"),
+        ],
+    }
+
+
+def split_contacts(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    campaign_id: str,
+    counts: dict[str, int],
+    at: datetime = T0,
+    node: str = "test",
+) -> dict[str, list[str]]:
+    """`counts[variant]` new campaign contacts per variant, enrolled (version 1) and assigned
+    that variant at split `node` at `at`; answers their ids by variant."""
+    rows = [{"email": f"split{i}@example.com"} for i in range(sum(counts.values()))]
+    answer = post_contacts(client, org, campaign_id, rows)
+    assert answer.status_code == 200, answer.text
+    ids = iter(row["campaign_contact_id"] for row in answer.json()["results"])
+    assigned: dict[str, list[str]] = {}
+    for variant, count in counts.items():
+        assigned[variant] = [next(ids) for _ in range(count)]
+        for member in assigned[variant]:
+            enrollment_row(
+                as_owner,
+                org,
+                campaign_id,
+                member,
+                node=node,
+                variants={node: {"variant": variant, "at": at.isoformat()}},
+            )
+    return assigned
+
+
+def insert_events(
+    as_owner: psycopg.Connection,
+    org: Org,
+    campaign_id: str,
+    members: list[str],
+    event_type: str,
+    at: datetime = T0,
+    *,
+    machine: bool = False,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """One `event_type` event at `at` for each of `members`, written straight into
+    `engagement_events` (owner's connection: no counters move), for tests of what reads them."""
+    as_owner.cursor().executemany(
+        "INSERT INTO engagement_events (org_id, campaign_id, campaign_contact_id, event_type, "
+        "event_timestamp, is_machine, event_data) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [
+            (org.id, campaign_id, member, event_type, at, machine, Jsonb(data or {}))
+            for member in members
+        ],
+    )
+
+
 @contextmanager
 def failing_writes(conn: psycopg.Connection, table: str, when: str) -> Iterator[None]:
     """Inside the block, every insert or update of a `table` row for which `when` holds (a
@@ -435,12 +520,7 @@ class Engine:
             await engine.dispose()
 
     def context(self) -> SendingContext:
-        return SendingContext(
-            settings=self.settings,
-            dsn=libpq_url(self.urls.app),
-            signer=TrackingSigner(self.settings.tracking_secrets),
-            secrets=sender_secrets(tuple(self.settings.sender_secret_keys)),
-        )
+        return SendingContext.from_settings(self.settings, libpq_url(self.urls.app))
 
     def plan(self, org: Org) -> int:
         """One planning run over the organization; answers how many contacts it started."""

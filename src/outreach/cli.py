@@ -155,6 +155,7 @@ def _worker(args: argparse.Namespace) -> int:
     import uvloop  # the event loop uvicorn runs the API on: a faster loop for the send loop
 
     from outreach.db import create_engine, create_sessionmaker
+    from outreach.kit import timezones
     from outreach.scheduler import start_background_jobs
 
     url = _served_url()
@@ -163,6 +164,9 @@ def _worker(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         engine = create_engine(urls.app, pool_size=4)
+        # The jobs check time zones too (a sequence's field update sets a contact's).
+        async with engine.connect() as connection:
+            await timezones.load(connection)
         jobs = start_background_jobs(settings, create_sessionmaker(engine))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

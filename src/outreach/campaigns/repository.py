@@ -178,16 +178,6 @@ async def template_channels(
     return {template_id: channel for template_id, channel in rows}
 
 
-_CANCEL_TASKS = text("""
-UPDATE tasks SET status = 'cancelled'
-WHERE campaign_id = :campaign_id AND status = 'open'
-""")
-
-
-async def cancel_open_tasks(session: AsyncSession, campaign_id: uuid.UUID) -> None:
-    await session.execute(_CANCEL_TASKS, {"campaign_id": campaign_id})
-
-
 # -- lifecycle jobs: each claims the campaigns it changes (SKIP LOCKED), so two processes
 # never handle the same one -----------------------------------------------------------------
 

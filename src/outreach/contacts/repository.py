@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -207,3 +208,19 @@ async def find_contact_id(
         condition = and_(Contact.lead_id == lead_id, Contact.email.is_(None))
     found: uuid.UUID | None = await session.scalar(select(Contact.id).where(condition))
     return found
+
+
+async def lock_contacts(session: AsyncSession, contact_ids: Iterable[uuid.UUID]) -> list[Contact]:
+    """These people, locked for a change and read afresh (a copy the session already holds is
+    overwritten). Locked in id order, so two batches over the same people cannot deadlock."""
+    wanted = sorted(set(contact_ids))
+    if not wanted:
+        return []
+    query = (
+        select(Contact)
+        .where(Contact.id.in_(wanted))
+        .order_by(Contact.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(await session.scalars(query))

@@ -24,6 +24,9 @@ from outreach.kit.problems import FieldErrorOut
 from outreach.kit.text import OneLine, refuse_control_characters
 
 MAX_BATCH = 1000
+# A contact's score moves within these bounds (sequence actions change it by a delta).
+MIN_SCORE = 0
+MAX_SCORE = 1_000_000
 LINKEDIN_URL_PATTERN = r"^https?://(www\.)?linkedin\.com/in/[a-zA-Z0-9-]+/?$"
 
 ContactType = Literal["candidate", "hiring_manager", "decision_maker", "referral"]
@@ -132,6 +135,21 @@ class ContactFields(BaseModel):
     lead_tier: LeadTier | None = None
     tags: Tags | None = None
     custom_fields: CustomFields | None = None
+
+
+# The person's fields automation (a sequence's field update) may set: not the identity (email,
+# lead id), which decides who the person is, nor the tags and custom fields as a whole.
+AUTOMATED_FIELDS = (
+    "first_name",
+    "last_name",
+    "company_name",
+    "title",
+    "phone",
+    "linkedin_url",
+    "lead_tier",
+    "timezone",
+)
+CUSTOM_FIELD_PREFIX = "custom."
 
 
 class ContactIn(ContactFields):

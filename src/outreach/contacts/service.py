@@ -1,19 +1,23 @@
 """Contacts in a campaign: bulk add with a result per row, A/B assignment, reads and edits."""
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.tokens import Principal
-from outreach.campaigns.rules import CampaignStatus, CampaignType, Channel
+from outreach.campaigns.rules import CampaignType, Channel
 from outreach.campaigns.service import get_campaign_facts, get_writable_campaign
 from outreach.contacts import repository
 from outreach.contacts.repository import Member, MemberFilters, identity_key
 from outreach.contacts.schemas import (
+    AUTOMATED_FIELDS,
+    CUSTOM_FIELD_PREFIX,
+    MAX_SCORE,
+    MIN_SCORE,
     BulkAddOut,
     BulkSummary,
     CampaignContactOut,
@@ -21,13 +25,16 @@ from outreach.contacts.schemas import (
     ContactFields,
     ContactIn,
     ContactOut,
+    CustomFields,
     RowResult,
+    Tags,
 )
 from outreach.errors import Conflict, FieldError, ValidationFailed, not_found
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.kit.problems import FieldErrorOut, field_error
 from outreach.models import Campaign, CampaignContact, Contact
+from outreach.models.campaign import CampaignStatus
 from outreach.suppressions.repository import suppressed_emails
 from outreach.variants.service import assign_ab_variants
 
@@ -391,3 +398,164 @@ async def remove_member(
     campaign = await get_writable_campaign(session, principal, campaign_id)
     if not await repository.delete_member(session, campaign.id, member_id):
         raise not_found("Campaign contact")
+
+
+# -- changes made by automation (sequence actions) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """What an automated change did to one person: `data` says what changed (for the event
+    log), or `code` and `message` say why this person was left as they were."""
+
+    contact_id: uuid.UUID
+    data: dict[str, Any] = field(default_factory=dict)
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.code is None
+
+
+# Checks a change against one person and makes it: what changed, or why it cannot be made.
+_Change = Callable[[Contact], dict[str, Any] | FieldError]
+
+_TAGS = TypeAdapter(Tags)
+_CUSTOM_FIELDS = TypeAdapter(CustomFields)
+
+
+async def _change_each(
+    session: AsyncSession, contact_ids: Sequence[uuid.UUID], change: _Change
+) -> dict[uuid.UUID, ContactChange]:
+    """`change` made to each person that exists, in one flush; one person's refusal leaves the
+    others' changes standing."""
+    found = {
+        contact.id: contact for contact in await repository.lock_contacts(session, contact_ids)
+    }
+    results: dict[uuid.UUID, ContactChange] = {}
+    for contact_id in dict.fromkeys(contact_ids):
+        contact = found.get(contact_id)
+        outcome = (
+            change(contact)
+            if contact is not None
+            else FieldError("contact_id", "CONTACT_NOT_FOUND", "The contact no longer exists")
+        )
+        results[contact_id] = (
+            ContactChange(contact_id, code=outcome.code, message=outcome.message)
+            if isinstance(outcome, FieldError)
+            else ContactChange(contact_id, data=outcome)
+        )
+    await session.flush()
+    return results
+
+
+def _first_error(exc: ValidationError, prefix: str | None = None) -> FieldError:
+    """The first of pydantic's errors in the API's vocabulary, its message saying where."""
+    error = field_error(dict(exc.errors()[0]))
+    if prefix is None:
+        path = error.field
+    else:
+        path = prefix if error.field == "body" else f"{prefix}.{error.field}"
+    return FieldError(path, error.code, f"{path}: {error.message}")
+
+
+async def change_tags(
+    session: AsyncSession,
+    contact_ids: Sequence[uuid.UUID],
+    *,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> dict[uuid.UUID, ContactChange]:
+    """Take the `remove` tags off these people, then give them the `add` tags (a tag in both
+    ends up on). A person whose tags would break the API's rules (count, length) is refused.
+    `data`: the tags `added` (the person did not have them) and `removed` (they had them)."""
+    gone = frozenset(remove) - frozenset(add)
+
+    def change(contact: Contact) -> dict[str, Any] | FieldError:
+        kept = [tag for tag in contact.tags if tag not in gone]
+        added = [tag for tag in dict.fromkeys(add) if tag not in kept]
+        try:
+            tags = _TAGS.validate_python([*kept, *added])
+        except ValidationError as exc:
+            return _first_error(exc, "tags")
+        removed = [tag for tag in contact.tags if tag in gone]
+        contact.tags = tags
+        return {"added": [tag for tag in tags if tag in added], "removed": removed}
+
+    return await _change_each(session, contact_ids, change)
+
+
+async def change_score(
+    session: AsyncSession, contact_ids: Sequence[uuid.UUID], delta: int
+) -> dict[uuid.UUID, ContactChange]:
+    """Move these people's score by `delta`, held within MIN_SCORE..MAX_SCORE (a score at a
+    bound stays there). `data`: the `delta` asked, the score `from` and `to`."""
+
+    def change(contact: Contact) -> dict[str, Any]:
+        before = contact.score
+        contact.score = min(MAX_SCORE, max(MIN_SCORE, before + delta))
+        return {"delta": delta, "from": before, "to": contact.score}
+
+    return await _change_each(session, contact_ids, change)
+
+
+def _custom_field_change(name: str, value: Any) -> _Change:
+    field_name = f"{CUSTOM_FIELD_PREFIX}{name}"
+
+    def change(contact: Contact) -> dict[str, Any] | FieldError:
+        before = contact.custom_fields.get(name)
+        others = {key: item for key, item in contact.custom_fields.items() if key != name}
+        try:
+            # The whole of the person's custom fields, so that the count and size bounds hold.
+            custom = _CUSTOM_FIELDS.validate_python(
+                others if value is None else {**others, name: value}
+            )
+        except ValidationError as exc:
+            return _first_error(exc, "custom_fields")
+        contact.custom_fields = custom
+        return {"field": field_name, "from": before, "to": value}
+
+    return change
+
+
+def _person_field_change(name: str, value: Any) -> _Change | FieldError:
+    try:
+        checked = ContactFields.model_validate({name: value})
+    except ValidationError as exc:
+        return _first_error(exc)
+    new = getattr(checked, name)
+
+    def change(contact: Contact) -> dict[str, Any]:
+        before = getattr(contact, name)
+        setattr(contact, name, new)
+        return {"field": name, "from": before, "to": new}
+
+    return change
+
+
+def _field_change(name: str, value: Any) -> _Change | FieldError:
+    if name in AUTOMATED_FIELDS:
+        return _person_field_change(name, value)
+    custom = name.removeprefix(CUSTOM_FIELD_PREFIX)
+    if custom != name:
+        return _custom_field_change(custom, value)
+    allowed = ", ".join(AUTOMATED_FIELDS)
+    message = f"{name} cannot be set by automation: use {allowed} or custom.<name>"
+    return FieldError("field", "CONTACT_FIELD_NOT_UPDATABLE", message)
+
+
+async def update_field(
+    session: AsyncSession, contact_ids: Sequence[uuid.UUID], name: str, value: Any
+) -> dict[uuid.UUID, ContactChange]:
+    """Set one field of these people, checked as the contacts API checks it: a person field of
+    AUTOMATED_FIELDS (None clears it) or `custom.<name>` (None removes the key). `data`: the
+    `field`, its value `from` and `to`."""
+    change = _field_change(name, value)
+    if isinstance(change, FieldError):
+        refused = change
+        return {
+            contact_id: ContactChange(contact_id, code=refused.code, message=refused.message)
+            for contact_id in dict.fromkeys(contact_ids)
+        }
+    return await _change_each(session, contact_ids, change)

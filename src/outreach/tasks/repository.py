@@ -108,3 +108,14 @@ ON CONFLICT DO NOTHING
 
 async def add_first_touches(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:
     await session.execute(ADD_FIRST_TOUCHES, tasks)
+
+
+CANCEL_OPEN_TASKS = text("""
+-- name: cancel-open-tasks (a done or skipped task stays as it was)
+UPDATE tasks SET status = 'cancelled'
+WHERE campaign_id = :campaign_id AND status = 'open'
+""")
+
+
+async def cancel_open_tasks(session: AsyncSession, campaign_id: uuid.UUID) -> None:
+    await session.execute(CANCEL_OPEN_TASKS, {"campaign_id": campaign_id})
