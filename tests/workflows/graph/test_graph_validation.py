@@ -355,6 +355,12 @@ def test_a_field_update_must_name_a_contact_field() -> None:
     assert codes(canvas) == {("nodes.tag", "WORKFLOW_ACTION_INVALID")}
 
 
+def test_a_field_update_never_sets_the_email() -> None:
+    canvas = sequence()
+    canvas["nodes"][6] = node("tag", "action", type="field_update", field="email", value="x@y.z")
+    assert codes(canvas) == {("nodes.tag", "WORKFLOW_ACTION_INVALID")}
+
+
 def test_a_webhook_action_needs_an_http_url() -> None:
     canvas = sequence()
     canvas["nodes"][6] = node("tag", "action", type="webhook", url="file:///etc/passwd")

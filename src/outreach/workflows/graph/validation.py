@@ -217,11 +217,13 @@ class _Check:
         match config:
             case TagAction(add=[], remove=[]):
                 self.node(node_id, "WORKFLOW_ACTION_INVALID", "A tag action adds or removes tags")
-            case FieldUpdateAction() if not is_field_name(config.field):
+            # The email is who the person is: automation never sets it (contacts refuses it).
+            case FieldUpdateAction() if not is_field_name(config.field) or config.field == "email":
                 self.node(
                     node_id,
                     "WORKFLOW_ACTION_INVALID",
-                    f"Unknown contact field {config.field!r} (a contact field or custom.<name>)",
+                    f"{config.field!r} cannot be set by an action (a contact field other than "
+                    "email, or custom.<name>)",
                 )
             case WebhookAction():
                 parts = urlsplit(config.url)
