@@ -1,4 +1,5 @@
-"""Publishing: a campaign's settings, steps and canvas become an immutable, numbered version.
+"""Publishing: a campaign's settings, steps and canvas become an immutable, numbered version;
+and the workflow routes' rules (the draft, publishing by hand, history, diff, rollback).
 
 A contact walks the version it was enrolled on; new enrollments take the latest. A campaign
 that never had a graph drawn publishes the default one (trigger, one message, exit).
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_owner_or_manager
 from outreach.auth.tokens import Principal
-from outreach.errors import Conflict, ValidationFailed, not_found
+from outreach.errors import Conflict, Forbidden, ValidationFailed, not_found
 from outreach.kit.keyset import key_after, page_by
 from outreach.kit.pagination import Page
 from outreach.models import Campaign, CampaignVersion, CampaignWorkflow
@@ -221,7 +222,11 @@ async def _writable_campaign(
 
 
 def may_edit(principal: Principal, campaign: Campaign) -> bool:
-    return principal.can_write and (principal.manages_org or campaign.owner_id == principal.user_id)
+    try:
+        require_owner_or_manager(principal, campaign.owner_id)
+    except Forbidden:
+        return False
+    return True
 
 
 def trigger_token(campaign_id: uuid.UUID, trigger_key: str) -> str:
