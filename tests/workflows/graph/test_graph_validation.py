@@ -2,13 +2,16 @@
 node or edge with its own code, all problems at once."""
 
 import copy
+import inspect
+import re
 import uuid
 from typing import Any
 
 from outreach.errors import FieldError
+from outreach.workflows.graph import validation
 from outreach.workflows.graph.default import default_canvas
 from outreach.workflows.graph.schemas import CanvasIn
-from outreach.workflows.graph.validation import Templates, problems, template_ids
+from outreach.workflows.graph.validation import CODES, Templates, problems, template_ids
 
 EMAIL = uuid.uuid4()
 EMAIL_2 = uuid.uuid4()
@@ -379,3 +382,9 @@ def test_every_problem_is_reported_at_once() -> None:
         ("edges.lost", "WORKFLOW_EDGE_MISSING_NODE"),
         ("nodes.intro", "WORKFLOW_TEMPLATE_MISSING"),
     }
+
+
+def test_every_code_the_validator_gives_is_documented() -> None:
+    # Codes as arguments ("CODE", message), not as the keys of CODES ("CODE": meaning).
+    given = set(re.findall(r'"(WORKFLOW_[A-Z_]+)",\s', inspect.getsource(validation)))
+    assert given == set(CODES)

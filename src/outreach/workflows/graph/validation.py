@@ -40,6 +40,34 @@ Successors = Callable[[str], Iterable[str]]
 # A template's channel and, for LinkedIn, its kind, by template id.
 Templates = Mapping[uuid.UUID, tuple[str, str | None]]
 
+# Each problem's code, and what it means (documented on the routes that validate).
+CODES = {
+    "WORKFLOW_NODE_TYPE_UNKNOWN": "a node type that does not exist",
+    "WORKFLOW_NODE_CONFIG_INVALID": "a node's config does not fit its type",
+    "WORKFLOW_DUPLICATE_ID": "two nodes, or two edges, with one id",
+    "WORKFLOW_TRIGGER_COUNT": "no trigger node, or more than one",
+    "WORKFLOW_TRIGGER_CONFIG": "a trigger without what its type needs",
+    "WORKFLOW_TRIGGER_INCOMING": "an edge into the trigger",
+    "WORKFLOW_NODE_UNREACHABLE": "no path from the trigger to the node",
+    "WORKFLOW_NODE_DEAD_END": "a node other than an exit with no edge out",
+    "WORKFLOW_NODE_BRANCHES": "more than one edge out of a node that does not branch",
+    "WORKFLOW_EXIT_EDGE": "an edge out of an exit",
+    "WORKFLOW_EDGE_MISSING_NODE": "an edge from or to a node that does not exist",
+    "WORKFLOW_EDGE_TYPE": "an edge type its source cannot have",
+    "WORKFLOW_CYCLE_WITHOUT_WAIT": "a loop with no wait on it",
+    "WORKFLOW_CONDITION_EDGES": "a condition without one true and one false edge",
+    "WORKFLOW_CONDITION_INVALID": "a condition that cannot be evaluated as written",
+    "WORKFLOW_SPLIT_EDGES": "a split without one edge per variant",
+    "WORKFLOW_SPLIT_PERCENTAGES": "variant percentages that do not add up to 100",
+    "WORKFLOW_SPLIT_VARIANTS": "two variants of a split with one id",
+    "WORKFLOW_TEMPLATE_REQUIRED": "an email, SMS or LinkedIn step without a template",
+    "WORKFLOW_TEMPLATE_MISSING": "a template that does not exist",
+    "WORKFLOW_TEMPLATE_CHANNEL": "a template of another channel than the step's",
+    "WORKFLOW_TEMPLATE_KIND": "a LinkedIn template of the other kind than the step's",
+    "WORKFLOW_SAME_CHANNEL_WITHOUT_WAIT": "a message after another on its channel, no wait between",
+    "WORKFLOW_ACTION_INVALID": "a tag action with no tag, a field update of a field it cannot set",
+    "WORKFLOW_WEBHOOK_URL": "a webhook action whose URL is not http(s) with a host",
+}
 CONDITION_EDGES = ("conditional-true", "conditional-false")
 VARIANT_EDGE = "variant-"
 # What a trigger of each type needs; the others' fields do not apply to it.

@@ -12,6 +12,7 @@ from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 from outreach.workflows.graph.schemas import CanvasIn
+from outreach.workflows.graph.validation import CODES
 from outreach.workflows.versions import service
 from outreach.workflows.versions.schemas import (
     PublishIn,
@@ -32,8 +33,9 @@ WRITE_RULES = (
 )
 INVALID = (
     "A canvas with problems is `422 WORKFLOW_INVALID`, whose `errors` name every problem by "
-    "its node (`nodes.<id>`) or edge (`edges.<id>`) with its own code (`WORKFLOW_TRIGGER_COUNT`, "
-    "`WORKFLOW_NODE_UNREACHABLE`, `WORKFLOW_CYCLE_WITHOUT_WAIT`, `WORKFLOW_TEMPLATE_MISSING`, ...)."
+    "its node (`nodes.<id>`) or edge (`edges.<id>`) with its own code: "
+    + "; ".join(f"`{code}` {meaning}" for code, meaning in CODES.items())
+    + "."
 )
 
 
