@@ -6,6 +6,7 @@ that never had a graph drawn publishes the default one (trigger, one message, ex
 """
 
 import base64
+import hashlib
 import hmac
 import uuid
 from typing import Any
@@ -229,17 +230,13 @@ def may_edit(principal: Principal, campaign: Campaign) -> bool:
     return True
 
 
-def trigger_token(campaign_id: uuid.UUID, trigger_key: str) -> str:
-    """The token of the campaign's webhook-trigger URL: an HMAC of the campaign by its secret."""
-    digest = hmac.new(trigger_key.encode(), f"trigger:{campaign_id}".encode(), "sha256").digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def is_trigger_token(workflow: CampaignWorkflow, token: str) -> bool:
-    """Whether `token` is the one of the campaign's webhook-trigger URL (the trigger route's
-    check; constant time)."""
-    expected = trigger_token(workflow.campaign_id, workflow.trigger_key)
-    return hmac.compare_digest(expected.encode(), token.encode())
+def trigger_token(trigger_key: str, org_id: uuid.UUID, campaign_id: uuid.UUID) -> str:
+    """The token of the campaign's webhook-trigger URL (`POST /triggers/{campaign_id}/{token}`):
+    the organization's id (that public route has no user token to name it), then an HMAC-SHA256
+    of the organization and the campaign under the campaign's secret `trigger_key`."""
+    message = f"workflow-trigger:{org_id}:{campaign_id}".encode()
+    mac = hmac.new(trigger_key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(org_id.bytes + mac).decode().rstrip("=")
 
 
 def _workflow_out(
@@ -248,7 +245,7 @@ def _workflow_out(
     canvas = CanvasIn.model_validate(workflow.canvas)
     url = None
     if may_edit(principal, campaign):
-        token = trigger_token(campaign.id, workflow.trigger_key)
+        token = trigger_token(workflow.trigger_key, campaign.org_id, campaign.id)
         url = f"{base_url}/api/v1/triggers/{campaign.id}/{token}"
     return WorkflowOut(
         campaign_id=campaign.id,
