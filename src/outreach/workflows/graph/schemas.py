@@ -37,8 +37,8 @@ MESSAGE_TYPES = frozenset({"message", "email", "sms", "linkedin", "call", "lette
 OUTBOX_TYPES = frozenset({"email", "sms"})
 TASK_TYPES = frozenset({"linkedin", "call", "letter"})
 # The template channel each message step needs (`message` takes the campaign's templates).
-# Templates exist for these channels only: a call or letter task may show any template's
-# text (as the planner's voice and mail tasks do), or none.
+# Templates exist for these channels only: a call or letter task shows the text of any
+# template it names, else the campaign's (as the planner's voice and mail tasks always did).
 TEMPLATE_CHANNEL: dict[str, str] = {"email": "email", "sms": "sms", "linkedin": "linkedin"}
 
 EdgeType = Literal["default", "conditional-true", "conditional-false"]  # or `variant-<id>`
