@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import psycopg
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
@@ -50,17 +49,12 @@ def test_publishing_answers_the_new_version(client: TestClient, org: Org) -> Non
     assert (draft["published_version"], draft["draft_changed"]) == (1, False)
 
 
-def test_publishing_checks_the_draft_again(
-    client: TestClient, org: Org, as_owner: psycopg.Connection
-) -> None:
+def test_publishing_checks_the_draft_again(client: TestClient, org: Org) -> None:
     campaign = create_campaign(client, org)
     template = create_template(client, org)
     ok(put_workflow(client, org, campaign["id"], drip_canvas(template["id"])))
-    as_owner.execute(
-        "UPDATE message_templates SET channel = 'sms', subject = NULL, body_html = NULL "
-        "WHERE id = %s",
-        (template["id"],),
-    )
+    sms = {"channel": "sms", "subject": None, "body_html": None}
+    ok(patch(client, org, f"/api/v1/templates/{template['id']}", sms))
     answer = client.post(url(campaign["id"], "workflow/publish"), headers=org.headers())
     assert answer.status_code == 422
     assert {e["code"] for e in answer.json()["errors"]} == {"WORKFLOW_TEMPLATE_CHANNEL"}
