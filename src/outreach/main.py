@@ -44,6 +44,7 @@ from outreach.tracking.asgi import TrackingFastPath
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
 from outreach.workflows.splits.router import router as splits_router
+from outreach.workflows.versions.router import router as versions_router
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         tasks_router,
         approvals_router,
         splits_router,
+        versions_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # The pixel and the click are answered ahead of every middleware (tracking/asgi.py). Built
