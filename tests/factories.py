@@ -5,7 +5,7 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
 from outreach.sending.secrets import sender_secrets
 from outreach.tracking.tokens import TrackingSigner
+from outreach.workflows.graph.default import default_canvas
 from outreach.workflows.versions import repository as versions_repository
 from outreach.workflows.versions import service as versions_service
 
@@ -329,6 +330,31 @@ def publish_canvas(urls: DatabaseUrls, org: Org, campaign_id: str, canvas: dict[
         return await versions_service.publish(session, campaign)
 
     return in_org(urls, org, work)
+
+
+def triggered_campaign(
+    client: TestClient,
+    org: Org,
+    urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    trigger: dict[str, Any],
+    *,
+    contacts: Sequence[dict[str, Any]] = (),
+    status: str = "active",
+) -> RunningCampaign:
+    """A recruiter's campaign with these contacts whose published graph is the default one
+    started by `trigger` (a trigger node's config), put in `status` as its transitions would."""
+    template = create_template(client, org)
+    campaign = create_campaign(client, org, Role.RECRUITER, template_id=template["id"])
+    members: list[str] = []
+    if contacts:
+        answer = ok(post_contacts(client, org, campaign["id"], list(contacts)))
+        members = [row["campaign_contact_id"] for row in answer["results"]]
+    canvas = default_canvas().model_dump(mode="json")
+    canvas["nodes"][0]["data"]["config"] = trigger
+    publish_canvas(urls, org, campaign["id"], canvas)
+    as_owner.execute("UPDATE campaigns SET status = %s WHERE id = %s", (status, campaign["id"]))
+    return RunningCampaign(campaign["id"], org.user(Role.RECRUITER), members)
 
 
 def enrollment_row(

@@ -23,6 +23,7 @@ from outreach.sending.secrets import sender_secrets
 from outreach.tracking.tokens import TrackingSigner
 from outreach.workflows.engine import jobs as engine_jobs
 from outreach.workflows.splits import jobs as splits_jobs
+from outreach.workflows.triggers import jobs as triggers_jobs
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ JOBS: tuple[Job, ...] = (
     *planner_jobs.JOBS,
     *splits_jobs.JOBS,
     *engine_jobs.JOBS,
+    *triggers_jobs.JOBS,
 )
 SEND_LOOP = "send_loop"
 

@@ -1,0 +1,123 @@
+"""A tag added to a contact, or a score reaching a threshold from below, enrolls the contact in
+the live campaigns it is in whose published trigger asks for it: whether the contacts API or a
+sequence's own action made the change."""
+
+import uuid
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from outreach.config import Settings
+from outreach.db import DatabaseUrls
+from outreach.workflows.actions.service import apply_score, apply_tags
+from outreach.workflows.graph.schemas import ScoreAction, TagAction
+from outreach.workflows.triggers.jobs import enroll_on_contact_changes
+from tests.factories import Org, in_org, ok, patch, run_job, triggered_campaign
+
+
+def enrolled(as_owner: psycopg.Connection, campaign_id: str) -> set[str]:
+    rows = as_owner.execute(
+        "SELECT campaign_contact_id::text FROM campaign_workflow_states WHERE campaign_id = %s",
+        (campaign_id,),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def person_of(as_owner: psycopg.Connection, member: str) -> uuid.UUID:
+    row = as_owner.execute(
+        "SELECT contact_id FROM campaign_contacts WHERE id = %s", (member,)
+    ).fetchone()
+    assert row is not None
+    return uuid.UUID(str(row[0]))
+
+
+def run_triggers(settings: Settings, urls: DatabaseUrls) -> None:
+    report = run_job(urls, lambda sessionmaker: enroll_on_contact_changes(settings, sessionmaker))
+    assert report.ok, report.detail
+
+
+def test_a_tag_added_by_the_contacts_api_enrolls_in_the_campaigns_started_by_that_tag(
+    client: TestClient,
+    org: Org,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+) -> None:
+    people = [{"email": "ada@example.com"}, {"email": "bob@example.com"}]
+    by_vip = triggered_campaign(
+        client, org, database_urls, as_owner, {"type": "tag", "tag": "vip"}, contacts=people
+    )
+    by_other_tag = triggered_campaign(
+        client, org, database_urls, as_owner, {"type": "tag", "tag": "cold"}, contacts=people
+    )
+    manual = triggered_campaign(
+        client, org, database_urls, as_owner, {"type": "manual"}, contacts=people
+    )
+    ada = by_vip.members[0]
+    ok(patch(client, org, f"/api/v1/campaigns/{by_vip.id}/contacts/{ada}", {"tags": ["vip"]}))
+
+    run_triggers(settings, database_urls)
+
+    assert enrolled(as_owner, by_vip.id) == {ada}
+    assert enrolled(as_owner, by_other_tag.id) == set()
+    assert enrolled(as_owner, manual.id) == set()
+    left = as_owner.execute(
+        "SELECT count(*) FROM contact_trigger_signals WHERE org_id = %s", (org.id,)
+    ).fetchone()
+    assert left == (0,)
+
+
+def test_a_tag_added_by_a_sequence_action_enrolls_too(
+    client: TestClient,
+    org: Org,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+) -> None:
+    campaign = triggered_campaign(
+        client,
+        org,
+        database_urls,
+        as_owner,
+        {"type": "tag", "tag": "hot"},
+        contacts=[{"email": "ada@example.com"}],
+    )
+    ada = person_of(as_owner, campaign.members[0])
+    in_org(database_urls, org, lambda s: apply_tags(s, TagAction(type="tag", add=["hot"]), [ada]))
+
+    run_triggers(settings, database_urls)
+
+    assert enrolled(as_owner, campaign.id) == set(campaign.members)
+
+
+def test_a_score_trigger_enrolls_when_the_threshold_is_reached_from_below(
+    client: TestClient,
+    org: Org,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+) -> None:
+    campaign = triggered_campaign(
+        client,
+        org,
+        database_urls,
+        as_owner,
+        {"type": "score", "threshold": 50},
+        contacts=[{"email": "ada@example.com"}, {"email": "bob@example.com"}],
+    )
+    ada, bob = (person_of(as_owner, member) for member in campaign.members)
+
+    def raise_by(delta: int, people: list[uuid.UUID]) -> None:
+        in_org(
+            database_urls,
+            org,
+            lambda s: apply_score(s, ScoreAction(type="score", delta=delta), people),
+        )
+
+    raise_by(40, [ada, bob])
+    run_triggers(settings, database_urls)
+    assert enrolled(as_owner, campaign.id) == set()
+    raise_by(10, [ada])  # 40 -> 50: reached
+    raise_by(5, [bob])  # 40 -> 45: not yet
+    run_triggers(settings, database_urls)
+    assert enrolled(as_owner, campaign.id) == {campaign.members[0]}
