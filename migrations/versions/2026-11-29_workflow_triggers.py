@@ -58,24 +58,30 @@ $$;
 CREATE FUNCTION note_contact_trigger_signals() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
+    WITH listening AS MATERIALIZED (
+      SELECT org_id FROM (SELECT DISTINCT org_id FROM new_rows) o
+      WHERE workflow_trigger_listens(org_id, 'tag'))
     INSERT INTO contact_trigger_signals (org_id, contact_id, added_tags)
     SELECT n.org_id, n.id, n.tags
-    FROM new_rows n
-    JOIN (SELECT DISTINCT org_id FROM new_rows) o
-      ON o.org_id = n.org_id AND workflow_trigger_listens(o.org_id, 'tag')
+    FROM new_rows n JOIN listening l ON l.org_id = n.org_id
     WHERE cardinality(n.tags) > 0;
   ELSE
+    WITH changed AS MATERIALIZED (
+      SELECT n.org_id, n.id,
+             ARRAY(SELECT t FROM unnest(n.tags) AS t WHERE NOT t = ANY (o.tags)) AS added,
+             CASE WHEN n.score > o.score THEN o.score END AS score_before,
+             CASE WHEN n.score > o.score THEN n.score END AS score_after
+      FROM new_rows n JOIN old_rows o ON o.org_id = n.org_id AND o.id = n.id
+      WHERE NOT n.tags <@ o.tags OR n.score > o.score),
+    listening AS MATERIALIZED (
+      SELECT org_id, workflow_trigger_listens(org_id, 'tag') AS tag,
+             workflow_trigger_listens(org_id, 'score') AS score
+      FROM (SELECT DISTINCT org_id FROM changed) o)
     INSERT INTO contact_trigger_signals (org_id, contact_id, added_tags, score_before, score_after)
-    SELECT n.org_id, n.id, c.added,
-           CASE WHEN c.score_up THEN o.score END, CASE WHEN c.score_up THEN n.score END
-    FROM new_rows n
-    JOIN old_rows o ON o.org_id = n.org_id AND o.id = n.id
-    CROSS JOIN LATERAL (
-      SELECT ARRAY(SELECT t FROM unnest(n.tags) AS t WHERE NOT t = ANY (o.tags)) AS added,
-             n.score > o.score AS score_up) c
-    JOIN (SELECT DISTINCT org_id FROM new_rows) l ON l.org_id = n.org_id
-    WHERE (cardinality(c.added) > 0 AND workflow_trigger_listens(l.org_id, 'tag'))
-       OR (c.score_up AND workflow_trigger_listens(l.org_id, 'score'));
+    SELECT c.org_id, c.id, CASE WHEN l.tag THEN c.added ELSE '{{}}' END,
+           CASE WHEN l.score THEN c.score_before END, CASE WHEN l.score THEN c.score_after END
+    FROM changed c JOIN listening l ON l.org_id = c.org_id
+    WHERE (l.tag AND cardinality(c.added) > 0) OR (l.score AND c.score_after IS NOT NULL);
   END IF;
   RETURN NULL;
 END $$;
