@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
@@ -22,7 +23,7 @@ from outreach.embedded import MailCatcher, start_embedded_postgres
 from outreach.kit.dburls import libpq_url
 from outreach.main import create_app
 from outreach.schema import upgrade
-from tests.factories import Org
+from tests.factories import Engine, MailSink, Org, Walker, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP_ROLE = "outreach_app"
@@ -96,3 +97,26 @@ def mail_catcher(database_urls: DatabaseUrls) -> Iterator[MailCatcher]:
     catcher.start()
     yield catcher
     catcher.stop()
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[MailSink]:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives and answers what
+    a test tells it to."""
+    sink = MailSink(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def engine(settings: Settings, database_urls: DatabaseUrls) -> Engine:
+    """The planner and the send loop, run as the scheduler would."""
+    return Engine(settings, database_urls)
+
+
+@pytest.fixture
+def walker(settings: Settings, database_urls: DatabaseUrls) -> Walker:
+    """The workflow engine, with a clock the test moves."""
+    return Walker(settings, database_urls)

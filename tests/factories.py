@@ -2,13 +2,15 @@
 servers on loopback (an SMTP sink); the planner and send loop run as the scheduler would."""
 
 import asyncio
+import itertools
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, TypeVar
@@ -26,13 +28,15 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.embedded import INSTANCE_HEADER, ORG_HEADER
 from outreach.events.service import NewEvent, record_events
+from outreach.events.state import EventType
 from outreach.kit.dburls import libpq_url
 from outreach.kit.tenancy import org_session
 from outreach.models import Campaign
 from outreach.sending.delivery.worker import SendingContext, send_org
 from outreach.sending.planner.service import plan_org
-from outreach.sending.secrets import sender_secrets
-from outreach.tracking.tokens import TrackingSigner
+from outreach.workflows.engine.clock import MovableClock
+from outreach.workflows.engine.service import EngineContext, run_org
+from outreach.workflows.enrollments.service import enroll
 from outreach.workflows.graph.default import default_canvas
 from outreach.workflows.versions import repository as versions_repository
 from outreach.workflows.versions import service as versions_service
@@ -245,10 +249,8 @@ async def record_concurrently(
 
     async def writer(batches: list[list[NewEvent]]) -> None:
         for batch in batches:
-            async with sessionmaker() as session:
-                session.info["org_id"] = org_id
-                async with session.begin():
-                    await record_events(session, org_id, batch)
+            async with org_session(sessionmaker, org_id) as session, session.begin():
+                await record_events(session, org_id, batch)
 
     batches = [events[i : i + 25] for i in range(0, len(events), 25)]
     await asyncio.gather(*(writer(batches[w::writers]) for w in range(writers)))
@@ -383,6 +385,95 @@ def enrollment_row(
     )
 
 
+def split_canvas(ab_test: dict[str, Any] | None = None) -> dict[str, Any]:
+    """trigger -> split `test` (variants `a` "Short" and `b` "Long", 50/50, with `ab_test`)
+    -> one message per variant -> exit."""
+    config: dict[str, Any] = {
+        "variants": [
+            {"id": "a", "name": "Short", "percentage": 50},
+            {"id": "b", "name": "Long", "percentage": 50},
+        ]
+    }
+    if ab_test is not None:
+        config["ab_test"] = ab_test
+
+    def node(id_: str, type_: str, config: dict[str, Any], label: str = "") -> dict[str, Any]:
+        return {"id": id_, "type": type_, "data": {"label": label, "config": config}}
+
+    def edge(source: str, target: str, type_: str = "default") -> dict[str, Any]:
+        return {"id": f"{source}-{target}", "source": source, "target": target, "type": type_}
+
+    return {
+        "nodes": [
+            node("start", "trigger", {"type": "manual"}),
+            node("test", "split", config, "Subject test"),
+            node("short", "message", {}),
+            node("long", "message", {}),
+            node("done", "exit", {}),
+        ],
+        "edges": [
+            edge("start", "test"),
+            edge("test", "short", "variant-a"),
+            edge("test", "long", "variant-b"),
+            edge("short", "done"),
+            edge("long", "done"),
+        ],
+    }
+
+
+def split_contacts(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    campaign_id: str,
+    counts: dict[str, int],
+    at: datetime = T0,
+    node: str = "test",
+) -> dict[str, list[str]]:
+    """`counts[variant]` new campaign contacts per variant, enrolled (version 1) and assigned
+    that variant at split `node` at `at`; answers their ids by variant."""
+    rows = [{"email": f"split{i}@example.com"} for i in range(sum(counts.values()))]
+    answer = post_contacts(client, org, campaign_id, rows)
+    assert answer.status_code == 200, answer.text
+    ids = iter(row["campaign_contact_id"] for row in answer.json()["results"])
+    assigned: dict[str, list[str]] = {}
+    for variant, count in counts.items():
+        assigned[variant] = [next(ids) for _ in range(count)]
+        for member in assigned[variant]:
+            enrollment_row(
+                as_owner,
+                org,
+                campaign_id,
+                member,
+                node=node,
+                variants={node: {"variant": variant, "at": at.isoformat()}},
+            )
+    return assigned
+
+
+def insert_events(
+    as_owner: psycopg.Connection,
+    org: Org,
+    campaign_id: str,
+    members: list[str],
+    event_type: str,
+    at: datetime = T0,
+    *,
+    machine: bool = False,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """One `event_type` event at `at` for each of `members`, written straight into
+    `engagement_events` (owner's connection: no counters move), for tests of what reads them."""
+    as_owner.cursor().executemany(
+        "INSERT INTO engagement_events (org_id, campaign_id, campaign_contact_id, event_type, "
+        "event_timestamp, is_machine, event_data) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [
+            (org.id, campaign_id, member, event_type, at, machine, Jsonb(data or {}))
+            for member in members
+        ],
+    )
+
+
 @contextmanager
 def failing_writes(conn: psycopg.Connection, table: str, when: str) -> Iterator[None]:
     """Inside the block, every insert or update of a `table` row for which `when` holds (a
@@ -460,12 +551,7 @@ class Engine:
             await engine.dispose()
 
     def context(self) -> SendingContext:
-        return SendingContext(
-            settings=self.settings,
-            dsn=libpq_url(self.urls.app),
-            signer=TrackingSigner(self.settings.tracking_secrets),
-            secrets=sender_secrets(tuple(self.settings.sender_secret_keys)),
-        )
+        return SendingContext.from_settings(self.settings, libpq_url(self.urls.app))
 
     def plan(self, org: Org) -> int:
         """One planning run over the organization; answers how many contacts it started."""
@@ -551,3 +637,114 @@ def contact_rows(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[st
             (campaign_id,),
         )
         return cursor.fetchall()
+
+
+def canvas(
+    nodes: list[tuple[str, str, dict[str, Any]]], edges: list[tuple[str, ...]]
+) -> dict[str, Any]:
+    """A sequence's canvas: nodes as (id, type, config), edges as (source, target) or
+    (source, target, type)."""
+    return {
+        "nodes": [
+            {"id": node_id, "type": kind, "data": {"label": node_id, "config": config}}
+            for node_id, kind, config in nodes
+        ],
+        "edges": [
+            {"id": f"{edge[0]}-{edge[1]}", "source": edge[0], "target": edge[1]}
+            | ({"type": edge[2]} if len(edge) > 2 else {})
+            for edge in edges
+        ],
+    }
+
+
+def chain(*nodes: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    """A straight sequence: each node followed by the next."""
+    ids = [node[0] for node in nodes]
+    return canvas(list(nodes), list(itertools.pairwise(ids)))
+
+
+@dataclass
+class Walker:
+    """The workflow engine run in the test with a clock the test moves."""
+
+    settings: Settings
+    urls: DatabaseUrls
+    clock: MovableClock = field(default_factory=MovableClock)
+
+    def context(self) -> EngineContext:
+        return EngineContext.for_settings(self.settings, self.clock)
+
+    def enroll(self, org: Org, campaign_id: str, members: list[str]) -> list[uuid.UUID]:
+        """These campaign contacts enrolled at the clock's time."""
+
+        async def work(session: AsyncSession) -> list[uuid.UUID]:
+            campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id))
+            assert campaign is not None
+            ids = [uuid.UUID(m) for m in members]
+            return await enroll(session, campaign, ids, self.clock.now())
+
+        return in_org(self.urls, org, work)
+
+    def walk(self, org: Org, batch_size: int = 500) -> int:
+        """One engine run over the organization; answers the node executions."""
+
+        async def job(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+            return await run_org(sessionmaker, self.context(), org.id, batch_size=batch_size)
+
+        return run_job(self.urls, job)
+
+    def later(self, org: Org, by: timedelta) -> int:
+        """The clock moved on by `by`, then one engine run."""
+        self.clock.advance(by)
+        return self.walk(org)
+
+
+def record(urls: DatabaseUrls, org: Org, *events: NewEvent) -> None:
+    """Events recorded as the tracking endpoints and inbound parsers record them."""
+
+    async def work(session: AsyncSession) -> None:
+        await record_events(session, org.id, list(events))
+
+    in_org(urls, org, work)
+
+
+def event(member: str, kind: EventType, at: datetime, **fields: Any) -> NewEvent:
+    """An event of the campaign contact `member` (its id as the API gives it)."""
+    return NewEvent(uuid.UUID(member), kind, at, **fields)
+
+
+def sequence_campaign(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    urls: DatabaseUrls,
+    sink: MailSink,
+    graph: dict[str, Any],
+    contacts: int = 2,
+) -> tuple[str, list[str]]:
+    """An active campaign sending through the sink, whose published sequence is `graph`."""
+    sender = create_sender(client, org, sink.port)
+    campaign = ready_campaign(client, org, as_owner, sender, contacts=contacts, activate=False)
+    publish_canvas(urls, org, campaign["id"], graph)
+    ok(act(client, org, campaign["id"], "activate"))
+    return campaign["id"], [str(row["id"]) for row in contact_rows(as_owner, campaign["id"])]
+
+
+def states(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[str, Any]]:
+    """The campaign's workflow states."""
+    with as_owner.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        cursor.execute(
+            "SELECT * FROM campaign_workflow_states WHERE campaign_id = %s ORDER BY id",
+            (campaign_id,),
+        )
+        return cursor.fetchall()
+
+
+def workflow_events(as_owner: psycopg.Connection, campaign_id: str) -> Counter[str]:
+    """How many workflow events of each type the campaign's walks logged."""
+    rows = as_owner.execute(
+        "SELECT event_type FROM engagement_events WHERE campaign_id = %s "
+        "AND enrollment_id IS NOT NULL",
+        (campaign_id,),
+    ).fetchall()
+    return Counter(row[0] for row in rows)

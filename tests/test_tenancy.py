@@ -16,6 +16,7 @@ from psycopg import sql
 
 from outreach.db import DatabaseUrls
 from outreach.kit.dburls import libpq_url
+from outreach.kit.tenancy import set_org
 
 APP_ROLE = "outreach_app"
 RLS_VIOLATION = "new row violates row-level security policy"
@@ -225,10 +226,6 @@ def tenants(database_urls: DatabaseUrls) -> Tenants:
     return seeded
 
 
-def _set_org(conn: psycopg.Connection, org_id: uuid.UUID) -> None:
-    conn.execute("SELECT set_config('app.org_id', %s, true)", [str(org_id)])
-
-
 def _tenants_visible(conn: psycopg.Connection, table: TenantTable) -> set[uuid.UUID]:
     query = sql.SQL("SELECT DISTINCT {} FROM {}").format(
         sql.Identifier(table.tenant_column), sql.Identifier(table.name)
@@ -277,11 +274,11 @@ def test_app_role_with_org_sees_only_that_orgs_rows(
     table: TenantTable,
 ) -> None:
     with as_app.transaction():
-        _set_org(as_app, tenants.a.org)
+        set_org(as_app, tenants.a.org)
         assert _tenants_visible(as_app, table) == {tenants.a.org}
         assert _count(as_app, table) == _count_of_org(as_owner, table, tenants.a.org)
     with as_app.transaction():
-        _set_org(as_app, tenants.b.org)
+        set_org(as_app, tenants.b.org)
         assert _tenants_visible(as_app, table) == {tenants.b.org}
 
 
@@ -290,7 +287,7 @@ def test_app_role_cannot_insert_a_row_for_another_org(
     as_app: psycopg.Connection, tenants: Tenants, table: TenantTable
 ) -> None:
     with as_app.transaction(force_rollback=True):
-        _set_org(as_app, tenants.a.org)
+        set_org(as_app, tenants.a.org)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match=RLS_VIOLATION):
             _insert(as_app, table.name, table.new_row(tenants.b))
 
@@ -301,7 +298,7 @@ def test_app_role_can_insert_a_row_for_its_own_org(
 ) -> None:
     """The refusal above is the policy's doing: the same kind of row for A is accepted."""
     with as_app.transaction(force_rollback=True):
-        _set_org(as_app, tenants.a.org)
+        set_org(as_app, tenants.a.org)
         _insert(as_app, table.name, table.new_row(tenants.a))
 
 
@@ -315,7 +312,7 @@ def test_app_role_cannot_move_its_row_to_another_org(
         key=sql.Identifier(table.key_column),
     )
     with as_app.transaction(force_rollback=True):
-        _set_org(as_app, tenants.a.org)
+        set_org(as_app, tenants.a.org)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match=RLS_VIOLATION):
             as_app.execute(statement, [tenants.b.org, table.key_of(tenants.a)])
 
@@ -333,7 +330,7 @@ def test_app_role_cannot_update_or_delete_another_orgs_rows(
     delete = sql.SQL("DELETE FROM {} WHERE {} = %s").format(name, tenant)
     before = _count_of_org(as_owner, table, tenants.b.org)
     with as_app.transaction(force_rollback=True):
-        _set_org(as_app, tenants.a.org)
+        set_org(as_app, tenants.a.org)
         assert as_app.execute(update, [tenants.b.org]).rowcount == 0
         assert as_app.execute(delete, [tenants.b.org]).rowcount == 0
     assert before >= 1
@@ -441,7 +438,7 @@ def test_org_set_in_one_transaction_is_gone_in_the_next(
     campaigns = TABLES[3]
     assert campaigns.name == "campaigns"
     with as_app.transaction():
-        _set_org(as_app, tenants.a.org)
+        set_org(as_app, tenants.a.org)
         assert _tenants_visible(as_app, campaigns) == {tenants.a.org}
     with as_app.transaction():
         # after a transaction-local set_config the setting reads '' for the rest of the
@@ -465,7 +462,7 @@ def test_without_row_level_security_the_app_role_would_see_other_orgs(
         )
         as_owner.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(APP_ROLE)))
         _is_app_role(as_owner)
-        _set_org(as_owner, tenants.a.org)
+        set_org(as_owner, tenants.a.org)
         assert {tenants.a.org, tenants.b.org} <= _tenants_visible(as_owner, table)
     # rolled back: the policy is back in force
     row = as_owner.execute(

@@ -18,7 +18,7 @@ from outreach.campaigns.router import router as campaigns_router
 from outreach.config import Settings, get_settings
 from outreach.contacts.router import router as contacts_router
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolve_database_urls
-from outreach.events.router import router as events_router
+from outreach.events.manual.router import router as events_router
 from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
 from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES

@@ -1,6 +1,7 @@
 """The background jobs of a process: the embedded scheduler, which only wakes each domain's
-jobs up, and the send loop. The jobs claim their work in PostgreSQL, so any number of processes
-may run them. Every run is recorded (jobs/runs.py)."""
+periodic jobs up, and the continuous ones (the send loop), each a task of its own. The jobs
+claim their work in PostgreSQL, so any number of processes may run them. Every run is recorded
+(jobs/runs.py)."""
 
 import asyncio
 import contextlib
@@ -14,13 +15,10 @@ from outreach.analytics import jobs as analytics_jobs
 from outreach.campaigns import jobs as campaigns_jobs
 from outreach.config import Settings
 from outreach.events import jobs as events_jobs
-from outreach.jobs.registry import Job
-from outreach.jobs.runs import JobReport, run_recorded
-from outreach.kit.dburls import libpq_url
-from outreach.sending.delivery.worker import SendingContext, run_send_loop
+from outreach.jobs.registry import Job, Loop, Pass
+from outreach.jobs.runs import run_recorded
+from outreach.sending.delivery import jobs as delivery_jobs
 from outreach.sending.planner import jobs as planner_jobs
-from outreach.sending.secrets import sender_secrets
-from outreach.tracking.tokens import TrackingSigner
 from outreach.workflows.engine import jobs as engine_jobs
 from outreach.workflows.splits import jobs as splits_jobs
 from outreach.workflows.triggers import jobs as triggers_jobs
@@ -31,17 +29,17 @@ log = logging.getLogger(__name__)
 STOP_SECONDS = 35.0
 
 
-# Every periodic job, as its domain declares it; the send loop (below) runs continuously.
-JOBS: tuple[Job, ...] = (
+# Every job, as its domain declares it.
+JOBS: tuple[Job | Loop, ...] = (
     *campaigns_jobs.JOBS,
     *analytics_jobs.JOBS,
     *events_jobs.JOBS,
     *planner_jobs.JOBS,
+    *delivery_jobs.JOBS,
     *splits_jobs.JOBS,
     *engine_jobs.JOBS,
     *triggers_jobs.JOBS,
 )
-SEND_LOOP = "send_loop"
 
 
 def _scheduler(
@@ -50,6 +48,8 @@ def _scheduler(
     scheduler = AsyncIOScheduler(timezone="UTC")
     if settings.run_jobs:
         for job in JOBS:
+            if not isinstance(job, Job):
+                continue
             scheduler.add_job(
                 run_recorded,
                 "interval",
@@ -64,48 +64,42 @@ def _scheduler(
 
 
 class BackgroundJobs:
-    """The scheduler's periodic jobs and the send loop, started and stopped together. On stop,
-    the message being sent is finished and recorded; the rest of its batch is released."""
+    """The scheduler's periodic jobs and the continuous ones, started and stopped together. On
+    stop, the message being sent is finished and recorded; the rest of its batch is released."""
 
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.scheduler = _scheduler(settings, sessionmaker)
-        engine_url = sessionmaker.kw["bind"].url.render_as_string(hide_password=False)
-        self.sending = SendingContext(
-            settings=settings,
-            dsn=libpq_url(engine_url),
-            signer=TrackingSigner(settings.tracking_secrets),
-            secrets=sender_secrets(tuple(settings.sender_secret_keys)),
-        )
-        self._send_loop: asyncio.Task[None] | None = None
+        self.stopping = asyncio.Event()
+        self._loops: dict[str, asyncio.Task[None]] = {}
 
     def start(self) -> None:
         self.scheduler.start()
-        if self.settings.run_jobs:
-            self._send_loop = asyncio.create_task(self._send_forever())
+        if not self.settings.run_jobs:
+            return
+        for job in JOBS:
+            if isinstance(job, Loop):
+                one_pass = job.start(self.settings, self.sessionmaker, self.stopping)
+                self._loops[job.name] = asyncio.create_task(self.run_forever(job, one_pass))
 
     async def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
-        self.sending.stopping.set()
-        if self._send_loop is not None:
-            try:
-                await asyncio.wait_for(self._send_loop, STOP_SECONDS)
-            except TimeoutError:
-                log.warning("the send loop did not stop within %s s", STOP_SECONDS)
+        self.stopping.set()
+        await asyncio.gather(*(self._stopped(name, task) for name, task in self._loops.items()))
 
-    async def _send_forever(self) -> None:
-        stopping = self.sending.stopping
+    async def _stopped(self, name: str, task: asyncio.Task[None]) -> None:
+        try:
+            await asyncio.wait_for(task, STOP_SECONDS)
+        except TimeoutError:
+            log.warning("job %s did not stop within %s s", name, STOP_SECONDS)
 
-        async def send() -> JobReport:
-            handled = await run_send_loop(self.sessionmaker, self.sending)
-            return JobReport(handled, f"handled {handled} messages")
-
-        while not stopping.is_set():
-            report = await run_recorded(self.sessionmaker, SEND_LOOP, send)
+    async def run_forever(self, loop: Loop, one_pass: Pass) -> None:
+        while not self.stopping.is_set():
+            report = await run_recorded(self.sessionmaker, loop.name, one_pass)
             if report.done == 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), self.settings.send_poll_seconds)
+                    await asyncio.wait_for(self.stopping.wait(), loop.idle(self.settings))
 
 
 def start_background_jobs(

@@ -27,6 +27,7 @@ from tests.factories import (
     add_contacts,
     create_ab_campaign,
     create_campaign,
+    enrollment_row,
     failing_writes,
     ok,
     record_concurrently,
@@ -298,6 +299,21 @@ def test_an_open_task_keeps_the_campaign_running(
     task_row(as_owner, org, campaign_id, who[0], "open")
     run_job(database_urls, complete_finished_campaigns)
     assert read(client, org, campaign_id)["status"] == "active"
+
+
+def test_a_live_enrollment_keeps_the_campaign_running(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
+) -> None:
+    campaign_id, who = active_campaign(client, org)
+    everyone_sent(database_urls, org, who)
+    state = enrollment_row(as_owner, org, campaign_id, str(who[0]))  # running: a step to come
+    run_job(database_urls, complete_finished_campaigns)
+    assert read(client, org, campaign_id)["status"] == "active"
+    as_owner.execute(
+        "UPDATE campaign_workflow_states SET workflow_status = 'completed' WHERE id = %s", (state,)
+    )
+    run = run_job(database_urls, complete_finished_campaigns)
+    assert run.completed[uuid.UUID(campaign_id)] == "all_processed"
 
 
 def test_a_pending_contact_whose_outreach_ended_counts_as_processed(

@@ -12,6 +12,7 @@ from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.events.jobs import reconcile_all_counters
 from outreach.events.service import NewEvent, reconcile_counters
 from outreach.events.state import EventType
+from outreach.kit.tenancy import org_session
 from tests.factories import (
     T0,
     Org,
@@ -59,11 +60,9 @@ def random_events(members: list[uuid.UUID], count: int, seed: int) -> list[NewEv
 
 async def drift(urls: DatabaseUrls, org_id: uuid.UUID) -> dict[uuid.UUID, object]:
     engine = create_engine(urls.app, pool_size=1)
-    async with create_sessionmaker(engine)() as session:
-        session.info["org_id"] = org_id
-        async with session.begin():
-            found = await reconcile_counters(session)
-            await session.rollback()
+    async with org_session(create_sessionmaker(engine), org_id) as session, session.begin():
+        found = await reconcile_counters(session)
+        await session.rollback()
     await engine.dispose()
     return dict(found)
 

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from outreach.config import Settings
-from outreach.scheduler import JOBS, SEND_LOOP, _scheduler
+from outreach.jobs.registry import Job, Loop
+from outreach.scheduler import JOBS, _scheduler
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -25,7 +26,7 @@ def readme_jobs() -> set[str]:
 def test_every_job_has_a_unique_name_in_the_readme_table() -> None:
     names = [job.name for job in JOBS]
     assert len(names) == len(set(names)), names
-    assert readme_jobs() == {*names, SEND_LOOP}
+    assert readme_jobs() == set(names)
 
 
 def test_the_scheduler_adds_each_job_under_its_name(
@@ -41,7 +42,21 @@ def test_the_scheduler_adds_each_job_under_its_name(
 
     with caplog.at_level(logging.INFO, logger="apscheduler"):
         jobs = asyncio.run(added())
-    assert set(jobs) == readme_jobs() - {SEND_LOOP}
+    assert set(jobs) == {job.name for job in JOBS if isinstance(job, Job)}
     assert all(name == job_id for job_id, name in jobs.items()), jobs
     for name in jobs:
         assert f'Added job "{name}"' in caplog.text
+
+
+def test_the_send_loop_is_declared_a_continuous_job_idle_for_the_poll_interval(
+    settings: Settings,
+) -> None:
+    [loop] = [job for job in JOBS if isinstance(job, Loop) and job.name == "send_loop"]
+    assert loop.idle(settings) == settings.send_poll_seconds
+
+
+def test_the_workflow_engine_is_declared_a_continuous_job_idle_for_a_second(
+    settings: Settings,
+) -> None:
+    [loop] = [job for job in JOBS if isinstance(job, Loop) and job.name == "workflow_engine"]
+    assert loop.idle(settings) == 1.0

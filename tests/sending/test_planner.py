@@ -240,3 +240,19 @@ def test_a_combined_campaign_splits_contacts_by_allocation_and_tier(
     linkedin_dues = sorted(t[4] for t in tasks if t[0] == "linkedin")
     gaps = {later - earlier for earlier, later in itertools.pairwise(linkedin_dues)}
     assert gaps == {timedelta(minutes=15)}
+
+
+def test_planning_enrolls_each_started_contact_and_walks_it_to_its_first_touch(
+    client: TestClient, org: Org, as_owner: psycopg.Connection, engine: Engine, mail_sink: MailSink
+) -> None:
+    sender = create_sender(client, org, mail_sink.port)
+    campaign = ready_campaign(client, org, as_owner, sender, contacts=3)
+    assert engine.plan(org) == 3
+    walks = as_owner.execute(
+        "SELECT id, current_node_id, workflow_status, wait_for_event, execution_path "
+        "FROM campaign_workflow_states WHERE campaign_id = %s",
+        (campaign["id"],),
+    ).fetchall()
+    assert [w[1:] for w in walks] == [("message", "waiting", "message", ["start", "message"])] * 3
+    rows = outbox_rows(as_owner, campaign["id"])
+    assert {(r["enrollment_id"], r["step"]) for r in rows} == {(w[0], "message") for w in walks}

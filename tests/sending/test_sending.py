@@ -1,6 +1,7 @@
 """Sending through a real SMTP server on loopback: messages, tracking, failures, retries."""
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -293,3 +294,17 @@ def test_a_paused_campaign_sends_nothing_until_resumed(
     as_owner.execute("UPDATE tenant_directory SET outbox_due_at = now() WHERE id = %s", (org.id,))
     engine.send(org)
     assert len(mail_sink.messages) == 2
+
+
+def test_connections_send_their_messages_at_the_same_time(
+    client: TestClient, org: Org, as_owner: psycopg.Connection, engine: Engine, mail_sink: MailSink
+) -> None:
+    connections = engine.settings.send_connections
+    mail_sink.delay = 0.5  # each DATA answered after half a second
+    sender = create_sender(client, org, mail_sink.port)
+    ready_campaign(client, org, as_owner, sender, contacts=connections)
+    engine.plan(org)
+    started = time.monotonic()
+    assert engine.send(org) == connections
+    # one after another would take connections x 0.5 s
+    assert time.monotonic() - started < 0.5 * connections * 0.75

@@ -14,6 +14,7 @@ from outreach.auth.tokens import Role
 from outreach.config import Settings
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker
 from outreach.kit.targets import TargetGuard
+from outreach.kit.tenancy import org_session
 from outreach.sending.secrets import SenderSecrets
 from outreach.sending.sms_provider.service import sms_account
 from outreach.sending.transports.sms import SmsAccount, SmsSent, send_sms, sms_client
@@ -61,10 +62,8 @@ def account_of(urls: DatabaseUrls, org_id: uuid.UUID, secrets: SenderSecrets) ->
     async def load() -> SmsAccount | None:
         engine = create_engine(urls.app, pool_size=1)
         try:
-            async with create_sessionmaker(engine)() as session:
-                session.info["org_id"] = org_id
-                async with session.begin():
-                    return await sms_account(session, org_id, secrets)
+            async with org_session(create_sessionmaker(engine), org_id) as session, session.begin():
+                return await sms_account(session, org_id, secrets)
         finally:
             await engine.dispose()
 

@@ -7,6 +7,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
+from outreach.kit.tenancy import set_org
 from tests.factories import Org, create_template
 
 
@@ -20,12 +21,13 @@ def preview(
 
 def insert_contact(conn: psycopg.Connection, org: Org, **fields: Any) -> str:
     columns = {"org_id": org.id, "email": "ada@example.com", **fields}
-    conn.execute("SELECT set_config('app.org_id', %s, false)", (str(org.id),))
-    row = conn.execute(
-        f"INSERT INTO contacts ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
-        list(columns.values()),
-    ).fetchone()
+    with conn.transaction():
+        set_org(conn, org.id)
+        row = conn.execute(
+            f"INSERT INTO contacts ({', '.join(columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
+            list(columns.values()),
+        ).fetchone()
     assert row is not None
     return str(row[0])
 

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
+from outreach.kit.tenancy import set_org
 from tests.factories import Org, create_template, patch
 
 TEMPLATES = "/api/v1/templates"
@@ -22,8 +23,9 @@ def as_recruiter(client: TestClient, org: Org, user_id: uuid.UUID) -> dict[str, 
 
 def owner_insert(conn: psycopg.Connection, org: Org, sql: str, *params: object) -> uuid.UUID:
     """A row written behind the API's back, the way other domains will write it."""
-    conn.execute("SELECT set_config('app.org_id', %s, false)", (str(org.id),))
-    row = conn.execute(sql, params).fetchone()
+    with conn.transaction():
+        set_org(conn, org.id)
+        row = conn.execute(sql, params).fetchone()
     assert row is not None
     return uuid.UUID(str(row[0]))
 

@@ -26,12 +26,12 @@ from outreach.approvals.schemas import (
 )
 from outreach.auth.dependencies import require_owner_or_manager, require_writer
 from outreach.auth.tokens import Principal
-from outreach.campaigns.service import require_running
 from outreach.errors import AppError, Conflict, FieldError, ValidationFailed, not_found
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.kit.problems import FieldErrorOut
 from outreach.sending.outbox import service as outbox
+from outreach.tasks.service import require_running
 from outreach.templates.compose import Composer, MessageText
 from outreach.templates.rendering import Personalization, Renderer
 from outreach.templates.sandbox import TemplateLimitExceeded

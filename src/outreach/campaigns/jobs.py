@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.campaigns import repository, service
-from outreach.campaigns.rules import CampaignStatus
 from outreach.config import Settings
 from outreach.errors import AppError
 from outreach.jobs.registry import JobList, seconds
@@ -29,6 +28,7 @@ from outreach.jobs.runs import (
 )
 from outreach.kit.tenancy import org_session
 from outreach.models import Campaign
+from outreach.models.campaign import CampaignStatus
 
 log = logging.getLogger(__name__)
 

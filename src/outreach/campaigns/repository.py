@@ -178,16 +178,6 @@ async def template_channels(
     return {template_id: channel for template_id, channel in rows}
 
 
-_CANCEL_TASKS = text("""
-UPDATE tasks SET status = 'cancelled'
-WHERE campaign_id = :campaign_id AND status = 'open'
-""")
-
-
-async def cancel_open_tasks(session: AsyncSession, campaign_id: uuid.UUID) -> None:
-    await session.execute(_CANCEL_TASKS, {"campaign_id": campaign_id})
-
-
 # -- lifecycle jobs: each claims the campaigns it changes (SKIP LOCKED), so two processes
 # never handle the same one -----------------------------------------------------------------
 
@@ -210,15 +200,23 @@ async def claim_due_scheduled(session: AsyncSession, limit: int) -> list[Campaig
     return list((await session.execute(_DUE_SCHEDULED, {"limit": limit})).scalars())
 
 
-# Every enrollment has ended: no contact waits to be started (one no longer pending never
-# will be), no walk is running, waiting or paused, and no message or task is pending.
+# A contact is processed once it is no longer pending, or once its outreach ended without
+# reaching it (a message failed, cancelled or rejected; a task done, skipped or cancelled), or
+# once the planner found no allocated channel that reaches it: nothing more will happen to it,
+# so it must not hold the campaign open. Every enrollment has ended too: no walk is running,
+# waiting or paused, and no message or task is pending.
 _UNFINISHED_WORK = """
   EXISTS (SELECT 1 FROM campaign_contacts cc
-          WHERE cc.campaign_id = c.id AND cc.status = 'pending' AND cc.started_at IS NULL)
+          WHERE cc.campaign_id = c.id AND cc.status = 'pending'
+            AND (cc.started_at IS NULL OR cc.channel IS NOT NULL)
+            AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_contact_id = cc.id
+                            AND o.status IN ('failed', 'cancelled', 'rejected'))
+            AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_contact_id = cc.id
+                            AND t.status IN ('done', 'skipped', 'cancelled')))
   OR EXISTS (SELECT 1 FROM campaign_workflow_states s WHERE s.campaign_id = c.id
              AND s.workflow_status IN ('running', 'waiting', 'paused'))
   OR EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_id = c.id
-             AND o.status IN ('queued', 'sending', 'accepted', 'awaiting_approval'))
+             AND o.status IN ('queued', 'sending', 'awaiting_approval'))
   OR EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_id = c.id AND t.status = 'open')
 """
 _DUE_COMPLETION = text(f"""

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.campaigns import service
 from outreach.campaigns.repository import CampaignFilters
-from outreach.campaigns.rules import Action, CampaignStatus, CampaignType, Channel
+from outreach.campaigns.rules import Action, CampaignType, Channel
 from outreach.campaigns.schemas import (
     CampaignCreate,
     CampaignDetail,
@@ -21,6 +21,7 @@ from outreach.campaigns.schemas import (
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
+from outreach.models.campaign import CampaignStatus
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 

@@ -20,16 +20,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from outreach.campaigns.rules import (
-    CampaignStatus,
-    CampaignType,
-    Channel,
-    PermissionMode,
-    ResponseRateBand,
-)
+from outreach.campaigns.rules import CampaignType, Channel, PermissionMode, ResponseRateBand
 from outreach.kit import timezones
 from outreach.kit.numbers import Percentage
 from outreach.kit.times import UtcDatetime
+from outreach.models.campaign import CampaignStatus
 
 HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
 _HH_MM = re.compile(HH_MM)

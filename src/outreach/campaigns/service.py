@@ -21,7 +21,6 @@ from outreach.campaigns.rules import (
     TEMPLATE_CHANNELS,
     TRANSITIONS,
     Action,
-    CampaignStatus,
     Channel,
     allocation_error,
     percentage,
@@ -38,8 +37,10 @@ from outreach.errors import Conflict, FieldError, Forbidden, ValidationFailed, n
 from outreach.kit.keyset import key_after, page_by
 from outreach.kit.pagination import Page
 from outreach.models import Campaign
+from outreach.models.campaign import CampaignStatus
 from outreach.models.campaign_contact import CONTACT_STATUSES
 from outreach.sending.outbox import service as outbox
+from outreach.tasks import service as tasks
 from outreach.variants.service import assign_ab_variants
 from outreach.workflows.enrollments import service as enrollments
 from outreach.workflows.versions.service import ensure_published
@@ -203,17 +204,6 @@ def campaign_read_only(campaign: Campaign | CampaignFacts) -> Conflict:
         f"Campaign is {campaign.status} and read-only",
         "Completed and archived campaigns cannot be changed.",
     )
-
-
-def require_running(status: str) -> None:
-    """A task done or a message approved goes ahead only while its campaign runs: a draft has
-    not started, and a completed campaign has stopped its outreach."""
-    if status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
-        raise Conflict(
-            "CAMPAIGN_NOT_ACTIVE",
-            f"Campaign is {status}",
-            "Only the tasks and messages of an active or paused campaign can go ahead.",
-        )
 
 
 async def create_campaign(
@@ -472,7 +462,7 @@ async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> 
     campaign.completed_at = now
     campaign.status = CampaignStatus.COMPLETED
     await outbox.cancel_queued(session, campaign.id, "campaign completed")
-    await repository.cancel_open_tasks(session, campaign.id)
+    await tasks.cancel_open_tasks(session, campaign.id)
 
 
 def archive(campaign: Campaign, now: datetime) -> None:

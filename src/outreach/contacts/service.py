@@ -9,7 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.tokens import Principal
-from outreach.campaigns.rules import CampaignStatus, CampaignType, Channel
+from outreach.campaigns.rules import CampaignType, Channel
 from outreach.campaigns.service import get_campaign_facts, get_writable_campaign
 from outreach.contacts import repository
 from outreach.contacts.repository import Member, MemberFilters, identity_key
@@ -34,6 +34,7 @@ from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.kit.problems import FieldErrorOut, field_error
 from outreach.models import Campaign, CampaignContact, Contact
+from outreach.models.campaign import CampaignStatus
 from outreach.suppressions.repository import suppressed_emails
 from outreach.variants.service import assign_ab_variants
 
@@ -455,10 +456,14 @@ async def _change_each(
     return results
 
 
-def _first_error(exc: ValidationError, prefix: str) -> FieldError:
+def _first_error(exc: ValidationError, prefix: str | None = None) -> FieldError:
+    """The first of pydantic's errors in the API's vocabulary, its message saying where."""
     error = field_error(dict(exc.errors()[0]))
-    path = prefix if error.field == "body" else f"{prefix}.{error.field}"
-    return replace(error, field=path)
+    if prefix is None:
+        path = error.field
+    else:
+        path = prefix if error.field == "body" else f"{prefix}.{error.field}"
+    return FieldError(path, error.code, f"{path}: {error.message}")
 
 
 async def change_tags(
@@ -524,7 +529,7 @@ def _person_field_change(name: str, value: Any) -> _Change | FieldError:
     try:
         checked = ContactFields.model_validate({name: value})
     except ValidationError as exc:
-        return _first_error(exc, "value")
+        return _first_error(exc)
     new = getattr(checked, name)
 
     def change(contact: Contact) -> dict[str, Any]:

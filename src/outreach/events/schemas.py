@@ -1,13 +1,7 @@
-"""Bodies of the manual event route."""
+"""What recording an event comes to, and how a call went (kept in its data)."""
 
-import uuid
 from enum import StrEnum
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, StringConstraints
-
-from outreach.contacts.schemas import CampaignContactOut
-from outreach.kit.times import UtcDatetime
+from typing import Literal
 
 
 class Outcome(StrEnum):
@@ -19,32 +13,3 @@ class Outcome(StrEnum):
 # How a call went; kept in the event's data. Any completed call counts as a touch (the contact
 # was reached, as an unopened email was), so the outcome does not change the contact's state.
 CallOutcome = Literal["connected", "voicemail", "no_answer"]
-
-
-class ManualEventIn(BaseModel):
-    """Something that happened outside the tracked channels: a reply by phone, a placement."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    event_type: Literal[
-        "response_received",
-        "converted",
-        "linkedin_sent",
-        "linkedin_viewed",
-        "sms_sent",
-        "call_completed",
-        "letter_sent",
-    ]
-    occurred_at: UtcDatetime | None = None
-    response_text: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    channel: Literal["email", "linkedin", "phone", "sms", "mail", "in_person", "other"] | None = (
-        None
-    )
-    conversion_type: str | None = None
-    conversion_entity_id: uuid.UUID | None = None
-    call_outcome: CallOutcome | None = None
-
-
-class ManualEventOut(BaseModel):
-    outcome: Outcome
-    contact: CampaignContactOut

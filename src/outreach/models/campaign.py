@@ -3,6 +3,7 @@
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     ARRAY,
@@ -20,6 +21,18 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outreach.models.base import Base, IdMixin, TenantMixin, TimestampMixin
+
+
+# The statuses of a campaign, the one list (campaigns.rules draws the workflow between them).
+# Kept with the table, below the domains, so that tasks, which campaigns calls, may read them.
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ARCHIVED = "archived"
+
 
 RESPONSE_RATE_SQL = (
     "CASE WHEN contacts_reached > 0 THEN "

@@ -139,3 +139,14 @@ async def planned_linkedin(
 ) -> list[tuple[str, datetime]]:
     rows = await session.execute(PLANNED_LINKEDIN, {"owner": owner_id, "now": now})
     return [(row.kind, row.due_at) for row in rows]
+
+
+CANCEL_OPEN_TASKS = text("""
+-- name: cancel-open-tasks (a done or skipped task stays as it was)
+UPDATE tasks SET status = 'cancelled'
+WHERE campaign_id = :campaign_id AND status = 'open'
+""")
+
+
+async def cancel_open_tasks(session: AsyncSession, campaign_id: uuid.UUID) -> None:
+    await session.execute(CANCEL_OPEN_TASKS, {"campaign_id": campaign_id})

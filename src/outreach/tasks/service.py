@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_owner_or_manager
 from outreach.auth.tokens import Principal
-from outreach.campaigns.service import require_running
 from outreach.errors import Conflict, ValidationFailed, not_found
 from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.kit.keyset import key_after, page_by
 from outreach.kit.locks import advisory_xact_lock
 from outreach.kit.pagination import Page
+from outreach.models.campaign import CampaignStatus
 from outreach.tasks import repository
 from outreach.tasks.linkedin import LinkedInSlots
 from outreach.tasks.repository import TaskFilters, TaskRow
@@ -107,6 +107,18 @@ def _require_open(status: str) -> None:
         raise Conflict("TASK_NOT_OPEN", f"Task is {status}", "Only an open task can be closed.")
 
 
+def require_running(status: str) -> None:
+    """A task done or a message approved goes ahead only while its campaign runs: a draft has
+    not started, and a completed campaign has stopped its outreach. Here rather than in
+    campaigns, which calls tasks (to cancel them); approvals applies it too."""
+    if status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
+        raise Conflict(
+            "CAMPAIGN_NOT_ACTIVE",
+            f"Campaign is {status}",
+            "Only the tasks and messages of an active or paused campaign can go ahead.",
+        )
+
+
 async def _get(session: AsyncSession, task_id: uuid.UUID, *, for_update: bool = False) -> TaskRow:
     row = await repository.get_task(session, task_id, for_update=for_update)
     if row is None:
@@ -122,6 +134,11 @@ def task_out(row: TaskRow) -> TaskOut:
         contact=TaskContactOut.model_validate(row.contact),
         **{field: getattr(task, field) for field in fields},
     )
+
+
+async def cancel_open_tasks(session: AsyncSession, campaign_id: uuid.UUID) -> None:
+    """A completed campaign's open tasks are cancelled with it (its outreach has stopped)."""
+    await repository.cancel_open_tasks(session, campaign_id)
 
 
 async def create_steps(session: AsyncSession, tasks: list[dict[str, Any]]) -> None:

@@ -1,8 +1,9 @@
 """A webhook receiver on loopback, a real HTTP server for the webhook action's tests.
 
 It checks each request's signature with the `standardwebhooks` library's own verifier (401
-when it fails), and the path picks the answer: `/ok`, `/status/<code>`, `/slow`, `/endless`
-(a body that never ends), `/redirect/<code>?to=<url>`.
+when it fails), and the path picks the answer: `/ok`, `/status/<code>` (with the Retry-After
+`?retry_after=`, 7 by default), `/slow`, `/endless` (a body that never ends),
+`/redirect/<code>?to=<url>`.
 """
 
 import json
@@ -93,7 +94,8 @@ def _handler(server: HookServer) -> type[BaseHTTPRequestHandler]:
                 case ["ok"]:
                     self._answer(200, json.dumps({"received": True}).encode())
                 case ["status", code]:
-                    self._answer(int(code), b"nope", Retry_After="7")
+                    retry_after = parse_qs(url.query).get("retry_after", ["7"])[0]
+                    self._answer(int(code), b"nope", Retry_After=retry_after)
                 case ["slow"]:
                     time.sleep(SLOW_SECONDS)
                     self._answer(200, b"late")

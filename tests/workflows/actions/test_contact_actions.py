@@ -99,6 +99,7 @@ def test_a_contact_whose_tags_would_pass_the_limit_fails_alone(
     other = people.add(tags=[])
     outcomes = apply(database_urls, people.org, {"type": "tag", "add": ["hot"]}, full, other)
     assert (outcomes[full].ok, outcomes[full].code) == (False, "TOO_MANY_ITEMS")
+    assert (outcomes[full].message or "").startswith("tags: ")
     assert outcomes[other].ok
     assert len(people.get(full, "tags")) == 50
     assert people.get(other, "tags") == ["hot"]
@@ -189,6 +190,7 @@ def test_a_value_the_contacts_api_refuses_fails_and_changes_nothing(
     config = {"type": "field_update", "field": field, "value": value}
     outcome = apply(database_urls, people.org, config, ada)[ada]
     assert (outcome.ok, outcome.code) == (False, code)
+    assert (outcome.message or "").startswith(f"{field}: ")
     assert people.get(ada, field) == before
 
 
@@ -231,6 +233,7 @@ def test_a_custom_field_the_contacts_api_refuses_fails(
     config = {"type": "field_update", "field": field, "value": value}
     outcome = apply(database_urls, people.org, config, ada)[ada]
     assert (outcome.ok, outcome.code) == (False, code)
+    assert (outcome.message or "").startswith("custom_fields")
     assert people.get(ada, "custom_fields") == {"team": "core"}
 
 

@@ -5,7 +5,8 @@ classed as worth a retry or not, and targets the guard refuses never reached."""
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -131,6 +132,16 @@ def test_a_receiver_with_another_secret_refuses_the_signature(received: HookServ
     assert received.received[0].verified is None
 
 
+@pytest.mark.parametrize("secret", ["", "whsec_", "whsec_abcde"])
+def test_a_secret_that_is_not_a_standard_webhooks_secret_sends_nothing(
+    received: HookServer, secret: str
+) -> None:
+    result = call(f"{received.url}/ok", secret=secret)
+    assert (result.ok, result.retryable) == (False, False)
+    assert "signing secret" in (result.error or "")
+    assert received.received == []
+
+
 # -- answers and retries -----------------------------------------------------------------
 
 
@@ -144,6 +155,17 @@ def test_server_errors_timeouts_and_throttling_are_retryable(
     assert str(status) in (result.error or "")
     assert result.retry_after == timedelta(seconds=7)
     assert result.response == "nope"
+
+
+def test_a_retry_after_date_is_read_as_the_time_until_it(received: HookServer) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(minutes=2), usegmt=True)
+    result = call(f"{received.url}/status/503?retry_after={quote(when)}")
+    assert result.retry_after is not None
+    assert timedelta(seconds=100) < result.retry_after <= timedelta(minutes=2)
+
+
+def test_an_unreadable_retry_after_is_ignored(received: HookServer) -> None:
+    assert call(f"{received.url}/status/429?retry_after=soon").retry_after is None
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
@@ -244,6 +266,17 @@ def test_a_name_that_resolves_to_a_metadata_address_is_refused() -> None:
         "hooks.example.com resolves to a cloud metadata address, which outbound connections "
         "may not reach"
     )
+
+
+def test_a_name_that_does_not_resolve_is_retryable() -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        raise OSError(f"{host}: temporary failure in name resolution")
+
+    result = call(
+        "http://hooks.example.com/in", guard=TargetGuard(allow_private=True, resolve=resolve)
+    )
+    assert (result.ok, result.status_code, result.retryable) == (False, None, True)
+    assert result.error == "hooks.example.com does not resolve"
 
 
 def test_loopback_and_private_targets_are_refused_in_production_without_a_connection(

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import httpx
 from jinja2 import TemplateError
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 from outreach.kit.targets import TargetGuard, TargetRefused, guarded_http_client
 from outreach.templates.rendering import Personalization, Renderer, render
@@ -84,13 +85,13 @@ def new_signing_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def signature_headers(secret: str, webhook_id: str, at: datetime, body: str) -> dict[str, str]:
+def signature_headers(signer: Webhook, webhook_id: str, at: datetime, body: str) -> dict[str, str]:
     """The three Standard Webhooks headers for `body` sent at `at`."""
     timestamp = at.astimezone(UTC)
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": Webhook(secret).sign(webhook_id, timestamp, body),
+        "webhook-signature": signer.sign(webhook_id, timestamp, body),
     }
 
 
@@ -144,6 +145,11 @@ async def call_webhook(
     if isinstance(url, str):
         return WebhookResult(webhook_id, ok=False, error=url)
     try:
+        signer = Webhook(secret)
+    except (ValueError, EmptyWebhookSecretError):  # base64's binascii.Error is a ValueError
+        error = "the signing secret is not a Standard Webhooks secret (whsec_ and base64)"
+        return WebhookResult(webhook_id, ok=False, error=error)
+    try:
         payload = await renderer.run(
             lambda: render_payload(action.payload, personalization, seconds=renderer.seconds)
         )
@@ -158,7 +164,7 @@ async def call_webhook(
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "accept-encoding": "identity",  # the answer is kept as it comes: no decompression
-        **signature_headers(secret, webhook_id, datetime.now(UTC), body),
+        **signature_headers(signer, webhook_id, datetime.now(UTC), body),
     }
     request = http.build_request(action.method, url, content=content, headers=headers)
     return await _deliver(http, request, webhook_id, time_limit)

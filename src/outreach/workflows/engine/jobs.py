@@ -1,21 +1,29 @@
-"""The engine's job: every second, walk the due states of every organization that has some.
-Claimed work (SKIP LOCKED), so any number of processes may run it."""
+"""The engine as a job: pass after pass over the organizations with due walks, a second apart
+when a pass finds nothing, so a wait that ends or an event that comes is walked on within about
+a second. Claimed work (SKIP LOCKED), so any number of processes may run it."""
+
+import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
-from outreach.jobs.registry import JobList, seconds
+from outreach.jobs.registry import JobList, Pass, seconds
 from outreach.jobs.runs import JobReport
 from outreach.workflows.engine.clock import SystemClock
 from outreach.workflows.engine.service import EngineContext, run_due
 
 JOBS = JobList()
+IDLE_SECONDS = 1.0
 
 
-# A second between passes keeps the delay from a wait's end (or its event) to the next step
-# under two seconds.
-@JOBS.add("workflow_engine", every=seconds(1))
-async def _walk(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> JobReport:
+@JOBS.loop("workflow_engine", idle=seconds(IDLE_SECONDS))
+def _engine(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], stopping: asyncio.Event
+) -> Pass:
     ctx = EngineContext.for_settings(settings, SystemClock())
-    executed = await run_due(sessionmaker, ctx)
-    return JobReport(executed, f"executed {executed} workflow nodes")
+
+    async def walk() -> JobReport:
+        executed = await run_due(sessionmaker, ctx, stopping=stopping)
+        return JobReport(executed, f"executed {executed} workflow nodes")
+
+    return walk

@@ -69,6 +69,7 @@ from outreach.workflows.versions.service import graph_of
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+MAX_ORGS_PER_PASS = 100
 # A walk runs at most this many nodes per claim (a valid graph has a wait on every cycle; a
 # long chain of instant nodes goes on at the next claim).
 MAX_NODES_PER_CLAIM = 25
@@ -713,14 +714,17 @@ async def run_due(
     ctx: EngineContext,
     *,
     batch_size: int = BATCH_SIZE,
+    stopping: asyncio.Event | None = None,
 ) -> int:
-    """One pass over the organizations with due walks; answers the node executions."""
+    """One pass over the organizations with due walks (at most MAX_ORGS_PER_PASS, the longest
+    due first); answers the node executions. A set `stopping` ends the pass early."""
     now = ctx.clock.now()
     ran = await for_each_org(
         sessionmaker,
         lambda org_id: run_org(sessionmaker, ctx, org_id, batch_size=batch_size),
         "workflow engine",
         workflow_due_at=now,
-        limit=100,
+        limit=MAX_ORGS_PER_PASS,
+        stopping=stopping,
     )
     return sum(ran.results.values())

@@ -41,7 +41,7 @@ FROM campaign_workflow_states s
 JOIN campaign_contacts cc ON cc.org_id = s.org_id AND cc.id = s.campaign_contact_id
 JOIN contacts c ON c.org_id = cc.org_id AND c.id = cc.contact_id
 WHERE {which}
-ORDER BY s.next_execution_at, s.id
+ORDER BY s.next_execution_at
 LIMIT :limit
 FOR UPDATE OF s SKIP LOCKED
 """

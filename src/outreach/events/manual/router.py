@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
-from outreach.events import service
-from outreach.events.schemas import ManualEventIn, ManualEventOut
+from outreach.events.manual import service
+from outreach.events.manual.schemas import ManualEventIn, ManualEventOut
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.problems import problem_responses
 
