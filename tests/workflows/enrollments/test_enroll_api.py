@@ -202,3 +202,40 @@ def test_a_repeated_idempotency_key_answers_the_first_enrollment_again(
     assert second.json() == first.json()
     assert second.headers["Idempotent-Replayed"] == "true"
     assert [r["status"] for r in second.json()["results"]] == ["enrolled", "enrolled"]
+
+
+def test_enrollment_keeps_the_campaigns_lead_limits(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
+) -> None:
+    campaign = campaign_of(client, org, database_urls, as_owner)
+    as_owner.execute("UPDATE campaigns SET daily_lead_limit = 2 WHERE id = %s", (campaign.id,))
+
+    first = ok(enroll(client, org, campaign.id, {"contact_ids": campaign.members[:3]}))
+    second = ok(enroll(client, org, campaign.id, {"contact_ids": campaign.members[3:4]}))
+
+    # which two of the three go first is the planner's order
+    assert sorted((r["status"], r["code"] or "") for r in first["results"]) == [
+        ("enrolled", ""),
+        ("enrolled", ""),
+        ("not_enrollable", "ENROLLMENT_DEFERRED"),
+    ]
+    assert [(r["status"], r["code"]) for r in second["results"]] == [
+        ("not_enrollable", "CAMPAIGN_LEAD_LIMIT_REACHED")
+    ]
+    assert len(states(as_owner, campaign.id)) == 2
+
+
+def test_a_contact_no_allocated_channel_reaches_is_not_enrollable(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
+) -> None:
+    campaign = campaign_of(client, org, database_urls, as_owner)
+    as_owner.execute(  # every contact goes to LinkedIn, and these have no LinkedIn URL
+        "UPDATE campaigns SET channel = 'combined', email_allocation = 0, "
+        "linkedin_allocation = 100 WHERE id = %s",
+        (campaign.id,),
+    )
+    body = {"contact_ids": campaign.members[:1]}
+    for _ in range(2):  # refused by the planner, then known as unreachable
+        [result] = ok(enroll(client, org, campaign.id, body))["results"]
+        assert (result["status"], result["code"]) == ("not_enrollable", "CONTACT_UNREACHABLE")
+    assert states(as_owner, campaign.id) == {}

@@ -12,7 +12,7 @@ from outreach.db import DatabaseUrls
 from outreach.workflows.actions.service import apply_score, apply_tags
 from outreach.workflows.graph.schemas import ScoreAction, TagAction
 from outreach.workflows.triggers.jobs import enroll_on_contact_changes
-from tests.factories import Org, in_org, ok, patch, run_job, triggered_campaign
+from tests.factories import Org, in_org, ok, outbox_rows, patch, run_job, triggered_campaign
 
 
 def enrolled(as_owner: psycopg.Connection, campaign_id: str) -> set[str]:
@@ -59,6 +59,9 @@ def test_a_tag_added_by_the_contacts_api_enrolls_in_the_campaigns_started_by_tha
     run_triggers(settings, database_urls)
 
     assert enrolled(as_owner, by_vip.id) == {ada}
+    # started as the planner starts contacts: its channel chosen, its first message queued
+    [message] = outbox_rows(as_owner, by_vip.id)
+    assert (message["campaign_contact_id"], message["step"]) == (uuid.UUID(ada), "message")
     assert enrolled(as_owner, by_other_tag.id) == set()
     assert enrolled(as_owner, manual.id) == set()
     left = as_owner.execute(

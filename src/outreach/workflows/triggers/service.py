@@ -194,7 +194,7 @@ def _refusal(member: MemberFacts | None, reason: str | None) -> EnrollResult | N
     return None
 
 
-def _after_plan(member: MemberFacts, plan: PlanResult, campaign: Campaign) -> EnrollResult:
+def _after_plan(member: MemberFacts, plan: PlanResult) -> EnrollResult:
     if member.enrollment_id is not None:
         return _result(member.id, "enrolled", enrollment_id=member.enrollment_id)
     if member.started_at is not None:
@@ -203,8 +203,9 @@ def _after_plan(member: MemberFacts, plan: PlanResult, campaign: Campaign) -> En
     if plan.limit_reached is not None:
         message = f"The campaign's {plan.limit_reached} lead limit is reached; try again later"
         return _result(member.id, "not_enrollable", "CAMPAIGN_LEAD_LIMIT_REACHED", message)
-    message = campaign.last_error or (
-        "Held back by the campaign's lead limits or its owner's LinkedIn limits; try again later"
+    message = (
+        "Not started now: the campaign's lead limits, its owner's LinkedIn limits or a missing "
+        "template hold it back; try again later"
     )
     return _result(member.id, "not_enrollable", "ENROLLMENT_DEFERRED", message)
 
@@ -247,7 +248,7 @@ async def enroll_members(
         await enrollments.pause_campaign(session, campaign.id)
     after = await repository.members(session, campaign.id, ready)
     for member_id in ready:
-        results[member_id] = _after_plan(after[member_id], plan, campaign)
+        results[member_id] = _after_plan(after[member_id], plan)
     return [results[member_id] for member_id in wanted]
 
 
