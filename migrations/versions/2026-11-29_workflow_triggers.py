@@ -32,6 +32,8 @@ CREATE TABLE contact_trigger_signals (
   added_tags text[] NOT NULL DEFAULT '{{}}',
   score_before integer,
   score_after integer,
+  -- a signal whose contact the lead limits held back is taken again from then on
+  not_before timestamptz NOT NULL DEFAULT now(),
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (org_id, id),
   CONSTRAINT fk_contact_trigger_signals_contact FOREIGN KEY (org_id, contact_id)

@@ -3,6 +3,7 @@ the live campaigns it is in whose published trigger asks for it: whether the con
 sequence's own action made the change."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from outreach.db import DatabaseUrls
 from outreach.workflows.actions.service import apply_score, apply_tags
 from outreach.workflows.graph.schemas import ScoreAction, TagAction
 from outreach.workflows.triggers.jobs import enroll_on_contact_changes
+from outreach.workflows.triggers.service import DEFERRED_RETRY, enroll_on_signals
 from tests.factories import Org, in_org, ok, outbox_rows, patch, run_job, triggered_campaign
 
 
@@ -124,3 +126,34 @@ def test_a_score_trigger_enrolls_when_the_threshold_is_reached_from_below(
     raise_by(5, [bob])  # 40 -> 45: not yet
     run_triggers(settings, database_urls)
     assert enrolled(as_owner, campaign.id) == {campaign.members[0]}
+
+
+def test_a_tagged_contact_the_lead_limit_holds_back_is_enrolled_by_a_later_run(
+    client: TestClient,
+    org: Org,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+) -> None:
+    campaign = triggered_campaign(
+        client,
+        org,
+        database_urls,
+        as_owner,
+        {"type": "tag", "tag": "vip"},
+        contacts=[{"email": "ada@example.com"}, {"email": "bob@example.com"}],
+    )
+    as_owner.execute("UPDATE campaigns SET daily_lead_limit = 1 WHERE id = %s", (campaign.id,))
+    people = [person_of(as_owner, member) for member in campaign.members]
+    in_org(database_urls, org, lambda s: apply_tags(s, TagAction(type="tag", add=["vip"]), people))
+    now = datetime.now(UTC)
+
+    def run_at(moment: datetime) -> int:
+        failed: list[uuid.UUID] = []
+        return in_org(database_urls, org, lambda s: enroll_on_signals(s, settings, moment, failed))
+
+    assert run_at(now) == 1
+    assert run_at(now + timedelta(minutes=1)) == 0  # not taken again yet
+    as_owner.execute("UPDATE campaigns SET daily_lead_limit = 2 WHERE id = %s", (campaign.id,))
+    assert run_at(now + DEFERRED_RETRY) == 1
+    assert enrolled(as_owner, campaign.id) == set(campaign.members)

@@ -2,9 +2,10 @@
 rows the database writes and this package consumes), the campaigns each trigger starts, and the
 contacts a schedule enrolls."""
 
+import json
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +47,16 @@ ORDER BY cc.created_at, cc.id
 # keeps them if it rolls back); two workers take different ones.
 _TAKE_SIGNALS = text("""
 DELETE FROM contact_trigger_signals
-WHERE (org_id, id) IN (SELECT org_id, id FROM contact_trigger_signals
+WHERE (org_id, id) IN (SELECT org_id, id FROM contact_trigger_signals WHERE not_before <= :now
                        ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
 RETURNING contact_id, added_tags, score_before, score_after
+""")
+_NOTE_AGAIN = text("""
+INSERT INTO contact_trigger_signals (org_id, contact_id, added_tags, score_before, score_after,
+                                     not_before)
+SELECT :org_id, s.contact_id, s.added_tags, s.score_before, s.score_after, :not_before
+FROM jsonb_to_recordset(CAST(:signals AS jsonb))
+  AS s (contact_id uuid, added_tags text[], score_before integer, score_after integer)
 """)
 
 # -- name: scheduled-candidates. Pending contacts without an enrollment that were in the campaign
@@ -85,9 +93,21 @@ async def unenrolled_members(session: AsyncSession, campaign_id: uuid.UUID) -> l
     return list((await session.execute(_UNENROLLED, {"campaign_id": campaign_id})).scalars())
 
 
-async def take_signals(session: AsyncSession, limit: int) -> list[Signal]:
-    rows = await session.execute(_TAKE_SIGNALS, {"limit": limit})
+async def take_signals(session: AsyncSession, now: datetime, limit: int) -> list[Signal]:
+    rows = await session.execute(_TAKE_SIGNALS, {"now": now, "limit": limit})
     return [Signal(*row) for row in rows]
+
+
+async def note_again(
+    session: AsyncSession, org_id: uuid.UUID, signals: Sequence[Signal], not_before: datetime
+) -> None:
+    """These signals, to be taken again from `not_before` on."""
+    if signals:
+        rows = [asdict(signal) for signal in signals]
+        await session.execute(
+            _NOTE_AGAIN,
+            {"org_id": org_id, "signals": json.dumps(rows, default=str), "not_before": not_before},
+        )
 
 
 def _trigger_of(kind: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 SIGNALS_PER_RUN = 1000
 SCHEDULED_PER_RUN = 1000  # per campaign; the rest are enrolled on the next run
 RATE_WINDOW_SECONDS = 60
+# A contact a trigger names that the lead limits (or LinkedIn limits) hold back is tried again.
+DEFERRED_CODES = frozenset({"CAMPAIGN_LEAD_LIMIT_REACHED", "ENROLLMENT_DEFERRED"})
+DEFERRED_RETRY = timedelta(minutes=15)
 
 
 def trigger_of(steps: Sequence[dict[str, Any]]) -> TriggerConfig:
@@ -76,13 +79,16 @@ async def _enroll(
     members: Sequence[uuid.UUID],
     settings: Settings,
     now: datetime,
-) -> int:
+) -> list[EnrollResult]:
     """Enrolls what can be of `members` in the campaign (locked, and still taking
-    enrollments); answers how many were enrolled."""
+    enrollments); nothing when it no longer takes them."""
     campaign = await enrollments.lock_enrolling_campaign(session, campaign_id)
     if campaign is None:
-        return 0
-    results = await enroll_members(session, campaign, members, settings, now)
+        return []
+    return await enroll_members(session, campaign, members, settings, now)
+
+
+def _enrolled(results: Sequence[EnrollResult]) -> int:
     return sum(result.status == "enrolled" for result in results)
 
 
@@ -91,9 +97,10 @@ async def enroll_on_signals(
 ) -> int:
     """Takes the noted tag and score changes and enrolls each changed person in the live
     campaigns (active or paused) they are in whose trigger the change meets: a tag trigger's
-    tag added, a score trigger's threshold reached from below. A campaign whose enrollment fails
-    is logged and noted in `failed`; the others go on. Answers how many were enrolled."""
-    signals = await repository.take_signals(session, SIGNALS_PER_RUN)
+    tag added, a score trigger's threshold reached from below. A person the lead limits hold
+    back is noted again, for a run DEFERRED_RETRY later. A campaign whose enrollment fails is
+    logged and noted in `failed`; the others go on. Answers how many were enrolled."""
+    signals = await repository.take_signals(session, now, SIGNALS_PER_RUN)
     if not signals:
         return 0
     campaigns = await repository.triggered_campaigns(
@@ -104,18 +111,24 @@ async def enroll_on_signals(
         by_contact[signal.contact_id].append(signal)
     triggers = {campaign.id: trigger_of(steps) for campaign, steps in campaigns}
     wanted: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    person_of: dict[uuid.UUID, uuid.UUID] = {}
     for member_id, campaign_id, contact_id in await repository.members_of(
         session, list(triggers), by_contact
     ):
         if _meets(triggers[campaign_id], by_contact[contact_id]):
             wanted[campaign_id].append(member_id)
-    enrolled = 0
+            person_of[member_id] = contact_id
+    enrolled, held = 0, set()
     for campaign_id, members in wanted.items():
         async with (
             campaign_alone("tag and score triggers", campaign_id, failed),
             session.begin_nested(),
         ):
-            enrolled += await _enroll(session, campaign_id, members, settings, now)
+            results = await _enroll(session, campaign_id, members, settings, now)
+            enrolled += _enrolled(results)
+            held |= {person_of[r.contact_id] for r in results if r.code in DEFERRED_CODES}
+    again = [signal for signal in signals if signal.contact_id in held]
+    await repository.note_again(session, session.info["org_id"], again, now + DEFERRED_RETRY)
     return enrolled
 
 
@@ -145,7 +158,7 @@ async def enroll_on_schedule(
                 session, campaign.id, fired, SCHEDULED_PER_RUN
             )
             if members:
-                enrolled += await _enroll(session, campaign.id, members, settings, now)
+                enrolled += _enrolled(await _enroll(session, campaign.id, members, settings, now))
     return enrolled
 
 
