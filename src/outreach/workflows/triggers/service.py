@@ -233,7 +233,7 @@ async def enroll_members(
     """Enrolls those of these campaign contacts (of the locked `campaign`, active or paused)
     that can be: one result per distinct id, in order. Those the planner has not started yet
     are started by it; those it started before sequences existed keep their channel. In a
-    paused campaign the new walks wait paused (their first messages held by its status)."""
+    paused campaign the engine holds the new walks paused until it resumes."""
     wanted = list(dict.fromkeys(member_ids))
     found = await repository.members(session, campaign.id, wanted)
     suppressed = await suppressed_emails(
@@ -257,8 +257,6 @@ async def enroll_members(
     fresh = [member_id for member_id in ready if found[member_id].started_at is None]
     await enrollments.enroll(session, campaign, started, now)
     plan = await plan_campaign(session, campaign, settings, only=fresh) if fresh else PlanResult()
-    if campaign.status != "active":
-        await enrollments.pause_campaign(session, campaign.id)
     after = await repository.members(session, campaign.id, ready)
     for member_id in ready:
         results[member_id] = _after_plan(after[member_id], plan)
