@@ -618,3 +618,16 @@ def test_a_campaign_whose_archiving_fails_is_logged_and_the_others_are_archived(
     assert read(client, org, str(failing))["status"] == "completed"
     assert f"archiving failed for campaign {failing}" in caplog.text
     assert not run.report().ok
+
+
+def test_a_contact_whose_walk_ended_counts_as_processed(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
+) -> None:
+    campaign_id, who = active_campaign(client, org)
+    everyone_sent(database_urls, org, who[:2])
+    state = enrollment_row(as_owner, org, campaign_id, str(who[2]))  # enrolled, never reached
+    as_owner.execute(
+        "UPDATE campaign_workflow_states SET workflow_status = 'exited' WHERE id = %s", (state,)
+    )
+    run = run_job(database_urls, complete_finished_campaigns)
+    assert run.completed[uuid.UUID(campaign_id)] == "all_processed"

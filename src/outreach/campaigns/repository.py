@@ -47,7 +47,10 @@ CAMPAIGNS = Campaign.__table__
 _CAMPAIGN = select(Campaign).where(
     Campaign.id == bindparam("campaign_id"), Campaign.deleted_at.is_(None)
 )
-_CAMPAIGN_FOR_UPDATE = _CAMPAIGN.with_for_update()
+# NO KEY UPDATE: a change never touches the key, and the rows that reference the campaign
+# (messages, tasks, events the workflow engine writes while holding its claimed walks) take
+# KEY SHARE locks that must not wait for it, or a pause waiting for those walks would deadlock.
+_CAMPAIGN_FOR_UPDATE = _CAMPAIGN.with_for_update(key_share=True)
 _CAMPAIGN_WITH_COUNTS = text("""
 SELECT c.*, coalesce((
     SELECT json_object_agg(status, n)
@@ -202,9 +205,10 @@ async def claim_due_scheduled(session: AsyncSession, limit: int) -> list[Campaig
 
 # A contact is processed once it is no longer pending, or once its outreach ended without
 # reaching it (a message failed, cancelled or rejected; a task done, skipped or cancelled), or
-# once the planner found no allocated channel that reaches it: nothing more will happen to it,
-# so it must not hold the campaign open. Every enrollment has ended too: no walk is running,
-# waiting or paused, and no message or task is pending.
+# once the planner found no allocated channel that reaches it, or once it was enrolled (its
+# walk, live, is counted below): nothing more will happen to it, so it must not hold the
+# campaign open. Every enrollment has ended too: no walk is running, waiting or paused, and no
+# message or task is pending.
 _UNFINISHED_WORK = """
   EXISTS (SELECT 1 FROM campaign_contacts cc
           WHERE cc.campaign_id = c.id AND cc.status = 'pending'
@@ -212,7 +216,9 @@ _UNFINISHED_WORK = """
             AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_contact_id = cc.id
                             AND o.status IN ('failed', 'cancelled', 'rejected'))
             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.campaign_contact_id = cc.id
-                            AND t.status IN ('done', 'skipped', 'cancelled')))
+                            AND t.status IN ('done', 'skipped', 'cancelled'))
+            AND NOT EXISTS (SELECT 1 FROM campaign_workflow_states s
+                            WHERE s.campaign_contact_id = cc.id))
   OR EXISTS (SELECT 1 FROM campaign_workflow_states s WHERE s.campaign_id = c.id
              AND s.workflow_status IN ('running', 'waiting', 'paused'))
   OR EXISTS (SELECT 1 FROM outbox_messages o WHERE o.campaign_id = c.id
@@ -235,7 +241,7 @@ WITH judged AS (
 SELECT c.id, judged.reason FROM campaigns c JOIN judged ON judged.id = c.id
 WHERE judged.reason IS NOT NULL AND c.status = 'active'
 ORDER BY c.id LIMIT :limit
-FOR UPDATE OF c SKIP LOCKED
+FOR NO KEY UPDATE OF c SKIP LOCKED
 """)  # noqa: S608 - the subquery is the constant above
 
 

@@ -375,6 +375,7 @@ async def delete_campaign(
 ) -> None:
     campaign = await _get_for_change(session, principal, campaign_id)
     campaign.deleted_at = datetime.now(UTC)
+    await enrollments.end_campaign(session, campaign.id, campaign.deleted_at)
 
 
 # -- status workflow ---------------------------------------------------------------------
@@ -419,7 +420,7 @@ async def transition(
     elif target is CampaignStatus.ARCHIVED:
         archive(campaign, now)
     elif target is CampaignStatus.PAUSED:
-        await pause(session, campaign)
+        await pause(session, campaign, now)
     else:
         campaign.status = target
     await session.flush()
@@ -441,26 +442,30 @@ async def activate(session: AsyncSession, campaign: Campaign, now: datetime) -> 
         await assign_ab_variants(session, campaign)
     # New enrollments take the latest version: a draft edited since is published now.
     await ensure_published(session, campaign)
-    await enrollments.resume_campaign(session, campaign.id, now)
+    await enrollments.resume_campaign(session, campaign, now)
     campaign.status = CampaignStatus.ACTIVE
 
 
-async def pause(session: AsyncSession, campaign: Campaign) -> None:
+async def pause(session: AsyncSession, campaign: Campaign, now: datetime) -> None:
     """Every walk of the campaign stops where it is (its messages are held by the campaign's
     status: the send loop sends for active campaigns only)."""
-    await enrollments.pause_campaign(session, campaign.id)
+    await enrollments.pause_campaign(session, campaign, now)
     campaign.status = CampaignStatus.PAUSED
 
 
 async def complete(session: AsyncSession, campaign: Campaign, now: datetime) -> None:
     """Finish the campaign and stop its outreach in the same transaction: queued and
     awaiting messages are cancelled, open tasks too; a message already being sent is left
-    to finish (the SMTP transaction may be under way)."""
+    to finish (the SMTP transaction may be under way). Its walks are made due, and the
+    engine ends them."""
     today = now.date()
     if campaign.end_date is None or campaign.end_date > today:
         campaign.end_date = max(today, campaign.start_date or today)
     campaign.completed_at = now
     campaign.status = CampaignStatus.COMPLETED
+    # The walks first: an engine batch holding some finishes (it may cancel messages of its
+    # own) before this transaction locks the campaign's messages and tasks.
+    await enrollments.end_campaign(session, campaign.id, now)
     await outbox.cancel_queued(session, campaign.id, "campaign completed")
     await tasks.cancel_open_tasks(session, campaign.id)
 

@@ -15,7 +15,7 @@ FROM campaign_contacts cc
 JOIN contacts p ON p.org_id = cc.org_id AND p.id = cc.contact_id
 WHERE cc.id = ANY(CAST(:ids AS uuid[]))
 ORDER BY cc.id
-FOR UPDATE OF cc
+FOR NO KEY UPDATE OF cc
 """)  # noqa: S608 - the column names are the Engagement dataclass's own fields
 
 # Duplicates by provider event id are skipped by the unique index, in the same statement.
@@ -74,7 +74,10 @@ async def lock_contacts(
     session: AsyncSession, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[uuid.UUID, str | None, Engagement]]:
     """Each existing contact of these ids (locked, in id order so that concurrent writers
-    never wait on each other in a cycle): its campaign, email and engagement."""
+    never wait on each other in a cycle): its campaign, email and engagement. NO KEY UPDATE:
+    the messages and tasks the workflow engine adds for a contact take KEY SHARE locks on it
+    while the engine holds the contact's walk, which the event's wake-up trigger updates; a
+    stronger lock here would make the two wait on each other."""
     rows = await session.execute(_LOCK_CONTACTS, {"ids": sorted(set(ids))})
     found = {}
     for row in rows.mappings():

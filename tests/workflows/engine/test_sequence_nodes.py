@@ -17,7 +17,9 @@ from tests.factories import (
     Org,
     Walker,
     canvas,
+    chain,
     create_template,
+    ok,
     sequence_campaign,
     states,
     workflow_events,
@@ -181,3 +183,70 @@ def test_a_webhook_that_answers_500_is_retried_later(
     walker.later(org, timedelta(hours=1))
     assert len(hooks.received) == 2
     assert workflow_events(as_owner, campaign_id)["webhook_failed"] == 2
+
+
+def test_a_linkedin_step_is_a_task_and_the_walk_goes_on_once_it_is_done(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    database_urls: DatabaseUrls,
+    mail_sink: MailSink,
+    walker: Walker,
+) -> None:
+    note = create_template(
+        client,
+        org,
+        channel="linkedin",
+        linkedin_kind="connection_request",
+        subject=None,
+        body_text="Hi {{first_name}}",
+    )
+    follow_up = create_template(client, org)
+    graph = chain(
+        START,
+        ("connect", "linkedin", {"template_id": note["id"]}),
+        ("mail", "email", {"template_id": follow_up["id"]}),
+        DONE,
+    )
+    campaign_id, members = sequence_campaign(
+        client, org, as_owner, database_urls, mail_sink, graph, contacts=1
+    )
+    as_owner.execute(
+        "UPDATE contacts SET linkedin_url = 'https://www.linkedin.com/in/person0' "
+        "WHERE org_id = %s",
+        (org.id,),
+    )
+    walker.enroll(org, campaign_id, members)
+    walker.walk(org)
+    task = as_owner.execute(
+        "SELECT id, channel, kind, body, step FROM tasks WHERE campaign_id = %s", (campaign_id,)
+    ).fetchone()
+    assert task is not None
+    assert task[1:] == ("linkedin", "connection_request", "Hi Person0", "connect")
+    ok(client.post(f"/api/v1/tasks/{task[0]}/complete", json={}, headers=org.headers()))
+    walker.later(org, timedelta(minutes=1))
+    assert states(as_owner, campaign_id)[0]["current_node_id"] == "mail"
+
+
+def test_a_step_that_cannot_reach_the_contact_is_skipped_with_the_reason(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    database_urls: DatabaseUrls,
+    mail_sink: MailSink,
+    walker: Walker,
+) -> None:
+    text = create_template(client, org, channel="sms", subject=None, body_text="Hi {{first_name}}")
+    graph = chain(START, ("text", "sms", {"template_id": text["id"]}), DONE)
+    campaign_id, members = sequence_campaign(
+        client, org, as_owner, database_urls, mail_sink, graph, contacts=1
+    )
+    walker.enroll(org, campaign_id, members)
+    walker.walk(org)  # the contact has no phone number
+    assert states(as_owner, campaign_id)[0]["workflow_status"] == "completed"
+    skipped = as_owner.execute(
+        "SELECT event_data ->> 'reason' FROM engagement_events "
+        "WHERE campaign_id = %s AND event_type = 'step_skipped'",
+        (campaign_id,),
+    ).fetchall()
+    assert skipped == [("no phone to reach the contact by sms",)]

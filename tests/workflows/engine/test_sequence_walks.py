@@ -352,6 +352,8 @@ def test_pausing_a_campaign_pauses_its_walks_and_resuming_resumes_them(
     assert walker.later(org, 3 * DAY) == 0  # past the wait: paused walks do not move
     ok(act(client, org, campaign_id, "resume"))
     assert {s["workflow_status"] for s in states(as_owner, campaign_id)} == {"waiting"}
+    logged = workflow_events(as_owner, campaign_id)
+    assert (logged["enrollment_paused"], logged["enrollment_resumed"]) == (2, 2)
     walker.later(org, MINUTE)
     engine.send(org)
     assert subjects(mail_sink) == {"Touch 1": 2, "Touch 2": 2}
@@ -475,3 +477,22 @@ def test_a_walk_that_keeps_failing_fails_alone_after_its_retries(
     failed = {s["id"]: s for s in states(as_owner, campaign_id)}[bad]
     assert failed["workflow_status"] == "failed"
     assert "injected failure" in failed["last_error"]
+
+
+def test_completing_a_campaign_ends_its_walks_at_once(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    database_urls: DatabaseUrls,
+    mail_sink: MailSink,
+    walker: Walker,
+) -> None:
+    campaign_id, members = sequence_campaign(
+        client, org, as_owner, database_urls, mail_sink, reply_graph(client, org)
+    )
+    walker.enroll(org, campaign_id, members)
+    walker.walk(org)
+    ok(act(client, org, campaign_id, "complete"))
+    walker.later(org, MINUTE)  # not two days: completion made the walks due
+    ended = {(s["workflow_status"], s["exit_reason"]) for s in states(as_owner, campaign_id)}
+    assert ended == {("exited", "campaign completed")}

@@ -4,7 +4,7 @@ Each started contact gets its channel (allocation and tier, see channels.py) and
 the campaign's sequence; the engine then walks the new enrollments in the same transaction, so
 a plan still puts the first touches in the outbox (awaiting approval in a co-pilot campaign) or
 in the owner's tasks (LinkedIn, a call, a letter, with the rendered message) at once. The
-campaign row is locked while planning (`FOR UPDATE SKIP LOCKED`), so any number of processes
+campaign row is locked while planning (`FOR NO KEY UPDATE SKIP LOCKED`), so any number of processes
 may run the planner; a contact is started once (`started_at`) and enrolled once.
 """
 
@@ -292,7 +292,7 @@ async def _plan_one(
             await session.execute(
                 select(Campaign)
                 .where(Campaign.id == campaign_id, Campaign.status == "active")
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, key_share=True)
             )
         ).scalar_one_or_none()
         if campaign is None:

@@ -243,9 +243,10 @@ class _Batch:
             if campaign.deleted_at is not None or campaign.status not in ("active", "paused"):
                 status = "deleted" if campaign.deleted_at is not None else campaign.status
                 self.end(walk, f"campaign {status}")
-            elif campaign.status == "paused":
+            elif campaign.status == "paused":  # paused meanwhile: this walk pauses too
                 walk.paused_status, walk.status, walk.done = walk.status, "paused", True
                 walk.next_execution_at = walk.row["wait_until"] or self.now
+                self.log(walk, "enrollment_paused", {"reason": "campaign paused"})
             elif paused := walk.variables.get("auto_reply_until"):
                 until = datetime.fromisoformat(paused)
                 if until > self.now:

@@ -121,6 +121,14 @@ WHERE campaign_id = :campaign_id AND workflow_status = 'paused'
 RETURNING id, campaign_contact_id, current_node_id
 """)
 
+WAKE = text("""
+-- name: wake-campaign (every live walk due now, a paused one back to its status first)
+UPDATE campaign_workflow_states SET
+  workflow_status = coalesce(paused_status, workflow_status), paused_status = NULL,
+  next_execution_at = :now
+WHERE campaign_id = :campaign_id AND workflow_status IN ('running', 'waiting', 'paused')
+""")
+
 # Raised only by the statement triggers; lowered here after a pass, to when the organization
 # next has a due walk (one step down the partial index, however many states wait).
 NOTE_NEXT_DUE = text("""
@@ -206,6 +214,10 @@ async def resume_campaign(
     )
 
 
+async def wake_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(WAKE, {"campaign_id": campaign_id, "now": now})
+
+
 async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
     await session.execute(NOTE_NEXT_DUE, {"org_id": org_id})
 
@@ -216,10 +228,12 @@ async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
 async def campaign(
     session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool = False
 ) -> Campaign | None:
-    """The campaign (not deleted); locked, so that a pause or resume waits for the enrollment."""
+    """The campaign (not deleted); locked, so that a pause or resume waits for the enrollment.
+    NO KEY UPDATE, as the campaigns' own changes: rows that reference the campaign (KEY SHARE)
+    are not waited for."""
     query = select(Campaign).where(Campaign.id == campaign_id, Campaign.deleted_at.is_(None))
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     found: Campaign | None = (await session.execute(query)).scalar_one_or_none()
     return found
 

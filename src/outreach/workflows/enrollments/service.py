@@ -1,16 +1,19 @@
-"""Enrollment and a campaign's pause and resume, as the planner, the campaigns and the
-enrollment routes use them."""
+"""Enrollment and a campaign's pause and resume (each walk's `enrollment_paused` /
+`enrollment_resumed` logged), as the planner, the campaigns and the enrollment routes use
+them."""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_owner_or_manager
 from outreach.auth.tokens import Principal
 from outreach.errors import Conflict, not_found
+from outreach.events.service import WorkflowEvent, record_workflow_events
 from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.models import Campaign, WorkflowState
@@ -49,14 +52,57 @@ async def enroll(
     )
 
 
-async def pause_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> int:
-    """Every running or waiting walk of the campaign paused; answers how many."""
-    return len(await repository.pause_campaign(session, campaign_id))
+async def pause_campaign(
+    session: AsyncSession, campaign: Campaign, now: datetime, reason: str = "campaign paused"
+) -> int:
+    """Every running or waiting walk of the campaign paused (`enrollment_paused` logged for
+    each); answers how many."""
+    paused = await repository.pause_campaign(session, campaign.id)
+    await _log(session, campaign, paused, "enrollment_paused", now, reason)
+    return len(paused)
 
 
-async def resume_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> int:
-    """The campaign's paused walks resumed where they were, due `now`; answers how many."""
-    return len(await repository.resume_campaign(session, campaign_id, now))
+async def resume_campaign(
+    session: AsyncSession, campaign: Campaign, now: datetime, reason: str = "campaign resumed"
+) -> int:
+    """The campaign's paused walks resumed where they were, due `now` (`enrollment_resumed`
+    logged for each); answers how many."""
+    resumed = await repository.resume_campaign(session, campaign.id, now)
+    await _log(session, campaign, resumed, "enrollment_resumed", now, reason)
+    return len(resumed)
+
+
+async def _log(
+    session: AsyncSession,
+    campaign: Campaign,
+    walks: Sequence[RowMapping],
+    event_type: str,
+    now: datetime,
+    reason: str,
+) -> None:
+    await record_workflow_events(
+        session,
+        campaign.org_id,
+        [
+            WorkflowEvent(
+                campaign_id=campaign.id,
+                campaign_contact_id=walk["campaign_contact_id"],
+                enrollment_id=walk["id"],
+                node_id=walk["current_node_id"],
+                event_type=event_type,
+                occurred_at=now,
+                data={"reason": reason},
+            )
+            for walk in walks
+        ],
+    )
+
+
+async def end_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> None:
+    """The campaign stopped for good (completed, deleted): its live walks are due now, so
+    that the engine ends each one, with its event, within a second instead of whenever its
+    wait would have ended."""
+    await repository.wake_campaign(session, campaign_id, now)
 
 
 # -- enrollment by API and by triggers ---------------------------------------------------
