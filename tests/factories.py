@@ -748,3 +748,35 @@ def workflow_events(as_owner: psycopg.Connection, campaign_id: str) -> Counter[s
         (campaign_id,),
     ).fetchall()
     return Counter(row[0] for row in rows)
+
+
+def drip_canvas(template_id: str, follow_up_id: str | None = None) -> dict[str, Any]:
+    """A canvas of two emails two days apart: start → intro → wait → follow → done (the
+    trigger and exit as the default graph has them)."""
+
+    def step(node_id: str, type_: str, y: int, **config: Any) -> dict[str, Any]:
+        return {
+            "id": node_id,
+            "type": type_,
+            "position": {"x": 0, "y": y},
+            "data": {"label": node_id, "config": config},
+        }
+
+    nodes = [
+        step("start", "trigger", 0, type="manual"),
+        step("intro", "email", 120, template_id=template_id),
+        step("wait", "wait", 240, type="duration", value=2, unit="days"),
+        step("follow", "email", 360, template_id=follow_up_id or template_id),
+        step("done", "exit", 480),
+    ]
+    ids = [node["id"] for node in nodes]
+    edges = [{"id": f"{a}-{b}", "source": a, "target": b} for a, b in itertools.pairwise(ids)]
+    return {"nodes": nodes, "edges": edges}
+
+
+def put_workflow(
+    client: TestClient, org: Org, campaign_id: str, canvas: dict[str, Any], role: Role = Role.ADMIN
+) -> httpx.Response:
+    return client.put(
+        f"/api/v1/campaigns/{campaign_id}/workflow", json=canvas, headers=org.headers(role)
+    )

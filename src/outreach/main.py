@@ -46,6 +46,7 @@ from outreach.tracking.tokens import TrackingSigner
 from outreach.workflows.enrollments.router import router as enrollments_router
 from outreach.workflows.splits.router import router as splits_router
 from outreach.workflows.triggers.router import router as triggers_router
+from outreach.workflows.versions.router import router as versions_router
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         splits_router,
         enrollments_router,
         triggers_router,
+        versions_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # The pixel and the click are answered ahead of every middleware (tracking/asgi.py). Built

@@ -7,12 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from outreach.workflows.engine.conditions import (
-    MAX_DEPTH,
-    Facts,
-    evaluate,
-    validate_condition,
-)
+from outreach.workflows.engine.conditions import Facts, evaluate
+from outreach.workflows.graph.conditions import MAX_DEPTH, validate_condition
 from outreach.workflows.graph.schemas import Condition
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)  # a Monday

@@ -71,17 +71,10 @@ def test_an_action_tags_the_contact_and_a_later_condition_reads_the_tag(
     assert {s["current_node_id"] for s in states(as_owner, campaign_id)} == {"touch"}
 
 
-def test_a_split_sends_each_contact_down_its_variant_s_edge(
-    client: TestClient,
-    org: Org,
-    as_owner: psycopg.Connection,
-    database_urls: DatabaseUrls,
-    mail_sink: MailSink,
-    walker: Walker,
-) -> None:
+def split_graph(client: TestClient, org: Org) -> dict[str, Any]:
     short, long = create_template(client, org), create_template(client, org)
     variants = [{"id": "a", "percentage": 50}, {"id": "b", "percentage": 50}]
-    graph = canvas(
+    return canvas(
         [
             START,
             ("split", "split", {"variants": variants}),
@@ -97,8 +90,18 @@ def test_a_split_sends_each_contact_down_its_variant_s_edge(
             ("long", "done"),
         ],
     )
+
+
+def test_a_split_sends_each_contact_down_its_variant_s_edge(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    database_urls: DatabaseUrls,
+    mail_sink: MailSink,
+    walker: Walker,
+) -> None:
     campaign_id, members = sequence_campaign(
-        client, org, as_owner, database_urls, mail_sink, graph, contacts=40
+        client, org, as_owner, database_urls, mail_sink, split_graph(client, org), contacts=40
     )
     walker.enroll(org, campaign_id, members)
     walker.walk(org)
@@ -109,6 +112,28 @@ def test_a_split_sends_each_contact_down_its_variant_s_edge(
         assert state["assigned_variant"] == variant
         assert state["current_node_id"] == step_of[variant]
     assert set(Counter(s["assigned_variant"] for s in walked)) == {"a", "b"}
+
+
+def test_a_declared_winner_takes_every_new_arrival_at_its_split(
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    database_urls: DatabaseUrls,
+    mail_sink: MailSink,
+    walker: Walker,
+) -> None:
+    campaign_id, members = sequence_campaign(
+        client, org, as_owner, database_urls, mail_sink, split_graph(client, org), contacts=20
+    )
+    declared = client.post(
+        f"/api/v1/campaigns/{campaign_id}/ab-tests/split/winner",
+        json={"variant_id": "b"},
+        headers=org.headers(),
+    )
+    ok(declared)
+    walker.enroll(org, campaign_id, members)
+    walker.walk(org)
+    assert {s["current_node_id"] for s in states(as_owner, campaign_id)} == {"long"}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from outreach.auth.tokens import Role
 from outreach.db import DatabaseUrls
-from outreach.workflows.splits.service import winner_for
+from outreach.workflows.splits.service import winner_for, winners
 from tests.factories import (
     T0,
     Org,
@@ -167,6 +167,7 @@ def test_a_split_without_a_declared_winner_has_none_for_the_engine(
         database_urls, org, lambda session: winner_for(session, uuid.UUID(campaign_id), "test")
     )
     assert found is None
+    assert in_org(database_urls, org, lambda s: winners(s, uuid.UUID(campaign_id))) == {}
 
 
 def test_a_second_declaration_is_a_conflict(

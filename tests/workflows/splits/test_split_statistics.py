@@ -109,7 +109,6 @@ def test_confidence_is_one_minus_p_in_percent() -> None:
 def test_the_winner_is_the_leader_once_samples_and_confidence_suffice() -> None:
     verdict = judge(split(50, 50), {"a": rate(20, 200), "b": rate(60, 200)})
     assert verdict.winner == "b"
-    assert [v.is_winner for v in verdict.variants] == [False, True]
     assert all(v.is_statistically_significant for v in verdict.variants)
 
 

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.workflows.engine.conditions import CONTACT_FIELDS, CUSTOM_PREFIX, Facts
+from outreach.workflows.engine.conditions import Facts
+from outreach.workflows.graph.conditions import CONTACT_FIELDS, CUSTOM_PREFIX
 
 # The engagement event types each Condition.event_type counts.
 EVENT_TYPES: dict[str, tuple[str, ...]] = {

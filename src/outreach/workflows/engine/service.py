@@ -63,7 +63,7 @@ from outreach.workflows.graph.schemas import (
     WebhookAction,
 )
 from outreach.workflows.splits.assignment import assign_variant
-from outreach.workflows.splits.service import winner_for
+from outreach.workflows.splits.service import winners
 from outreach.workflows.versions.service import graph_of
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class _Batch:
         self.tasks: list[dict[str, Any]] = []
         self.outcomes: dict[tuple[uuid.UUID, str], tuple[str, str | None]] = {}
         self.facts: dict[uuid.UUID, Facts] = {}
-        self.winners: dict[tuple[uuid.UUID, str], str | None] = {}
+        self.winners: dict[uuid.UUID, dict[str, str]] = {}  # by campaign, then split node
         self.templates: dict[uuid.UUID, MessageTemplate] = {}
         self.senders: dict[uuid.UUID, Sender] = {}
         self.slots: dict[uuid.UUID, LinkedInSlots] = {}
@@ -274,9 +274,8 @@ class _Batch:
                 if walk.campaign_contact_id not in self.facts:
                     facts_needed[walk.campaign_id].append(walk.campaign_contact_id)
             elif node.type == "split":
-                key = (walk.campaign_id, node.id)
-                if key not in self.winners:
-                    self.winners[key] = await winner_for(self.session, *key)
+                if walk.campaign_id not in self.winners:
+                    self.winners[walk.campaign_id] = await winners(self.session, walk.campaign_id)
             elif node.type == "action":
                 action_groups[(walk.campaign_id, walk.row["version"], node.id)].append(walk)
             elif node.type in MESSAGE_TYPES:
@@ -406,7 +405,7 @@ class _Batch:
                 walk.campaign_contact_id,
                 node.id,
                 node.config.variants,
-                self.winners.get((walk.campaign_id, node.id)),
+                self.winners[walk.campaign_id].get(node.id),
             )
             walk.variants[node.id] = {"variant": variant, "at": self.now.isoformat()}
             walk.assigned_variant, walk.variant_assigned_at = variant, self.now

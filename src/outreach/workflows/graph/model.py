@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -30,6 +30,18 @@ _CONFIGS: dict[str, TypeAdapter[Any]] = {
     "exit": TypeAdapter(ExitConfig),
 }
 _CONFIGS.update(dict.fromkeys(MESSAGE_TYPES, TypeAdapter(MessageConfig)))
+
+
+# The drip kind of a sequence (the spec's campaign_type of a drip campaign).
+SequenceType = Literal["linear", "branching", "ab_test"]
+
+
+def sequence_type(canvas: CanvasIn) -> SequenceType:
+    """`ab_test` when the canvas splits, `branching` when it has a condition, else `linear`."""
+    types = {node.type for node in canvas.nodes}
+    if "split" in types:
+        return "ab_test"
+    return "branching" if "condition" in types else "linear"
 
 
 def parse_config(node_type: str, config: Mapping[str, Any]) -> NodeConfig:

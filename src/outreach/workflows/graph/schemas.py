@@ -37,13 +37,9 @@ MESSAGE_TYPES = frozenset({"message", "email", "sms", "linkedin", "call", "lette
 OUTBOX_TYPES = frozenset({"email", "sms"})
 TASK_TYPES = frozenset({"linkedin", "call", "letter"})
 # The template channel each message step needs (`message` takes the campaign's templates).
-TEMPLATE_CHANNEL: dict[str, str] = {
-    "email": "email",
-    "sms": "sms",
-    "linkedin": "linkedin",
-    "call": "voice",
-    "letter": "mail",
-}
+# Templates exist for these channels only: a call or letter task shows the text of any
+# template it names, else the campaign's (as the planner's voice and mail tasks always did).
+TEMPLATE_CHANNEL: dict[str, str] = {"email": "email", "sms": "sms", "linkedin": "linkedin"}
 
 EdgeType = Literal["default", "conditional-true", "conditional-false"]  # or `variant-<id>`
 
@@ -74,12 +70,25 @@ class Viewport(_Strict):
 
 class NodeData(_Strict):
     label: Label = ""
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="By node type: `trigger` {`type`: manual | tag (`tag`) | score "
+        "(`threshold`) | webhook | scheduled (`cron`)}; `email` / `sms` / `linkedin` / `call` / "
+        "`letter` {`template_id`, LinkedIn `kind`: connection_request | inmail}; `wait` "
+        "{`type`: duration, `value`, `unit`} or {`type`: until_event, `event`: opened | clicked "
+        "| replied, `timeout`: {`value`, `unit`}}, either with `business_days`; `condition` "
+        "{`condition`}; `split` {`variants`: [{`id`, `name`, `percentage`}], `ab_test`}; "
+        "`action` {`type`: tag (`add`, `remove`) | score (`delta`) | field_update (`field`, "
+        "`value`) | webhook (`url`, `method`, `payload`)}; `exit` {}.",
+    )
 
 
 class NodeIn(_Strict):
     id: NodeId
-    type: Annotated[str, StringConstraints(max_length=40)]  # checked by validation (its own code)
+    type: Annotated[str, StringConstraints(max_length=40)] = Field(
+        description=f"One of {', '.join(NODE_TYPES)} (`message`: the default graph's step on the "
+        "channel the planner assigns)"
+    )  # checked by validation, with its own code
     position: Position = Field(default_factory=Position)
     data: NodeData = Field(default_factory=NodeData)
 
@@ -88,7 +97,11 @@ class EdgeIn(_Strict):
     id: NodeId
     source: NodeId
     target: NodeId
-    type: Annotated[str, StringConstraints(max_length=60)] = "default"
+    type: Annotated[str, StringConstraints(max_length=60)] = Field(
+        default="default",
+        description="`default`; out of a condition `conditional-true` / `conditional-false`; "
+        "out of a split `variant-<variant id>`",
+    )
     label: Label | None = None
 
 

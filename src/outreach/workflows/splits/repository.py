@@ -36,6 +36,8 @@ async def get_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaig
 
 # -- name: split-outcomes. Per split node and variant, how many contacts the variant reached
 # (a touch recorded after their assignment) had each combination of human engagements since.
+# Each contact's events are read through its index (no sort of the campaign's events), so the
+# cost follows the contacts that took variants.
 _OUTCOMES = text("""
 WITH assigned AS (
   SELECT s.org_id, s.campaign_contact_id, v.key AS node_id, v.value ->> 'variant' AS variant_id,
@@ -43,9 +45,13 @@ WITH assigned AS (
   FROM campaign_workflow_states s
   CROSS JOIN LATERAL jsonb_each(s.variants) AS v
   WHERE s.campaign_id = :campaign_id AND v.key = ANY(:node_ids)
-),
-flags AS (
-  SELECT a.node_id, a.variant_id, a.assigned_at,
+)
+SELECT a.node_id, a.variant_id, f.sent, f.delivered, f.opened, f.clicked, f.replied,
+       f.converted, f.unsubscribed, f.bounced,
+       count(*) AS contacts, min(a.assigned_at) AS first_assigned_at
+FROM assigned a
+CROSS JOIN LATERAL (
+  SELECT
     coalesce(bool_or(e.event_type IN ('email_sent', 'sms_sent', 'linkedin_sent',
                                       'call_completed', 'letter_sent', 'delivered')), false)
       AS sent,
@@ -58,17 +64,13 @@ flags AS (
     coalesce(bool_or(e.event_type = 'bounced' AND (e.event_data ->> 'bounce_type' = 'hard'
                                                    OR e.event_data ->> 'final' = 'true')), false)
       AS bounced
-  FROM assigned a
-  LEFT JOIN engagement_events e
-    ON e.org_id = a.org_id AND e.campaign_contact_id = a.campaign_contact_id
-   AND e.campaign_id = :campaign_id AND e.event_timestamp >= a.assigned_at AND NOT e.is_machine
-  GROUP BY a.node_id, a.variant_id, a.campaign_contact_id, a.assigned_at
-)
-SELECT node_id, variant_id, sent, delivered, opened, clicked, replied, converted,
-       unsubscribed, bounced, count(*) AS contacts, min(assigned_at) AS first_assigned_at
-FROM flags
-GROUP BY node_id, variant_id, sent, delivered, opened, clicked, replied, converted,
-         unsubscribed, bounced
+  FROM engagement_events e
+  WHERE e.org_id = a.org_id AND e.campaign_contact_id = a.campaign_contact_id
+    AND e.campaign_id = :campaign_id AND e.event_timestamp >= a.assigned_at
+    AND NOT e.is_machine
+) AS f
+GROUP BY a.node_id, a.variant_id, f.sent, f.delivered, f.opened, f.clicked, f.replied,
+         f.converted, f.unsubscribed, f.bounced
 """)
 
 

@@ -19,7 +19,7 @@ from outreach.workflows.splits.schemas import (
     SplitTestOut,
     VariantResultOut,
 )
-from outreach.workflows.splits.statistics import SplitVerdict, judge
+from outreach.workflows.splits.statistics import SplitVerdict, judge, test_of
 from outreach.workflows.versions import service as versions
 
 AB_TEST_COMPLETED = "ab_test_completed"
@@ -33,9 +33,7 @@ class SplitNode:
 
     @property
     def test(self) -> ABTestConfig:
-        # A split without an `ab_test` is still measured, by ABTestConfig's defaults, but no
-        # winner is ever declared for it automatically.
-        return self.config.ab_test or ABTestConfig(enabled=False)
+        return test_of(self.config)
 
 
 @dataclass(frozen=True)
@@ -220,3 +218,10 @@ async def refresh_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> lis
 async def winner_for(session: AsyncSession, campaign_id: uuid.UUID, node_id: str) -> str | None:
     """The declared winner of a split node (the engine sends new arrivals there), or None."""
     return await repository.winner_for(session, campaign_id, node_id)
+
+
+async def winners(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str, str]:
+    """The declared winner of each split node of the campaign that has one, by node id (for
+    a batch of contacts at once)."""
+    found = await repository.declared_winners(session, campaign_id)
+    return {node_id: winner.variant_id for node_id, winner in found.items()}

@@ -168,7 +168,6 @@ class VariantVerdict:
     # variant's: against the leader. NO_EVIDENCE without a single leader.
     p_value: float
     is_statistically_significant: bool
-    is_winner: bool  # the rule holds for it now (declaring is the service's)
 
     @property
     def confidence_level(self) -> Decimal:
@@ -191,13 +190,18 @@ class SplitVerdict:
     reason: str  # why there is no winner yet, or why this one
 
 
+def test_of(config: SplitConfig) -> ABTestConfig:
+    """The split's test; a split without one is still measured, by ABTestConfig's defaults,
+    but never gets a winner automatically."""
+    return config.ab_test or ABTestConfig(enabled=False)
+
+
 def judge(config: SplitConfig, outcomes: Mapping[str, Sequence[Outcome]]) -> SplitVerdict:
     """Each variant's figures and significance, and whether the winner rule holds: every
     variant that takes contacts (percentage above 0) reached at least `minimum_sample_size`
     contacts, one variant leads on the metric, and it beats every other with a confidence of
-    at least `confidence_threshold`. Without an `ab_test` config the defaults of
-    ABTestConfig apply to the figures."""
-    test = config.ab_test or ABTestConfig(enabled=False)
+    at least `confidence_threshold` (declaring it is the service's)."""
+    test = test_of(config)
     metric = test.winner_metric
     live = [v.id for v in config.variants if v.percentage > 0]
     values = {v.id: _value(metric, outcomes.get(v.id, ())) for v in config.variants}
@@ -244,7 +248,6 @@ def judge(config: SplitConfig, outcomes: Mapping[str, Sequence[Outcome]]) -> Spl
                 figures=figures[v.id],
                 p_value=p_values[v.id],
                 is_statistically_significant=significant(v.id),
-                is_winner=v.id == winner,
             )
             for v in config.variants
         ],

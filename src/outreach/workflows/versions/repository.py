@@ -2,13 +2,14 @@
 
 import secrets
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.models import CampaignVersion, CampaignWorkflow
+from outreach.models import Campaign, CampaignVersion, CampaignWorkflow
 
 
 async def workflow_for_update(
@@ -110,3 +111,66 @@ async def published_version(session: AsyncSession, campaign_id: uuid.UUID) -> in
             )
         )
     ).scalar_one_or_none()
+
+
+async def campaign(
+    session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool = False
+) -> Campaign | None:
+    """A campaign of the session's organization that is not soft-deleted (locked for a change,
+    as the campaigns package locks it, so a status change and a publish take turns)."""
+    query = select(Campaign).where(Campaign.id == campaign_id, Campaign.deleted_at.is_(None))
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def workflow(session: AsyncSession, campaign_id: uuid.UUID) -> CampaignWorkflow | None:
+    return (
+        await session.execute(
+            select(CampaignWorkflow).where(CampaignWorkflow.campaign_id == campaign_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def update_draft(
+    session: AsyncSession,
+    workflow: CampaignWorkflow,
+    canvas: dict[str, Any],
+    *,
+    changed: bool,
+    user_id: uuid.UUID,
+) -> None:
+    workflow.canvas = canvas
+    workflow.draft_changed = changed
+    workflow.updated_by = user_id
+    await session.flush()
+    await session.refresh(workflow, ["updated_at"])  # set by the table's trigger
+
+
+_TEMPLATES = text("SELECT id, channel, linkedin_kind FROM message_templates WHERE id = ANY(:ids)")
+
+
+async def templates(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str | None]]:
+    """The channel and LinkedIn kind of each of the templates that exist."""
+    rows = await session.execute(_TEMPLATES, {"ids": list(ids)})
+    return {row.id: (row.channel, row.linkedin_kind) for row in rows}
+
+
+async def versions_page(
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    after: tuple[int, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[CampaignVersion]:
+    """Up to `limit` versions, newest first, after the (version, id) of a previous page."""
+    query = (
+        select(CampaignVersion)
+        .where(CampaignVersion.campaign_id == campaign_id)
+        .order_by(CampaignVersion.version.desc())
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(CampaignVersion.version < after[0])
+    return (await session.execute(query)).scalars().all()

@@ -1,21 +1,38 @@
-"""Publishing: a campaign's settings, steps and canvas become an immutable, numbered version.
+"""Publishing: a campaign's settings, steps and canvas become an immutable, numbered version;
+and the workflow routes' rules (the draft, publishing by hand, history, diff, rollback).
 
 A contact walks the version it was enrolled on; new enrollments take the latest. A campaign
 that never had a graph drawn publishes the default one (trigger, one message, exit).
 """
 
+import base64
+import hashlib
+import hmac
 import uuid
 from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.errors import not_found
-from outreach.models import Campaign, CampaignWorkflow
+from outreach.auth.dependencies import require_owner_or_manager
+from outreach.auth.tokens import Principal
+from outreach.errors import Conflict, Forbidden, ValidationFailed, not_found
+from outreach.kit.keyset import key_after, page_by
+from outreach.kit.pagination import Page
+from outreach.models import Campaign, CampaignVersion, CampaignWorkflow
 from outreach.workflows.graph.default import default_canvas
-from outreach.workflows.graph.model import Graph
+from outreach.workflows.graph.model import Graph, sequence_type
 from outreach.workflows.graph.schemas import CanvasIn
+from outreach.workflows.graph.validation import problems, template_ids
 from outreach.workflows.versions import repository
+from outreach.workflows.versions.diff import edges_diff, nodes_diff, setting_changes
+from outreach.workflows.versions.schemas import (
+    StepOut,
+    VersionDetail,
+    VersionDiff,
+    VersionOut,
+    WorkflowOut,
+)
 
 # The campaign settings a version keeps (what the engine and a reader of history need).
 CAMPAIGN_SETTINGS = (
@@ -169,3 +186,219 @@ def _remember(campaign_id: uuid.UUID, number: int, canvas: dict[str, Any]) -> Gr
         _compiled.pop(next(iter(_compiled)))
     _compiled[(campaign_id, number)] = graph
     return graph
+
+
+# -- the routes ------------------------------------------------------------------------------
+#
+# The draft of an active or paused campaign may be edited: contacts go on walking the version
+# they were enrolled on, and the edit reaches new enrollments once it is published.
+
+# Completed and archived campaigns are read-only (campaigns' rule, read here without importing
+# campaigns).
+READ_ONLY_STATUSES = frozenset({"completed", "archived"})
+
+
+async def _campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    found = await repository.campaign(session, campaign_id)
+    if found is None:
+        raise not_found("Campaign")
+    return found
+
+
+async def _writable_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> Campaign:
+    """The campaign, locked, if the caller may change it and it is not read-only."""
+    found = await repository.campaign(session, campaign_id, for_update=True)
+    if found is None:
+        raise not_found("Campaign")
+    require_owner_or_manager(principal, found.owner_id)
+    if found.status in READ_ONLY_STATUSES:
+        raise Conflict(
+            "CAMPAIGN_READ_ONLY",
+            f"Campaign is {found.status} and read-only",
+            "The sequence of a completed or archived campaign cannot be changed.",
+        )
+    return found
+
+
+def may_edit(principal: Principal, campaign: Campaign) -> bool:
+    try:
+        require_owner_or_manager(principal, campaign.owner_id)
+    except Forbidden:
+        return False
+    return True
+
+
+def trigger_token(trigger_key: str, org_id: uuid.UUID, campaign_id: uuid.UUID) -> str:
+    """The token of the campaign's webhook-trigger URL (`POST /triggers/{campaign_id}/{token}`):
+    the organization's id (that public route has no user token to name it), then an HMAC-SHA256
+    of the organization and the campaign under the campaign's secret `trigger_key`."""
+    message = f"workflow-trigger:{org_id}:{campaign_id}".encode()
+    mac = hmac.new(trigger_key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(org_id.bytes + mac).decode().rstrip("=")
+
+
+def _workflow_out(
+    campaign: Campaign, workflow: CampaignWorkflow, principal: Principal, base_url: str
+) -> WorkflowOut:
+    canvas = CanvasIn.model_validate(workflow.canvas)
+    url = None
+    if may_edit(principal, campaign):
+        token = trigger_token(workflow.trigger_key, campaign.org_id, campaign.id)
+        url = f"{base_url}/api/v1/triggers/{campaign.id}/{token}"
+    return WorkflowOut(
+        campaign_id=campaign.id,
+        canvas=canvas,
+        published_version=workflow.published_version,
+        draft_changed=workflow.draft_changed,
+        sequence_type=sequence_type(canvas),
+        trigger_url=url,
+        updated_by=workflow.updated_by,
+        updated_at=workflow.updated_at,
+    )
+
+
+async def get_workflow(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, base_url: str
+) -> WorkflowOut:
+    campaign = await _campaign(session, campaign_id)
+    workflow = await repository.workflow(session, campaign_id) or await draft(session, campaign)
+    return _workflow_out(campaign, workflow, principal, base_url)
+
+
+async def _check(session: AsyncSession, canvas: CanvasIn) -> None:
+    """Refuses a canvas with problems, every one of them named (422 WORKFLOW_INVALID)."""
+    templates = await repository.templates(session, template_ids(canvas))
+    found = problems(canvas, templates)
+    if found:
+        raise ValidationFailed(
+            "WORKFLOW_INVALID",
+            "The workflow has problems",
+            f"{len(found)} problem(s): each names its node (nodes.<id>) or edge (edges.<id>).",
+            found,
+        )
+
+
+async def save_draft(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    canvas: CanvasIn,
+    base_url: str,
+) -> WorkflowOut:
+    """Validates and saves the draft; `draft_changed` says whether it now differs from the
+    latest published version."""
+    campaign = await _writable_campaign(session, principal, campaign_id)
+    await _check(session, canvas)
+    workflow = await draft(session, campaign, principal.user_id)
+    content = canvas.model_dump(mode="json")
+    published = None
+    if workflow.published_version is not None:
+        published = await repository.version(session, campaign_id, workflow.published_version)
+    changed = published is None or published.canvas_snapshot != content
+    await repository.update_draft(
+        session, workflow, content, changed=changed, user_id=principal.user_id
+    )
+    return _workflow_out(campaign, workflow, principal, base_url)
+
+
+async def publish_draft(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, description: str | None
+) -> VersionOut:
+    """Publishes the draft (checked again: a template may have gone since it was saved)."""
+    campaign = await _writable_campaign(session, principal, campaign_id)
+    workflow = await draft(session, campaign, principal.user_id)
+    await _check(session, CanvasIn.model_validate(workflow.canvas))
+    number = await publish(
+        session, campaign, description=description or None, user_id=principal.user_id
+    )
+    return await _version_out(session, campaign_id, number)
+
+
+async def _version(session: AsyncSession, campaign_id: uuid.UUID, number: int) -> CampaignVersion:
+    found = await repository.version(session, campaign_id, number)
+    if found is None:
+        raise not_found("Version")
+    return found
+
+
+async def _version_out(session: AsyncSession, campaign_id: uuid.UUID, number: int) -> VersionOut:
+    return VersionOut.model_validate(
+        await _version(session, campaign_id, number), from_attributes=True
+    )
+
+
+async def list_versions(
+    session: AsyncSession, campaign_id: uuid.UUID, cursor: str | None, limit: int
+) -> Page[VersionOut]:
+    await _campaign(session, campaign_id)
+    after = key_after(cursor, int)
+    rows = await repository.versions_page(session, campaign_id, after, limit + 1)
+    return page_by(
+        rows,
+        limit,
+        lambda row: VersionOut.model_validate(row, from_attributes=True),
+        lambda row: (row.version, row.id),
+    )
+
+
+async def get_version(session: AsyncSession, campaign_id: uuid.UUID, number: int) -> VersionDetail:
+    await _campaign(session, campaign_id)
+    found = await _version(session, campaign_id, number)
+    return VersionDetail(
+        version=found.version,
+        change_type=found.change_type,
+        change_description=found.change_description,
+        created_by=found.created_by,
+        created_at=found.created_at,
+        campaign=found.campaign_snapshot,
+        steps=[StepOut.model_validate(step) for step in found.steps_snapshot],
+        canvas=CanvasIn.model_validate(found.canvas_snapshot),
+    )
+
+
+async def diff_versions(
+    session: AsyncSession, campaign_id: uuid.UUID, a: int, b: int
+) -> VersionDiff:
+    await _campaign(session, campaign_id)
+    before, after = await _version(session, campaign_id, a), await _version(session, campaign_id, b)
+    old = CanvasIn.model_validate(before.canvas_snapshot)
+    new = CanvasIn.model_validate(after.canvas_snapshot)
+    return VersionDiff(
+        from_version=a,
+        to_version=b,
+        nodes=nodes_diff(old, new),
+        edges=edges_diff(old, new),
+        campaign_changes=setting_changes(before.campaign_snapshot, after.campaign_snapshot),
+        settings_changes=setting_changes(
+            old.settings.model_dump(mode="json"), new.settings.model_dump(mode="json")
+        ),
+    )
+
+
+async def rollback(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    number: int,
+    description: str | None,
+) -> VersionOut:
+    """Version `number`'s canvas becomes the draft and is published as a new version. The
+    campaign's settings are the campaigns package's to change: the new version snapshots them
+    as they are now."""
+    campaign = await _writable_campaign(session, principal, campaign_id)
+    target = await _version(session, campaign_id, number)
+    canvas = CanvasIn.model_validate(target.canvas_snapshot)
+    await _check(session, canvas)
+    workflow = await draft(session, campaign, principal.user_id)
+    await repository.update_draft(
+        session,
+        workflow,
+        canvas.model_dump(mode="json"),
+        changed=True,
+        user_id=principal.user_id,
+    )
+    note = f"Rollback to version {number}" + (f": {description}" if description else "")
+    published = await publish(session, campaign, description=note, user_id=principal.user_id)
+    return await _version_out(session, campaign_id, published)
