@@ -39,8 +39,9 @@ from outreach.workflows.enrollments.schemas import (
     EnrollStatus,
     EnrollSummary,
 )
+from outreach.workflows.graph import cron
 from outreach.workflows.graph.schemas import TriggerConfig
-from outreach.workflows.triggers import repository, schedule, signing
+from outreach.workflows.triggers import repository, signing
 from outreach.workflows.triggers.repository import MemberFacts, Signal
 from outreach.workflows.triggers.schemas import TriggerUrlOut, WebhookTriggerIn, WebhookTriggerOut
 from outreach.workflows.versions import service as versions
@@ -143,13 +144,13 @@ async def enroll_on_schedule(
     for campaign, steps in await repository.triggered_campaigns(
         session, ("scheduled",), ("active",)
     ):
-        cron = trigger_of(steps).cron
-        if cron is None or not schedule.is_valid(cron):
+        expression = trigger_of(steps).cron
+        if expression is None or not cron.is_valid(expression):
             log.warning(
-                "campaign %s: the scheduled trigger's cron %r is not valid", campaign.id, cron
+                "campaign %s: the scheduled trigger's cron %r is not valid", campaign.id, expression
             )
             continue
-        fired = schedule.last_fire(cron, campaign.timezone or "UTC", now)
+        fired = cron.last_fire(expression, campaign.timezone or "UTC", now)
         async with (
             campaign_alone("scheduled trigger", campaign.id, failed),
             session.begin_nested(),

@@ -1,5 +1,6 @@
-"""The scheduled trigger's `cron`: five fields (minute hour day month weekday), read in the
-campaign's time zone, so that `0 9 * * 1-5` is nine in the morning where the campaign runs."""
+"""The scheduled trigger's `cron`: five fields (minute hour day month weekday, 0 or 7 Sunday),
+read in the campaign's time zone, so that `0 9 * * 1-5` is nine in the morning where the campaign
+runs. One reader (croniter) for the graph's validation and the trigger job alike."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,7 +11,8 @@ FIELDS = 5
 
 
 def is_valid(cron: str) -> bool:
-    """Five fields croniter can read (no seconds field: the schedule job runs every minute)."""
+    """Five fields croniter can read (no seconds field: the schedule job runs every minute; no
+    `@daily` names)."""
     return len(cron.split()) == FIELDS and bool(croniter.is_valid(cron))
 
 

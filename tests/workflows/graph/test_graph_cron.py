@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from outreach.workflows.triggers.schedule import is_valid, last_fire
+from outreach.workflows.graph.cron import is_valid, last_fire
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,11 @@ def test_the_last_fire_is_at_or_before_now_in_the_campaigns_time_zone() -> None:
         2026, 11, 29, 8, 0, tzinfo=UTC
     )
     assert last_fire("0 9 * * *", "UTC", nine_in_paris) == datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+
+
+def test_the_weekdays_are_crons_own_monday_1_to_sunday_0_or_7() -> None:
+    sunday_noon = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    nine = sunday_noon.replace(hour=9)
+    assert last_fire("0 9 * * 0", "UTC", sunday_noon) == nine
+    assert last_fire("0 9 * * 7", "UTC", sunday_noon) == nine
+    assert last_fire("0 9 * * 1-5", "UTC", sunday_noon) == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
