@@ -359,6 +359,15 @@ def triggered_campaign(
     return RunningCampaign(campaign["id"], org.user(Role.RECRUITER), members)
 
 
+def enrolled_members(as_owner: psycopg.Connection, campaign_id: str) -> set[str]:
+    """The campaign contacts of the campaign that have a workflow state."""
+    rows = as_owner.execute(
+        "SELECT campaign_contact_id::text FROM campaign_workflow_states WHERE campaign_id = %s",
+        (campaign_id,),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def enrollment_row(
     conn: psycopg.Connection,
     org: Org,

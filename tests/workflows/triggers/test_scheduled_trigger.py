@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.workflows.triggers.service import enroll_on_schedule
-from tests.factories import Org, in_org, triggered_campaign
+from tests.factories import Org, enrolled_members, in_org, triggered_campaign
 
 NOW = datetime(2026, 11, 30, 8, 30, tzinfo=UTC)  # 09:30 in Paris; the cron fired at 09:00
 EVERY_MORNING = {"type": "scheduled", "cron": "0 9 * * *"}
@@ -52,11 +52,7 @@ def test_the_contacts_in_the_campaign_when_the_cron_fired_are_enrolled(
         run_schedule(settings, database_urls, org) == 0
     )  # a second run in the same period: nothing new
 
-    rows = as_owner.execute(
-        "SELECT campaign_contact_id::text FROM campaign_workflow_states WHERE campaign_id = %s",
-        (campaign.id,),
-    ).fetchall()
-    assert {row[0] for row in rows} == {before, added_before_too}
+    assert enrolled_members(as_owner, campaign.id) == {before, added_before_too}
 
 
 def test_a_paused_campaign_enrolls_nobody_on_schedule(

@@ -14,15 +14,16 @@ from outreach.workflows.actions.service import apply_score, apply_tags
 from outreach.workflows.graph.schemas import ScoreAction, TagAction
 from outreach.workflows.triggers.jobs import enroll_on_contact_changes
 from outreach.workflows.triggers.service import DEFERRED_RETRY, enroll_on_signals
-from tests.factories import Org, in_org, ok, outbox_rows, patch, run_job, triggered_campaign
-
-
-def enrolled(as_owner: psycopg.Connection, campaign_id: str) -> set[str]:
-    rows = as_owner.execute(
-        "SELECT campaign_contact_id::text FROM campaign_workflow_states WHERE campaign_id = %s",
-        (campaign_id,),
-    ).fetchall()
-    return {row[0] for row in rows}
+from tests.factories import (
+    Org,
+    enrolled_members,
+    in_org,
+    ok,
+    outbox_rows,
+    patch,
+    run_job,
+    triggered_campaign,
+)
 
 
 def person_of(as_owner: psycopg.Connection, member: str) -> uuid.UUID:
@@ -60,12 +61,12 @@ def test_a_tag_added_by_the_contacts_api_enrolls_in_the_campaigns_started_by_tha
 
     run_triggers(settings, database_urls)
 
-    assert enrolled(as_owner, by_vip.id) == {ada}
+    assert enrolled_members(as_owner, by_vip.id) == {ada}
     # started as the planner starts contacts: its channel chosen, its first message queued
     [message] = outbox_rows(as_owner, by_vip.id)
     assert (message["campaign_contact_id"], message["step"]) == (uuid.UUID(ada), "message")
-    assert enrolled(as_owner, by_other_tag.id) == set()
-    assert enrolled(as_owner, manual.id) == set()
+    assert enrolled_members(as_owner, by_other_tag.id) == set()
+    assert enrolled_members(as_owner, manual.id) == set()
     left = as_owner.execute(
         "SELECT count(*) FROM contact_trigger_signals WHERE org_id = %s", (org.id,)
     ).fetchone()
@@ -92,7 +93,7 @@ def test_a_tag_added_by_a_sequence_action_enrolls_too(
 
     run_triggers(settings, database_urls)
 
-    assert enrolled(as_owner, campaign.id) == set(campaign.members)
+    assert enrolled_members(as_owner, campaign.id) == set(campaign.members)
 
 
 def test_a_score_trigger_enrolls_when_the_threshold_is_reached_from_below(
@@ -121,11 +122,11 @@ def test_a_score_trigger_enrolls_when_the_threshold_is_reached_from_below(
 
     raise_by(40, [ada, bob])
     run_triggers(settings, database_urls)
-    assert enrolled(as_owner, campaign.id) == set()
+    assert enrolled_members(as_owner, campaign.id) == set()
     raise_by(10, [ada])  # 40 -> 50: reached
     raise_by(5, [bob])  # 40 -> 45: not yet
     run_triggers(settings, database_urls)
-    assert enrolled(as_owner, campaign.id) == {campaign.members[0]}
+    assert enrolled_members(as_owner, campaign.id) == {campaign.members[0]}
 
 
 def test_a_tagged_contact_the_lead_limit_holds_back_is_enrolled_by_a_later_run(
@@ -156,4 +157,4 @@ def test_a_tagged_contact_the_lead_limit_holds_back_is_enrolled_by_a_later_run(
     assert run_at(now + timedelta(minutes=1)) == 0  # not taken again yet
     as_owner.execute("UPDATE campaigns SET daily_lead_limit = 2 WHERE id = %s", (campaign.id,))
     assert run_at(now + DEFERRED_RETRY) == 1
-    assert enrolled(as_owner, campaign.id) == set(campaign.members)
+    assert enrolled_members(as_owner, campaign.id) == set(campaign.members)
