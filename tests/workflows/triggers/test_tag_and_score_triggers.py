@@ -2,14 +2,17 @@
 the live campaigns it is in whose published trigger asks for it: whether the contacts API or a
 sequence's own action made the change."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from fastapi.testclient import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
+from outreach.kit.tenancy import org_session
 from outreach.workflows.actions.service import apply_score, apply_tags
 from outreach.workflows.graph.schemas import ScoreAction, TagAction
 from outreach.workflows.triggers.jobs import enroll_on_contact_changes
@@ -157,4 +160,41 @@ def test_a_tagged_contact_the_lead_limit_holds_back_is_enrolled_by_a_later_run(
     assert run_at(now + timedelta(minutes=1)) == 0  # not taken again yet
     as_owner.execute("UPDATE campaigns SET daily_lead_limit = 2 WHERE id = %s", (campaign.id,))
     assert run_at(now + DEFERRED_RETRY) == 1
+    assert enrolled_members(as_owner, campaign.id) == set(campaign.members)
+
+
+def test_two_trigger_runs_at_once_enroll_each_tagged_contact_once(
+    client: TestClient,
+    org: Org,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+) -> None:
+    campaign = triggered_campaign(
+        client,
+        org,
+        database_urls,
+        as_owner,
+        {"type": "tag", "tag": "vip"},
+        contacts=[{"email": f"p{i}@example.com"} for i in range(20)],
+    )
+    people = [person_of(as_owner, member) for member in campaign.members]
+    for person in people:  # one signal each
+        in_org(
+            database_urls,
+            org,
+            lambda s, p=person: apply_tags(s, TagAction(type="tag", add=["vip"]), [p]),
+        )
+
+    async def one_run(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+        failed: list[uuid.UUID] = []
+        async with org_session(sessionmaker, org.id) as session, session.begin():
+            enrolled = await enroll_on_signals(session, settings, datetime.now(UTC), failed)
+        assert failed == []
+        return enrolled
+
+    async def two_at_once(sessionmaker: async_sessionmaker[AsyncSession]) -> list[int]:
+        return list(await asyncio.gather(one_run(sessionmaker), one_run(sessionmaker)))
+
+    assert sum(run_job(database_urls, two_at_once)) == 20
     assert enrolled_members(as_owner, campaign.id) == set(campaign.members)
