@@ -1,4 +1,4 @@
-"""The signed URL of a campaign's webhook trigger: `/triggers/{campaign_id}/{token}`.
+"""The token of a campaign's signed webhook-trigger URL: `/triggers/{campaign_id}/{token}`.
 
 The token carries the organization's id (the route has no user token to name it, and row-level
 security needs it before anything can be read) followed by an HMAC-SHA256 of the organization
