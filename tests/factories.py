@@ -7,7 +7,7 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,7 @@ from outreach.sending.planner.service import plan_org
 from outreach.workflows.engine.clock import MovableClock
 from outreach.workflows.engine.service import EngineContext, run_org
 from outreach.workflows.enrollments.service import enroll
+from outreach.workflows.graph.default import default_canvas
 from outreach.workflows.versions import repository as versions_repository
 from outreach.workflows.versions import service as versions_service
 
@@ -331,6 +332,40 @@ def publish_canvas(urls: DatabaseUrls, org: Org, campaign_id: str, canvas: dict[
         return await versions_service.publish(session, campaign)
 
     return in_org(urls, org, work)
+
+
+def triggered_campaign(
+    client: TestClient,
+    org: Org,
+    urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    trigger: dict[str, Any],
+    *,
+    contacts: Sequence[dict[str, Any]] = (),
+    status: str = "active",
+) -> RunningCampaign:
+    """A recruiter's campaign with these contacts whose published graph is the default one
+    started by `trigger` (a trigger node's config), put in `status` as its transitions would."""
+    template = create_template(client, org)
+    campaign = create_campaign(client, org, Role.RECRUITER, template_id=template["id"])
+    members: list[str] = []
+    if contacts:
+        answer = ok(post_contacts(client, org, campaign["id"], list(contacts)))
+        members = [row["campaign_contact_id"] for row in answer["results"]]
+    canvas = default_canvas().model_dump(mode="json")
+    canvas["nodes"][0]["data"]["config"] = trigger
+    publish_canvas(urls, org, campaign["id"], canvas)
+    as_owner.execute("UPDATE campaigns SET status = %s WHERE id = %s", (status, campaign["id"]))
+    return RunningCampaign(campaign["id"], org.user(Role.RECRUITER), members)
+
+
+def enrolled_members(as_owner: psycopg.Connection, campaign_id: str) -> set[str]:
+    """The campaign contacts of the campaign that have a workflow state."""
+    rows = as_owner.execute(
+        "SELECT campaign_contact_id::text FROM campaign_workflow_states WHERE campaign_id = %s",
+        (campaign_id,),
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def enrollment_row(

@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     allow_private_targets: bool = False
     # POST /senders/{id}/test per organization per minute, counted in PostgreSQL.
     sender_tests_per_minute: int = Field(default=10, ge=1, le=10000)
+    # POST /triggers/{campaign_id}/{token} (a campaign's webhook trigger) per campaign per minute.
+    trigger_webhooks_per_minute: int = Field(default=600, ge=1, le=100_000)
     # Request bodies over this are refused (413) as they arrive, before parsing; routes that
     # take more (the CSV imports) are listed in outreach.main.BODY_LIMITS.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -43,7 +43,9 @@ from outreach.templates.router import router as templates_router
 from outreach.tracking.asgi import TrackingFastPath
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
+from outreach.workflows.enrollments.router import router as enrollments_router
 from outreach.workflows.splits.router import router as splits_router
+from outreach.workflows.triggers.router import router as triggers_router
 from outreach.workflows.versions.router import router as versions_router
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,8 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         tasks_router,
         approvals_router,
         splits_router,
+        enrollments_router,
+        triggers_router,
         versions_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -21,6 +21,7 @@ from outreach.sending.delivery import jobs as delivery_jobs
 from outreach.sending.planner import jobs as planner_jobs
 from outreach.workflows.engine import jobs as engine_jobs
 from outreach.workflows.splits import jobs as splits_jobs
+from outreach.workflows.triggers import jobs as triggers_jobs
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ JOBS: tuple[Job | Loop, ...] = (
     *delivery_jobs.JOBS,
     *splits_jobs.JOBS,
     *engine_jobs.JOBS,
+    *triggers_jobs.JOBS,
 )
 
 

@@ -346,6 +346,7 @@ def test_a_scheduled_trigger_needs_a_valid_cron() -> None:
     canvas = changed("start.cron", "61 9 * * *", changed("start.type", "scheduled"))
     assert codes(canvas) == {("nodes.start", "WORKFLOW_TRIGGER_CONFIG")}
     assert check(changed("start.cron", "0 9 * * 1", canvas)) == []
+    assert check(changed("start.cron", "0 9 * * 7", canvas)) == []  # cron's Sunday, as 0
 
 
 def test_a_tag_action_must_add_or_remove_a_tag() -> None:

@@ -30,6 +30,7 @@ from outreach.tasks import service as tasks_service
 from outreach.workflows.engine.clock import Clock, SystemClock
 from outreach.workflows.engine.service import EngineContext, execute_new, template_for
 from outreach.workflows.enrollments.service import enroll
+from outreach.workflows.graph.schemas import TriggerConfig
 from outreach.workflows.versions.service import ensure_published, graph_of
 
 log = logging.getLogger(__name__)
@@ -279,6 +280,15 @@ async def plan_org(
     return run
 
 
+async def _starts_by_itself(session: AsyncSession, campaign: Campaign) -> bool:
+    """Whether the planner's runs start the campaign's contacts: when its sequence begins with
+    the manual trigger. A tag, a score, a schedule or a webhook starts the others' contacts
+    (workflows/triggers, through `plan_campaign` with the contacts they name)."""
+    graph = await graph_of(session, campaign.id, await ensure_published(session, campaign))
+    trigger = graph.nodes[graph.start].config
+    return isinstance(trigger, TriggerConfig) and trigger.type == "manual"
+
+
 async def _plan_one(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -295,7 +305,7 @@ async def _plan_one(
                 .with_for_update(skip_locked=True, key_share=True)
             )
         ).scalar_one_or_none()
-        if campaign is None:
+        if campaign is None or not await _starts_by_itself(session, campaign):
             return 0
         result = await plan_campaign(session, campaign, settings)
     if result.started:

@@ -8,11 +8,15 @@ the engine's clock value, passed as a parameter.
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.kit.keyset import Position
+from outreach.models import Campaign, EngagementEvent, WorkflowState
 
 INSERT_STATES = text("""
 -- name: insert-states (one state per campaign contact: a repeat does nothing)
@@ -216,3 +220,74 @@ async def wake_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: date
 
 async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
     await session.execute(NOTE_NEXT_DUE, {"org_id": org_id})
+
+
+# -- enrollment by API and triggers, reads of states --------------------------------------
+
+
+async def campaign(
+    session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool = False
+) -> Campaign | None:
+    """The campaign (not deleted); locked, so that a pause or resume waits for the enrollment.
+    NO KEY UPDATE, as the campaigns' own changes: rows that reference the campaign (KEY SHARE)
+    are not waited for."""
+    query = select(Campaign).where(Campaign.id == campaign_id, Campaign.deleted_at.is_(None))
+    if for_update:
+        query = query.with_for_update(key_share=True)
+    found: Campaign | None = (await session.execute(query)).scalar_one_or_none()
+    return found
+
+
+@dataclass(frozen=True)
+class StateFilters:
+    workflow_status: list[str]
+    current_node_id: str | None
+
+
+async def list_states(
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    filters: StateFilters,
+    after: Position | None,
+    limit: int,
+) -> Sequence[WorkflowState]:
+    """Newest first, `limit` rows at most."""
+    query = (
+        select(WorkflowState)
+        .where(WorkflowState.campaign_id == campaign_id)
+        .order_by(WorkflowState.created_at.desc(), WorkflowState.id.desc())
+        .limit(limit)
+    )
+    if filters.workflow_status:
+        query = query.where(WorkflowState.workflow_status.in_(filters.workflow_status))
+    if filters.current_node_id is not None:
+        query = query.where(WorkflowState.current_node_id == filters.current_node_id)
+    if after is not None:
+        query = query.where(tuple_(WorkflowState.created_at, WorkflowState.id) < after)
+    return (await session.execute(query)).scalars().all()
+
+
+async def get_state(
+    session: AsyncSession, campaign_id: uuid.UUID, state_id: uuid.UUID
+) -> WorkflowState | None:
+    found: WorkflowState | None = (
+        await session.execute(
+            select(WorkflowState).where(
+                WorkflowState.campaign_id == campaign_id, WorkflowState.id == state_id
+            )
+        )
+    ).scalar_one_or_none()
+    return found
+
+
+async def latest_steps(
+    session: AsyncSession, enrollment_id: uuid.UUID, limit: int
+) -> Sequence[EngagementEvent]:
+    """The enrollment's latest `limit` workflow events, newest first."""
+    query = (
+        select(EngagementEvent)
+        .where(EngagementEvent.enrollment_id == enrollment_id)
+        .order_by(EngagementEvent.created_at.desc(), EngagementEvent.id.desc())
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()

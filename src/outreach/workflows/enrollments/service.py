@@ -5,13 +5,25 @@ them."""
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.auth.dependencies import require_owner_or_manager
+from outreach.auth.tokens import Principal
+from outreach.errors import Conflict, not_found
 from outreach.events.service import WorkflowEvent, record_workflow_events
-from outreach.models import Campaign
+from outreach.kit.keyset import page_of, position_after
+from outreach.kit.pagination import Page
+from outreach.models import Campaign, WorkflowState
 from outreach.workflows.enrollments import repository
+from outreach.workflows.enrollments.repository import StateFilters
+from outreach.workflows.enrollments.schemas import (
+    EnrollmentDetail,
+    EnrollmentOut,
+    StepOut,
+)
 from outreach.workflows.versions.service import ensure_published, graph_of
 
 
@@ -91,3 +103,104 @@ async def end_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: datet
     that the engine ends each one, with its event, within a second instead of whenever its
     wait would have ended."""
     await repository.wake_campaign(session, campaign_id, now)
+
+
+# -- enrollment by API and by triggers ---------------------------------------------------
+
+# A campaign takes new enrollments while it runs; a paused one holds them paused until resumed.
+ENROLLING_STATUSES = frozenset({"active", "paused"})
+
+
+def require_enrolling(campaign: Campaign) -> None:
+    if campaign.status not in ENROLLING_STATUSES:
+        raise Conflict(
+            "CAMPAIGN_NOT_ACTIVE",
+            f"Campaign is {campaign.status}",
+            "Contacts can be enrolled only while the campaign is active or paused.",
+        )
+
+
+async def campaign_to_change(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> Campaign:
+    """The campaign, locked (a pause waits for an enrollment), if the caller may change it."""
+    campaign = await repository.campaign(session, campaign_id, for_update=True)
+    if campaign is None:
+        raise not_found("Campaign")
+    require_owner_or_manager(principal, campaign.owner_id)
+    return campaign
+
+
+async def enrollable_campaign(
+    session: AsyncSession, campaign_id: uuid.UUID, principal: Principal | None = None
+) -> Campaign:
+    """The campaign, locked, if it takes enrollments and the caller (none: a trigger) may
+    change it."""
+    if principal is not None:
+        campaign = await campaign_to_change(session, principal, campaign_id)
+    else:
+        found = await repository.campaign(session, campaign_id, for_update=True)
+        if found is None:
+            raise not_found("Campaign")
+        campaign = found
+    require_enrolling(campaign)
+    return campaign
+
+
+async def lock_enrolling_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign | None:
+    """The campaign, locked, if it takes enrollments; None otherwise (a trigger skips it)."""
+    campaign = await repository.campaign(session, campaign_id, for_update=True)
+    if campaign is None or campaign.status not in ENROLLING_STATUSES:
+        return None
+    return campaign
+
+
+# -- reads -------------------------------------------------------------------------------
+
+STEP_LOG_LIMIT = 500
+
+
+async def _readable_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    campaign = await repository.campaign(session, campaign_id)
+    if campaign is None:
+        raise not_found("Campaign")
+    return campaign
+
+
+def _state_values(state: WorkflowState) -> dict[str, Any]:
+    fields = EnrollmentOut.model_fields.keys() - {"contact_id"}
+    return {name: getattr(state, name) for name in fields} | {
+        "contact_id": state.campaign_contact_id
+    }
+
+
+async def list_enrollments(
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    filters: StateFilters,
+    limit: int,
+    cursor: str | None,
+) -> Page[EnrollmentOut]:
+    await _readable_campaign(session, campaign_id)
+    rows = await repository.list_states(
+        session, campaign_id, filters, position_after(cursor), limit + 1
+    )
+    return page_of(rows, limit, lambda state: EnrollmentOut(**_state_values(state)))
+
+
+async def get_enrollment(
+    session: AsyncSession, campaign_id: uuid.UUID, enrollment_id: uuid.UUID
+) -> EnrollmentDetail:
+    """The state with its step log: its latest workflow events, oldest first."""
+    await _readable_campaign(session, campaign_id)
+    state = await repository.get_state(session, campaign_id, enrollment_id)
+    if state is None:
+        raise not_found("Enrollment")
+    steps = await repository.latest_steps(session, state.id, STEP_LOG_LIMIT + 1)
+    return EnrollmentDetail(
+        **_state_values(state),
+        workflow_variables=state.workflow_variables,
+        variants=state.variants,
+        steps=[StepOut.model_validate(step) for step in reversed(steps[:STEP_LOG_LIMIT])],
+        steps_truncated=len(steps) > STEP_LOG_LIMIT,
+    )

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import ValidationError
 
 from outreach.errors import FieldError
+from outreach.workflows.graph import cron
 from outreach.workflows.graph.conditions import is_field_name, validate_condition
 from outreach.workflows.graph.model import parse_config
 from outreach.workflows.graph.schemas import (
@@ -175,11 +175,13 @@ class _Check:
                     "WORKFLOW_TRIGGER_CONFIG",
                     f"`{name}` does not apply to a {config.type} trigger",
                 )
-        if config.type == "scheduled" and config.cron is not None:
-            try:
-                CronTrigger.from_crontab(config.cron)
-            except ValueError as exc:
-                self.node(node_id, "WORKFLOW_TRIGGER_CONFIG", f"cron: {exc}")
+        if (
+            config.type == "scheduled"
+            and config.cron is not None
+            and not cron.is_valid(config.cron)
+        ):
+            message = "cron: five fields (minute hour day month weekday) a cron reader accepts"
+            self.node(node_id, "WORKFLOW_TRIGGER_CONFIG", message)
 
     def check_message(self, node_id: str, node_type: str, config: MessageConfig) -> None:
         if config.kind is not None and node_type != "linkedin":

@@ -5,9 +5,6 @@ A contact walks the version it was enrolled on; new enrollments take the latest.
 that never had a graph drawn publishes the default one (trigger, one message, exit).
 """
 
-import base64
-import hashlib
-import hmac
 import uuid
 from typing import Any
 
@@ -24,7 +21,7 @@ from outreach.workflows.graph.default import default_canvas
 from outreach.workflows.graph.model import Graph, sequence_type
 from outreach.workflows.graph.schemas import CanvasIn
 from outreach.workflows.graph.validation import problems, template_ids
-from outreach.workflows.versions import repository
+from outreach.workflows.versions import repository, trigger_tokens
 from outreach.workflows.versions.diff import edges_diff, nodes_diff, setting_changes
 from outreach.workflows.versions.schemas import (
     StepOut,
@@ -230,22 +227,13 @@ def may_edit(principal: Principal, campaign: Campaign) -> bool:
     return True
 
 
-def trigger_token(trigger_key: str, org_id: uuid.UUID, campaign_id: uuid.UUID) -> str:
-    """The token of the campaign's webhook-trigger URL (`POST /triggers/{campaign_id}/{token}`):
-    the organization's id (that public route has no user token to name it), then an HMAC-SHA256
-    of the organization and the campaign under the campaign's secret `trigger_key`."""
-    message = f"workflow-trigger:{org_id}:{campaign_id}".encode()
-    mac = hmac.new(trigger_key.encode(), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(org_id.bytes + mac).decode().rstrip("=")
-
-
 def _workflow_out(
     campaign: Campaign, workflow: CampaignWorkflow, principal: Principal, base_url: str
 ) -> WorkflowOut:
     canvas = CanvasIn.model_validate(workflow.canvas)
     url = None
     if may_edit(principal, campaign):
-        token = trigger_token(workflow.trigger_key, campaign.org_id, campaign.id)
+        token = trigger_tokens.mint(workflow.trigger_key, campaign.org_id, campaign.id)
         url = f"{base_url}/api/v1/triggers/{campaign.id}/{token}"
     return WorkflowOut(
         campaign_id=campaign.id,

@@ -1,0 +1,117 @@
+"""Enrollment requests and answers: bulk enroll with a result per id, workflow states and the
+step log of one."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from outreach.models.workflow_state import WorkflowStatus
+
+MAX_IDS = 1000
+
+
+class EnrollIn(BaseModel):
+    """Either `contact_ids` (campaign contact ids, as listed by `/campaigns/{id}/contacts`) or
+    `all: true` (every campaign contact not yet enrolled)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_ids: list[uuid.UUID] | None = Field(
+        default=None, description=f"Up to {MAX_IDS:,} campaign contact ids"
+    )
+    all: bool = False
+
+    @field_validator("contact_ids")
+    @classmethod
+    def _batch_size(cls, ids: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
+        if ids is not None and not ids:
+            raise PydanticCustomError("ENROLLMENT_BATCH_EMPTY", "Send at least one contact id")
+        if ids is not None and len(ids) > MAX_IDS:
+            raise PydanticCustomError(
+                "ENROLLMENT_BATCH_TOO_LARGE",
+                f"At most {MAX_IDS:,} contact ids per call; use all: true for the whole campaign",
+            )
+        return ids
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if (self.contact_ids is None) == (not self.all):
+            raise PydanticCustomError(
+                "ENROLLMENT_TARGET_INVALID", "Send either contact_ids or all: true (not both)"
+            )
+        return self
+
+
+EnrollStatus = Literal["enrolled", "already_enrolled", "not_found", "not_enrollable"]
+
+
+class EnrollResult(BaseModel):
+    """One id's fate. Codes: ENROLLMENT_EXISTS (already enrolled), CONTACT_NOT_FOUND (not a
+    contact of this campaign), CONTACT_UNSUBSCRIBED, CONTACT_BOUNCED, CONTACT_SUPPRESSED (on the
+    organization's do-not-contact list), CONTACT_UNREACHABLE (no allocated channel reaches it);
+    not now: CAMPAIGN_LEAD_LIMIT_REACHED, ENROLLMENT_DEFERRED (LinkedIn limits, no template)."""
+
+    contact_id: uuid.UUID
+    status: EnrollStatus
+    enrollment_id: uuid.UUID | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class EnrollSummary(BaseModel):
+    enrolled: int = 0
+    already_enrolled: int = 0
+    not_found: int = 0
+    not_enrollable: int = 0
+
+
+class EnrollOut(BaseModel):
+    """`results` holds one row per given id, in order; with `all: true` only the contacts that
+    could not be enrolled are listed (the summary counts them all)."""
+
+    summary: EnrollSummary
+    results: list[EnrollResult]
+
+
+class EnrollmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    contact_id: uuid.UUID = Field(description="The campaign contact walking the sequence")
+    version: int
+    current_node_id: str
+    workflow_status: WorkflowStatus
+    execution_path: list[str]
+    assigned_variant: str | None
+    wait_until: datetime | None
+    wait_for_event: str | None
+    next_execution_at: datetime | None
+    exit_reason: str | None
+    last_error: str | None
+    retry_count: int
+    started_at: datetime
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StepOut(BaseModel):
+    """One workflow event of the enrollment: what a node did."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event_type: str
+    node_id: str | None
+    event_data: dict[str, Any]
+    event_timestamp: datetime
+
+
+class EnrollmentDetail(EnrollmentOut):
+    workflow_variables: dict[str, Any]
+    variants: dict[str, Any]
+    steps: list[StepOut] = Field(description="The step log, oldest first (the latest 500 at most)")
+    steps_truncated: bool = Field(description="Whether older steps were left out")
