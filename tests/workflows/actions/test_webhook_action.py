@@ -25,10 +25,10 @@ from outreach.workflows.actions.webhooks import (
     WebhookAction,
     WebhookResult,
     call_webhook,
-    new_signing_secret,
     retry_delay,
     webhook_client,
 )
+from outreach.workflows.versions.keys import new_signing_secret
 from tests.factories import production_settings
 from tests.sending.tcp_servers import speak_http, tcp_listener
 from tests.workflows.actions.hook_server import HookServer, hook_server

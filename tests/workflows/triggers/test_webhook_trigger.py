@@ -12,7 +12,7 @@ from outreach.auth.tokens import Role
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.main import create_app
-from outreach.workflows.versions import trigger_tokens
+from outreach.workflows.versions import keys
 from tests.factories import Org, RunningCampaign, insert_row, ok, triggered_campaign
 
 WEBHOOK = {"type": "webhook"}
@@ -83,7 +83,7 @@ def test_a_forged_or_another_campaigns_token_is_not_found_and_enrolls_nobody(
     other = webhook_campaign(client, org, database_urls, as_owner)
     token = trigger_path(client, org, campaign.id).rsplit("/", 1)[1]
     forged = [
-        trigger_tokens.mint("a-guessed-key", org.id, uuid.UUID(campaign.id)),
+        keys.mint("a-guessed-key", org.id, uuid.UUID(campaign.id)),
         token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
         "not-a-token",
     ]

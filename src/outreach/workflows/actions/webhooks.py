@@ -13,10 +13,8 @@ call rather than deliver nothing and call it a success.
 """
 
 import asyncio
-import base64
 import json
 import random
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,7 +43,6 @@ RETRYABLE_STATUSES = frozenset({408, 429})  # and every 5xx
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 USER_AGENT = "outreach-webhooks/1"
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the form's prefix, not a secret
 
 
 class PayloadError(ValueError):
@@ -78,11 +75,6 @@ class WebhookResult:
             "retryable": self.retryable,
             "response": self.response,
         }
-
-
-def new_signing_secret() -> str:
-    """A secret in the Standard Webhooks form (`whsec_` and 32 random bytes in base64)."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def signature_headers(signer: Webhook, webhook_id: str, at: datetime, body: str) -> dict[str, str]:

@@ -44,8 +44,8 @@ from outreach.workflows.graph.schemas import TriggerConfig
 from outreach.workflows.triggers import repository
 from outreach.workflows.triggers.repository import MemberFacts, Signal
 from outreach.workflows.triggers.schemas import TriggerUrlOut, WebhookTriggerIn, WebhookTriggerOut
+from outreach.workflows.versions import keys
 from outreach.workflows.versions import service as versions
-from outreach.workflows.versions import trigger_tokens
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ async def _check_token(
     session: AsyncSession, org_id: uuid.UUID, campaign_id: uuid.UUID, token: str
 ) -> None:
     key = await repository.trigger_key(session, campaign_id)
-    if key is None or not trigger_tokens.verify(token, key, org_id, campaign_id):
+    if key is None or not keys.verify(token, key, org_id, campaign_id):
         raise _no_trigger()
 
 
@@ -342,7 +342,7 @@ async def enroll_by_webhook(
 ) -> WebhookTriggerOut:
     """Enrolls the contact the body names in the campaign the signed token is for. A token
     that does not verify, for a campaign that does not exist or another's, is 404 alike."""
-    org_id = trigger_tokens.org_of(token)
+    org_id = keys.org_of(token)
     if org_id is None:
         raise _no_trigger()
     # Checked and counted in a transaction of its own, so that a request refused later still
@@ -385,7 +385,7 @@ async def trigger_url(
     """The campaign's signed webhook trigger URL, for those who may change the campaign."""
     campaign = await enrollments.campaign_to_change(session, principal, campaign_id)
     workflow = await versions.draft(session, campaign, principal.user_id)
-    token = trigger_tokens.mint(workflow.trigger_key, campaign.org_id, campaign.id)
+    token = keys.mint(workflow.trigger_key, campaign.org_id, campaign.id)
     steps = await repository.published_steps(session, campaign.id)
     return TriggerUrlOut(
         url=f"{base_url}/api/v1/triggers/{campaign.id}/{token}",

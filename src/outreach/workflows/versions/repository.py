@@ -1,6 +1,5 @@
 """The writer of `campaign_workflows` (drafts) and `campaign_versions` (immutable snapshots)."""
 
-import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.models import Campaign, CampaignVersion, CampaignWorkflow
+from outreach.workflows.versions import keys
 
 
 async def workflow_for_update(
@@ -39,8 +39,8 @@ async def create_workflow(
             org_id=org_id,
             campaign_id=campaign_id,
             canvas=canvas,
-            trigger_key=secrets.token_urlsafe(32),
-            signing_secret=secrets.token_urlsafe(32),
+            trigger_key=keys.new_trigger_key(),
+            signing_secret=keys.new_signing_secret(),
             updated_by=user_id,
         )
         .on_conflict_do_nothing()

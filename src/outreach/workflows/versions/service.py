@@ -21,7 +21,7 @@ from outreach.workflows.graph.default import default_canvas
 from outreach.workflows.graph.model import Graph, sequence_type
 from outreach.workflows.graph.schemas import CanvasIn
 from outreach.workflows.graph.validation import problems, template_ids
-from outreach.workflows.versions import repository, trigger_tokens
+from outreach.workflows.versions import keys, repository
 from outreach.workflows.versions.diff import edges_diff, nodes_diff, setting_changes
 from outreach.workflows.versions.schemas import (
     StepOut,
@@ -233,7 +233,7 @@ def _workflow_out(
     canvas = CanvasIn.model_validate(workflow.canvas)
     url = None
     if may_edit(principal, campaign):
-        token = trigger_tokens.mint(workflow.trigger_key, campaign.org_id, campaign.id)
+        token = keys.mint(workflow.trigger_key, campaign.org_id, campaign.id)
         url = f"{base_url}/api/v1/triggers/{campaign.id}/{token}"
     return WorkflowOut(
         campaign_id=campaign.id,

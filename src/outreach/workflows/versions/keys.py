@@ -1,4 +1,5 @@
-"""The token of a campaign's signed webhook-trigger URL: `/triggers/{campaign_id}/{token}`.
+"""A campaign workflow's secrets: the signing secret of its webhook actions, and the key of its
+webhook-trigger URL (`/triggers/{campaign_id}/{token}`) with the tokens minted from it.
 
 The token carries the organization's id (the route has no user token to name it, and row-level
 security needs it before anything can be read) followed by an HMAC-SHA256 of the organization
@@ -10,10 +11,21 @@ import base64
 import binascii
 import hashlib
 import hmac
+import secrets
 import uuid
 
+SIGNING_SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks form, not a secret
 _ORG_BYTES = 16
 _MAC_BYTES = hashlib.sha256().digest_size
+
+
+def new_signing_secret() -> str:
+    """A secret in the Standard Webhooks form (`whsec_` and 32 random bytes in base64)."""
+    return SIGNING_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_trigger_key() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def _mac(trigger_key: str, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bytes:
