@@ -152,15 +152,6 @@ async def publish_and_enroll(
         await engine.dispose()
 
 
-def analyze(urls: DatabaseUrls) -> None:
-    """Fresh statistics, as autovacuum gathers them once a tenth of a table changed. The
-    wake-up trigger of sent messages joins them to the walks waiting for them: planned with
-    statistics from before the walks waited (none waiting), it loops over every waiting walk
-    for each message, 100,000 x 100,000 rows when the bench marks them all sent at once."""
-    with psycopg.connect(libpq_url(urls.owner), autocommit=True) as conn:
-        conn.execute("ANALYZE")
-
-
 def mark_sent(urls: DatabaseUrls, org: uuid.UUID) -> int:
     """What the send loop would record for every queued message (not part of the figures)."""
     with psycopg.connect(libpq_url(urls.owner)) as conn:
@@ -281,7 +272,6 @@ def walk_everyone(urls: DatabaseUrls, org: uuid.UUID, processes: int) -> tuple[i
             if after is not None:
                 offset += after
             nodes, seconds = engines.walk(datetime.now(UTC) + offset)
-            analyze(urls)
             sent = mark_sent(urls, org)
             total_nodes += nodes
             total_seconds += seconds

@@ -252,35 +252,45 @@ CREATE FUNCTION workflow_interrupt_rank(kind text) RETURNS integer LANGUAGE sql 
                    WHEN 'replied' THEN 4 WHEN 'auto_replied' THEN 5 ELSE 99 END
 $$;
 
+-- Row by row, each update one index lookup whatever the statistics say: a transition table has
+-- none, and a join planned from stale ones can scan every waiting walk for each new row.
 CREATE FUNCTION wake_workflows_on_events() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  e record;
 BEGIN
   -- a human event a walk waits for
-  UPDATE campaign_workflow_states s SET next_execution_at = now()
-    FROM (SELECT DISTINCT org_id, campaign_contact_id,
-                 CASE event_type WHEN 'response_received' THEN 'replied' ELSE event_type END AS kind
-          FROM new_rows
-          WHERE NOT is_machine AND event_type IN ('opened', 'clicked', 'response_received')) AS e
-    WHERE s.org_id = e.org_id AND s.campaign_contact_id = e.campaign_contact_id
-      AND s.workflow_status = 'waiting' AND s.wait_for_event = e.kind;
+  FOR e IN SELECT DISTINCT org_id, campaign_contact_id,
+                  CASE event_type WHEN 'response_received' THEN 'replied' ELSE event_type END
+                    AS kind
+           FROM new_rows
+           WHERE NOT is_machine AND event_type IN ('opened', 'clicked', 'response_received')
+  LOOP
+    UPDATE campaign_workflow_states SET next_execution_at = now()
+      WHERE org_id = e.org_id AND campaign_contact_id = e.campaign_contact_id
+        AND workflow_status = 'waiting' AND wait_for_event = e.kind;
+  END LOOP;
   -- an event that ends or pauses a walk
-  UPDATE campaign_workflow_states s
-    SET interrupt = CASE WHEN s.interrupt IS NULL
-                           OR workflow_interrupt_rank(e.kind) < workflow_interrupt_rank(s.interrupt)
-                         THEN e.kind ELSE s.interrupt END,
-        next_execution_at = CASE WHEN s.workflow_status = 'paused' THEN s.next_execution_at
-                                 ELSE now() END
-    FROM (SELECT DISTINCT ON (org_id, campaign_contact_id) org_id, campaign_contact_id, kind
-          FROM (SELECT org_id, campaign_contact_id,
-                       CASE event_type WHEN 'response_received' THEN 'replied'
-                                       WHEN 'spam_reported' THEN 'complained'
-                                       ELSE event_type END AS kind
-                FROM new_rows
-                WHERE event_type IN ('response_received', 'unsubscribed', 'spam_reported',
-                                     'auto_replied')
-                   OR (event_type = 'bounced' AND event_data ->> 'bounce_type' = 'hard')) AS k
-          ORDER BY org_id, campaign_contact_id, workflow_interrupt_rank(kind)) AS e
-    WHERE s.org_id = e.org_id AND s.campaign_contact_id = e.campaign_contact_id
-      AND s.workflow_status IN ('running', 'waiting', 'paused');
+  FOR e IN SELECT DISTINCT ON (org_id, campaign_contact_id) org_id, campaign_contact_id, kind
+           FROM (SELECT org_id, campaign_contact_id,
+                        CASE event_type WHEN 'response_received' THEN 'replied'
+                                        WHEN 'spam_reported' THEN 'complained'
+                                        ELSE event_type END AS kind
+                 FROM new_rows
+                 WHERE event_type IN ('response_received', 'unsubscribed', 'spam_reported',
+                                      'auto_replied')
+                    OR (event_type = 'bounced' AND event_data ->> 'bounce_type' = 'hard')) AS k
+           ORDER BY org_id, campaign_contact_id, workflow_interrupt_rank(kind)
+  LOOP
+    UPDATE campaign_workflow_states s
+      SET interrupt = CASE WHEN s.interrupt IS NULL
+                             OR workflow_interrupt_rank(e.kind)
+                                < workflow_interrupt_rank(s.interrupt)
+                           THEN e.kind ELSE s.interrupt END,
+          next_execution_at = CASE WHEN s.workflow_status = 'paused' THEN s.next_execution_at
+                                   ELSE now() END
+      WHERE s.org_id = e.org_id AND s.campaign_contact_id = e.campaign_contact_id
+        AND s.workflow_status IN ('running', 'waiting', 'paused');
+  END LOOP;
   RETURN NULL;
 END $$;
 CREATE TRIGGER engagement_events_wake_workflows AFTER INSERT ON engagement_events
@@ -288,13 +298,17 @@ CREATE TRIGGER engagement_events_wake_workflows AFTER INSERT ON engagement_event
 
 -- a walk's message or task reached a final status: the walk goes on
 CREATE FUNCTION wake_workflows_on_steps() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  n record;
 BEGIN
-  UPDATE campaign_workflow_states s SET next_execution_at = now()
-    FROM (SELECT DISTINCT org_id, enrollment_id FROM new_rows
-          WHERE enrollment_id IS NOT NULL
-            AND status IN ('sent', 'failed', 'cancelled', 'rejected', 'done', 'skipped')) AS n
-    WHERE s.org_id = n.org_id AND s.id = n.enrollment_id
-      AND s.workflow_status = 'waiting' AND s.wait_for_event = 'message';
+  FOR n IN SELECT DISTINCT org_id, enrollment_id FROM new_rows
+           WHERE enrollment_id IS NOT NULL
+             AND status IN ('sent', 'failed', 'cancelled', 'rejected', 'done', 'skipped')
+  LOOP
+    UPDATE campaign_workflow_states SET next_execution_at = now()
+      WHERE org_id = n.org_id AND id = n.enrollment_id
+        AND workflow_status = 'waiting' AND wait_for_event = 'message';
+  END LOOP;
   RETURN NULL;
 END $$;
 CREATE TRIGGER outbox_messages_wake_workflows AFTER UPDATE ON outbox_messages
