@@ -285,6 +285,27 @@ def walk_everyone(urls: DatabaseUrls, org: uuid.UUID, processes: int) -> tuple[i
     return total_nodes, total_seconds
 
 
+EXECUTED = """
+SELECT count(*) AS events, count(DISTINCT (enrollment_id, node_id, event_type)) AS distinct_events,
+       count(*) FILTER (WHERE event_type = 'enrollment_completed') AS completed
+FROM engagement_events WHERE org_id = %s AND enrollment_id IS NOT NULL
+"""
+
+
+def executed_once(urls: DatabaseUrls, org: uuid.UUID, contacts: int) -> str:
+    """Every node of every walk logged once (the sequence visits each node once), every walk
+    completed: what processes claiming side by side must not break."""
+    with psycopg.connect(libpq_url(urls.owner)) as conn:
+        row = conn.execute(EXECUTED, (org,)).fetchone()
+    assert row is not None
+    events, distinct, completed = row
+    verdict = "yes" if events == distinct and completed == contacts else "NO"
+    return (
+        f"  every step of every walk exactly once: {verdict} ({events:,} workflow events, "
+        f"{events - distinct:,} repeated; {completed:,} of {contacts:,} walks completed)"
+    )
+
+
 # -- the delay from a wait's end or its event to the next step, with the real job --------
 
 DELAY_SQL = """
@@ -416,6 +437,7 @@ def main() -> int:
         for processes, (org, _, _) in zip((1, 2), loaded[1:], strict=True):
             phase(f"engine: {processes} process(es), the whole sequence")
             results[processes] = walk_everyone(urls, org, processes)
+            print(executed_once(urls, org, args.contacts))
 
         phase(f"delay: 2 `outreach worker` processes, {args.delay_contacts:,} x 2 waits")
         waited = sorted(measure_delays(urls, args.delay_contacts))
