@@ -253,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
+    # two lines per run of every job, every few seconds; jobs/runs.py logs what a run did
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     guard_log_handlers()
     args = build_parser().parse_args(argv)
     try:
