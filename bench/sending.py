@@ -24,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import psycopg
@@ -95,17 +96,22 @@ def load(urls: DatabaseUrls, contacts: int, sink_port: int) -> tuple[uuid.UUID, 
             "100000, '{1,2,3,4,5,6,7}', '00:00', '23:59:59', now(), false)",
             (campaign, org, admin, template, sender),
         )
-        people = [uuid.uuid4() for _ in range(contacts)]
-        with cur.copy("COPY contacts (id, org_id, email, first_name) FROM STDIN") as copy:
-            for n, person in enumerate(people):
-                copy.write_row((person, org, f"person{n}@example.com", f"Person{n}"))
-        with cur.copy(
-            "COPY campaign_contacts (org_id, campaign_id, contact_id) FROM STDIN"
-        ) as copy:
-            for person in people:
-                copy.write_row((org, campaign, person))
-        cur.execute("ANALYZE")
+        add_people(cur, org, campaign, contacts)
     return org, campaign
+
+
+def add_people(
+    cur: psycopg.Cursor[Any], org: uuid.UUID, campaign: uuid.UUID, contacts: int
+) -> None:
+    """`contacts` people, each a member of the campaign (COPY), with fresh statistics."""
+    people = [uuid.uuid4() for _ in range(contacts)]
+    with cur.copy("COPY contacts (id, org_id, email, first_name) FROM STDIN") as copy:
+        for n, person in enumerate(people):
+            copy.write_row((person, org, f"person{n}@example.com", f"Person{n}"))
+    with cur.copy("COPY campaign_contacts (org_id, campaign_id, contact_id) FROM STDIN") as copy:
+        for person in people:
+            copy.write_row((org, campaign, person))
+    cur.execute("ANALYZE")
 
 
 async def enqueue(urls: DatabaseUrls, settings: Settings, org: uuid.UUID) -> tuple[int, float]:

@@ -48,6 +48,7 @@ from outreach.workflows.engine.service import EngineContext, run_org
 from outreach.workflows.enrollments.service import enroll
 from outreach.workflows.versions import repository as versions_repository
 from outreach.workflows.versions import service as versions_service
+from sending import add_people
 
 NODES_TARGET = 2_000.0
 DELAY_TARGET_SECONDS = 2.0
@@ -116,16 +117,7 @@ def load(urls: DatabaseUrls, contacts: int) -> tuple[uuid.UUID, uuid.UUID, uuid.
             "100000, '{1,2,3,4,5,6,7}', '00:00', '23:59:59', now(), false)",
             (campaign, org, admin, template, sender),
         )
-        people = [uuid.uuid4() for _ in range(contacts)]
-        with cur.copy("COPY contacts (id, org_id, email, first_name) FROM STDIN") as copy:
-            for n, person in enumerate(people):
-                copy.write_row((person, org, f"person{n}@example.com", f"Person{n}"))
-        with cur.copy(
-            "COPY campaign_contacts (org_id, campaign_id, contact_id) FROM STDIN"
-        ) as copy:
-            for person in people:
-                copy.write_row((org, campaign, person))
-        cur.execute("ANALYZE")
+        add_people(cur, org, campaign, contacts)
     return org, campaign, template
 
 
