@@ -117,6 +117,16 @@ _WORKFLOW_DUE_ORGS = text(
     "SELECT id FROM tenant_directory WHERE workflow_due_at <= :at "
     "ORDER BY workflow_due_at LIMIT :limit"
 )
+_HOLD_DUE_TIMES = text("SELECT 1 FROM tenant_directory WHERE id = :org_id FOR UPDATE")
+
+
+async def hold_due_times(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Lock the organization's due times (outbox, workflow) for this transaction; call it
+    before the statement that computes the next due time from the rows. That statement then
+    sees every wake-up committed before it: a single UPDATE that waited for the row would
+    compute from the snapshot it took before waiting, and overwrite the wake-up committed
+    meanwhile, leaving due work asleep."""
+    await session.execute(_HOLD_DUE_TIMES, {"org_id": org_id})
 
 
 async def for_each_org(

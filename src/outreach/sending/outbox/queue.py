@@ -16,6 +16,7 @@ import psycopg
 from sqlalchemy import RowMapping, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.jobs.runs import hold_due_times
 from outreach.kit.tenancy import org_connection
 from outreach.models import OutboxMessage, Sender
 
@@ -243,6 +244,7 @@ async def claimed_messages(session: AsyncSession, ids: list[uuid.UUID]) -> Seque
 
 
 async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await hold_due_times(session, org_id)
     await session.execute(NEXT_DUE, {"org_id": org_id})
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import RowMapping, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.jobs.runs import hold_due_times
 from outreach.kit.keyset import Position
 from outreach.models import Campaign, EngagementEvent, WorkflowState
 
@@ -219,6 +220,7 @@ async def wake_campaign(session: AsyncSession, campaign_id: uuid.UUID, now: date
 
 
 async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await hold_due_times(session, org_id)
     await session.execute(NOTE_NEXT_DUE, {"org_id": org_id})
 
 
