@@ -28,8 +28,7 @@ from outreach.models import Campaign, MessageTemplate
 from outreach.sending.planner.channels import ChannelAssigner, Reachability
 from outreach.tasks import service as tasks_service
 from outreach.workflows.engine.clock import Clock, SystemClock
-from outreach.workflows.engine.service import EngineContext, execute_new, template_for
-from outreach.workflows.enrollments.service import enroll
+from outreach.workflows.engine.service import EngineContext, start_walks, template_for
 from outreach.workflows.graph.schemas import TriggerConfig
 from outreach.workflows.versions.service import ensure_published, graph_of
 
@@ -191,8 +190,7 @@ async def plan_campaign(
                 "errors": plan.errors,
             },
         )
-    new_states = await enroll(session, campaign, enrolled, now)
-    executed = await execute_new(session, ctx, campaign.org_id, new_states)
+    executed = await start_walks(session, ctx, campaign, enrolled)
     result.started = len(plan.ids)
     result.queued = executed.queued
     result.tasks = executed.tasks

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -64,7 +64,7 @@ from outreach.workflows.graph.schemas import (
 )
 from outreach.workflows.splits.assignment import assign_variant
 from outreach.workflows.splits.service import winners
-from outreach.workflows.versions.service import graph_of
+from outreach.workflows.versions.service import ensure_published, graph_of
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,11 @@ class _Batch:
         org_id: uuid.UUID,
         rows: Sequence[RowMapping],
         now: datetime,
+        *,
+        starting: bool = False,
     ) -> None:
         self.session, self.ctx, self.org_id, self.now = session, ctx, org_id, now
+        self.starting = starting  # the walks' states are not written yet
         self.walks = [Walk.of(row) for row in rows]
         self.campaigns: dict[uuid.UUID, Campaign] = {}
         self.graphs: dict[tuple[uuid.UUID, int], Graph] = {}
@@ -597,6 +600,10 @@ class _Batch:
     # -- writing the batch back ------------------------------------------------------------------
 
     async def _flush(self) -> None:
+        if self.starting:  # before the rows that refer to them
+            await states.insert_walked(
+                self.session, self.org_id, [w.inserted() for w in self.walks], self.now
+            )
         for campaign_id, out in self.outbound.items():
             campaign = self.campaigns[campaign_id]
             await outbox.enqueue(
@@ -622,7 +629,8 @@ class _Batch:
             self.executed.queued += len(out.ids)
         await tasks_service.create_steps(self.session, self.tasks)
         self.executed.tasks += len(self.tasks)
-        await states.write_states(self.session, [w.update() for w in self.walks], self.now)
+        if not self.starting:
+            await states.write_states(self.session, [w.update() for w in self.walks], self.now)
         await record_workflow_events(self.session, self.org_id, self.events)
         ended: dict[str, list[uuid.UUID]] = defaultdict(list)
         for walk in self.walks:
@@ -647,15 +655,32 @@ async def execute(
     return await _Batch(session, ctx, org_id, rows, now).run()
 
 
-async def execute_new(
-    session: AsyncSession, ctx: EngineContext, org_id: uuid.UUID, state_ids: Iterable[uuid.UUID]
+async def start_walks(
+    session: AsyncSession,
+    ctx: EngineContext,
+    campaign: Campaign,
+    campaign_contact_ids: Sequence[uuid.UUID],
 ) -> Executed:
-    """Walks states just enrolled in this transaction (the planner's), as far as they go now."""
-    ids = list(state_ids)
-    if not ids:
+    """Enrolls these campaign contacts (of the locked `campaign`; those already enrolled are
+    left out) on its latest version and walks them as far as they go now, in the caller's
+    transaction (the planner's): each new state is written once, where its walk stopped."""
+    if not campaign_contact_ids:
         return Executed()
     now = ctx.clock.now()
-    return await execute(session, ctx, org_id, await states.claim_states(session, ids), now)
+    version = await ensure_published(session, campaign)
+    graph = await graph_of(session, campaign.id, version)
+    rows = await states.starting_walks(
+        session,
+        campaign_id=campaign.id,
+        version=version,
+        node=graph.start,
+        campaign_contact_ids=campaign_contact_ids,
+        max_retries=graph.settings.max_retries,
+        now=now,
+    )
+    if not rows:
+        return Executed()
+    return await _Batch(session, ctx, campaign.org_id, rows, now, starting=True).run()
 
 
 async def run_org(

@@ -121,20 +121,25 @@ class Walk:
             "paused_status": self.paused_status,
             "appended": self.appended,
             "workflow_variables": self.variables,
-            "wait_until": _iso(self.wait_until),
+            "wait_until": self.wait_until,
             "wait_for_event": self.wait_for_event,
-            "wait_started_at": _iso(self.wait_started_at),
+            "wait_started_at": self.wait_started_at,
             "interrupt_seen": self.interrupt_seen,
             "retry_count": self.retry_count,
             "assigned_variant": self.assigned_variant,
             "variants": self.variants,
-            "variant_assigned_at": _iso(self.variant_assigned_at),
-            "next_execution_at": _iso(self.next_execution_at),
-            "completed_at": _iso(self.completed_at),
+            "variant_assigned_at": self.variant_assigned_at,
+            "next_execution_at": self.next_execution_at,
+            "completed_at": self.completed_at,
             "exit_reason": self.exit_reason,
             "last_error": self.last_error,
         }
 
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+    def inserted(self) -> dict[str, Any]:
+        """The starting walk's values for the enrollments' batch insert."""
+        return self.update() | {
+            "campaign_id": str(self.campaign_id),
+            "campaign_contact_id": str(self.campaign_contact_id),
+            "version": self.row["version"],
+            "max_retries": self.max_retries,
+        }
