@@ -95,6 +95,15 @@ def eventually(check: Callable[[], bool], seconds: float = 3.0) -> bool:
     return check()
 
 
+def someone_waits_for_a_lock(as_owner: psycopg.Connection, mentioning: str) -> bool:
+    """Whether a statement mentioning `mentioning` waits for a lock (a test holds it)."""
+    waiting = as_owner.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+        (f"%{mentioning}%",),
+    ).fetchone()
+    return waiting is not None and waiting[0] > 0
+
+
 def message(org_header: str | None, instance: str | None) -> EmailMessage:
     """A mail for the local catcher, naming the org and the catcher's instance (or not)."""
     mail = EmailMessage()

@@ -24,6 +24,7 @@ from tests.factories import (
     eventually,
     in_org,
     sequence_campaign,
+    someone_waits_for_a_lock,
 )
 
 # per due time: how the test's walk's row becomes due at {at}, and the pass's last statement
@@ -38,14 +39,6 @@ DUE_TIMES: dict[str, tuple[str, Callable[[AsyncSession, Org], Awaitable[None]]]]
         lambda session, org: queue.note_next_due(session, org.id),
     ),
 }
-
-
-def someone_waits_for(as_owner: psycopg.Connection, table: str) -> bool:
-    waiting = as_owner.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-        (f"%{table}%",),
-    ).fetchone()
-    return waiting is not None and waiting[0] > 0
 
 
 @pytest.mark.parametrize("due_time", list(DUE_TIMES))
@@ -83,7 +76,7 @@ def test_work_woken_while_a_pass_notes_the_next_due_time_stays_due(
             target=lambda: in_org(database_urls, org, lambda s: note_next_due(s, org))
         )
         noting.start()
-        assert eventually(lambda: someone_waits_for(as_owner, "tenant_directory"), 10)
+        assert eventually(lambda: someone_waits_for_a_lock(as_owner, "tenant_directory"), 10)
         waker.commit()
     noting.join(10)
 

@@ -117,7 +117,7 @@ _WORKFLOW_DUE_ORGS = text(
     "SELECT id FROM tenant_directory WHERE workflow_due_at <= :at "
     "ORDER BY workflow_due_at LIMIT :limit"
 )
-_HOLD_DUE_TIMES = text("SELECT 1 FROM tenant_directory WHERE id = :org_id FOR UPDATE")
+_HOLD_DUE_TIMES = text("SELECT 1 FROM tenant_directory WHERE id = :org_id FOR NO KEY UPDATE")
 
 
 async def hold_due_times(session: AsyncSession, org_id: uuid.UUID) -> None:

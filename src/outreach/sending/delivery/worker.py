@@ -311,7 +311,9 @@ async def _record_sent(
     session: AsyncSession, org_id: uuid.UUID, ids: list[uuid.UUID] | None
 ) -> int:
     """Accepted messages become sent, with their events, contact states and counters: those
-    of `ids`, or (ids None) those a dead worker left accepted."""
+    of `ids`, or (ids None) those a dead worker left accepted. The events first: event writers
+    lock the contact, then (by the wake-up triggers) its walk, and so does this."""
+    accepted = await queue.lock_accepted(session, ids)
     events = [
         NewEvent(
             row["campaign_contact_id"],
@@ -321,10 +323,11 @@ async def _record_sent(
             provider="sms" if row["channel"] == "sms" else "smtp",
             provider_event_id=f"sent:{row['id']}",
         )
-        for row in await queue.finish_accepted(session, ids)
+        for row in accepted
     ]
     if events:
         await record_events(session, org_id, events)
+        await queue.finish_accepted(session, [row["id"] for row in accepted])
     return len(events)
 
 
@@ -360,22 +363,24 @@ async def _record_failure(
     # text PostgreSQL can store: an error may quote a rendered value
     outcome = replace(outcome, detail=outcome.detail.replace("\x00", "\\x00"))
     final = outcome.kind in (OutcomeKind.HARD, OutcomeKind.INVALID) or attempt >= MAX_ATTEMPTS
+    # The contact first, then the message, whose final status wakes its walk: the order in
+    # which event writers lock the two.
+    if outcome.kind is OutcomeKind.INVALID or batch.sender is None:
+        await queue.set_contact_error(session, contact_id, outcome.detail)
+    else:
+        data: dict[str, Any] = {"bounce_type": outcome.kind.value, "reason": outcome.detail}
+        if final and outcome.kind is OutcomeKind.SOFT:
+            data["final"] = True
+        bounce = NewEvent(
+            contact_id,
+            EventType.BOUNCED,
+            now,
+            data=data,
+            provider="smtp",
+            provider_event_id=f"smtp-failure:{outbox_id}:{attempt}",
+        )
+        await record_events(session, batch.org_id, [bounce])
     if final:
         await queue.mark_failed(session, outbox_id, outcome.detail)
     else:
         await queue.requeue(session, outbox_id, now + RETRY_DELAYS[attempt - 1], outcome.detail)
-    if outcome.kind is OutcomeKind.INVALID or batch.sender is None:
-        await queue.set_contact_error(session, contact_id, outcome.detail)
-        return
-    data: dict[str, Any] = {"bounce_type": outcome.kind.value, "reason": outcome.detail}
-    if final and outcome.kind is OutcomeKind.SOFT:
-        data["final"] = True
-    bounce = NewEvent(
-        contact_id,
-        EventType.BOUNCED,
-        now,
-        data=data,
-        provider="smtp",
-        provider_event_id=f"smtp-failure:{outbox_id}:{attempt}",
-    )
-    await record_events(session, batch.org_id, [bounce])

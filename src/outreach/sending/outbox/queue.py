@@ -20,11 +20,12 @@ from outreach.jobs.runs import hold_due_times
 from outreach.kit.tenancy import org_connection
 from outreach.models import OutboxMessage, Sender
 
-_FINISH = """UPDATE outbox_messages SET status = 'sent', lease_until = NULL
-WHERE status = 'accepted' AND {which}
-RETURNING id, campaign_contact_id, channel, message_id, sent_at"""
-FINISH_ACCEPTED = text(_FINISH.format(which="id = ANY(:ids)"))
-FINISH_ABANDONED = text(_FINISH.format(which="lease_until < now()"))
+_ACCEPTED = """SELECT id, campaign_contact_id, channel, message_id, sent_at
+FROM outbox_messages WHERE status = 'accepted' AND {which}
+ORDER BY id FOR UPDATE"""
+ACCEPTED_THESE = text(_ACCEPTED.format(which="id = ANY(:ids)"))
+ACCEPTED_ABANDONED = text(_ACCEPTED.format(which="lease_until < now()"))
+FINISH = text("UPDATE outbox_messages SET status = 'sent', lease_until = NULL WHERE id = ANY(:ids)")
 
 RELEASE_EXPIRED = text("""
 UPDATE outbox_messages SET status = 'queued', lease_until = NULL,
@@ -276,13 +277,18 @@ async def mark_accepted(
     await connection.execute(MARK_ACCEPTED, [message_id, response[:500], outbox_id])
 
 
-async def finish_accepted(
+async def lock_accepted(
     session: AsyncSession, ids: list[uuid.UUID] | None = None
 ) -> Sequence[RowMapping]:
-    """Marks accepted messages sent: these `ids`, or those whose worker's lease ran out.
-    Answers them, for their events."""
-    statement = FINISH_ACCEPTED if ids is not None else FINISH_ABANDONED
+    """Accepted messages to mark sent, locked: these `ids`, or those whose worker's lease ran
+    out. Answers them, for their events."""
+    statement = ACCEPTED_THESE if ids is not None else ACCEPTED_ABANDONED
     return (await session.execute(statement, {"ids": ids})).mappings().all()
+
+
+async def finish_accepted(session: AsyncSession, ids: list[uuid.UUID]) -> None:
+    """Locked accepted messages marked sent (which wakes the walks waiting for them)."""
+    await session.execute(FINISH, {"ids": ids})
 
 
 async def release(session: AsyncSession, ids: list[uuid.UUID]) -> None:
