@@ -9,10 +9,12 @@ from outreach.models.caught_message import CaughtMessage
 from outreach.models.contact import Contact
 from outreach.models.engagement_event import EngagementEvent
 from outreach.models.idempotency_key import IdempotencyKey
+from outreach.models.inbox_message import InboxMessage
 from outreach.models.message_template import MessageTemplate
 from outreach.models.organization import Organization
 from outreach.models.outbox_message import OutboxMessage
 from outreach.models.sender import Sender
+from outreach.models.sender_mailbox import SenderMailbox
 from outreach.models.sms_provider import SmsProvider
 from outreach.models.suppression import Suppression
 from outreach.models.task import Task
@@ -30,10 +32,12 @@ __all__ = [
     "Contact",
     "EngagementEvent",
     "IdempotencyKey",
+    "InboxMessage",
     "MessageTemplate",
     "Organization",
     "OutboxMessage",
     "Sender",
+    "SenderMailbox",
     "SmsProvider",
     "Suppression",
     "Task",
