@@ -1,6 +1,8 @@
 """Migrations run up, down and up again on a new database; the app role is checked at startup."""
 
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -81,6 +83,27 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(blank_database: Database
     check_app_role(blank_database.app)
     with psycopg.connect(libpq_url(blank_database.app)) as conn:
         assert conn.execute("SELECT count(*) FROM campaigns").fetchone() == (0,)
+
+
+def test_processes_starting_together_on_a_new_database_migrate_it_once(
+    blank_database: DatabaseUrls,
+) -> None:
+    """Workers started at once (a deployment, the benches) each apply the migrations."""
+    migrate = (
+        "import sys; from outreach.db import DatabaseUrls; from outreach.schema import upgrade; "
+        "upgrade(DatabaseUrls(app=sys.argv[1], owner=sys.argv[2]))"
+    )
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our own code, the test's database
+            [sys.executable, "-c", migrate, blank_database.app, blank_database.owner],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    errors = [process.communicate(timeout=300)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], errors
+    assert _revision(blank_database) == head_revision(blank_database)
 
 
 def test_superuser_as_app_role_is_refused(database_urls: DatabaseUrls) -> None:
