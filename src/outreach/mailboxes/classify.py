@@ -33,8 +33,9 @@ RETURN_DATE_SCAN_CHARS = 4_096
 # An unsubscribe request is a short note; a long message that mentions the word discusses it.
 UNSUBSCRIBE_MAX_CHARS = 500
 MAX_REFERENCES = 100
-# A return date further away than this is a misreading (a phone number, a year), not a holiday.
-RETURN_DATE_HORIZON = timedelta(days=366)
+# A return date further away than this is a misreading (a phone number, a year) or a stale
+# note ("back on 3 November" read in late November), not an absence to wait for.
+RETURN_DATE_HORIZON = timedelta(days=183)
 
 
 class MessageTooLarge(ValueError):
@@ -155,7 +156,8 @@ _BOUNCE_SUBJECT = re.compile(
     r"|non remis|non distribuable",
     re.IGNORECASE,
 )
-_STATUS_CODE = re.compile(r"(?<![\d.])[45]\.\d{1,3}\.\d{1,3}(?!\.?\d)")
+_STATUS_CODE = re.compile(r"(?<![\d.])(?P<status>[45]\.\d{1,3}\.\d{1,3})(?!\.?\d)")
+_SMTP_REPLY_STATUS = re.compile(r"\b[45]\d\d[ -]" + _STATUS_CODE.pattern)
 _QUOTED_MESSAGE_ID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _RETURNED_MESSAGE = {"message/rfc822", "message/global"}
 _RETURNED_HEADERS = {"text/rfc822-headers", "message/global-headers"}
@@ -188,7 +190,7 @@ def _bounce(message: EmailMessage) -> Bounce | None:
     failure = _failed_recipient_block(message)
     if failure is not None:
         status_match = _STATUS_CODE.search(_header(failure, "Status"))
-        status = status_match.group() if status_match else None
+        status = status_match.group("status") if status_match else None
         delayed = _header(failure, "Action").lower().startswith("delayed")
         return Bounce(
             recipient=_report_address(failure),
@@ -199,12 +201,17 @@ def _bounce(message: EmailMessage) -> Bounce | None:
         )
     temporary, permanent = _flufl_failures(message)
     text = _body_text(message)
-    status_match = _STATUS_CODE.search(text)
-    status = status_match.group() if status_match else None
+    found = _SMTP_REPLY_STATUS.search(text) or _STATUS_CODE.search(text)
+    status = found.group("status") if found else None
     recipients = sorted(permanent) or sorted(temporary)
     if not recipients and status is None:
         return None
-    line = next((line for line in text.splitlines() if status and status in line), None)
+    # The line the server's reply is on says why, in its words.
+    line = (
+        text[: found.end()].rpartition("\n")[2] + text[found.end() :].partition("\n")[0]
+        if found
+        else None
+    )
     return Bounce(
         recipient=recipients[0] if recipients else None,
         bounce_type=_bounce_type(status, temporary=not permanent and bool(temporary)),
@@ -384,7 +391,7 @@ _UNSUBSCRIBE = re.compile(
     r"\b(?:unsubscribe|remove me|take me off|opt me out"
     r"|stop (?:e-?mailing|contacting|writing to|sending)"
     r"|(?:do not|don't|never) (?:contact|e-?mail|write to) me"
-    r"|d[ée]sinscri\w*|d[ée]sabonn\w*|ne plus (?:me )?(?:recevoir|contacter|[ée]crire)"
+    r"|d[ée]sinscri\w*|d[ée]sabonn\w*|plus (?:me )?(?:recevoir|contacter|[ée]crire)"
     r"|retirez[- ]moi|supprimez[- ]moi|rayez[- ]moi"
     r"|abmelden|austragen|keine (?:weiteren )?(?:e-?mails|nachrichten)"
     r"|nicht mehr (?:kontaktieren|anschreiben))",
@@ -472,8 +479,8 @@ def _dates_in(sentence: str, language: str, today: date) -> list[date]:
 
 
 def _looks_like_a_date(words: str) -> bool:
-    """dateparser also reads short words as dates ("je", "di", "now", "+33"): a date names a
-    day with a digit and a word or a separator, or is a word such as a weekday or month."""
+    """dateparser also reads short words as dates ("je", "et je", "di", "now", "+33"): a date
+    has a digit with a word or a separator (3 December, 12/07), else a long word (Monday)."""
     if re.search(r"\d", words):
         return bool(re.search(r"[^\W\d_]{3,}|\d[./-]\d", words))
-    return len(words.strip()) >= 5
+    return bool(re.search(r"[^\W\d_]{4,}", words))
