@@ -56,6 +56,16 @@ def test_a_persons_reply_is_not_automatic(headers: dict[str, str]) -> None:
         "RÉPONSE AUTOMATIQUE",
         "Respuesta automática: su solicitud",
         "Respuesta automatica",
+        "Automatische Antwort: Ihre Bewerbung",
+        "Réponse automatique\u00a0: votre candidature",
+        "Risposta automatica: la sua domanda",
+        "Fuori ufficio",
+        "Automatisch antwoord: uw sollicitatie",
+        "Afwezig",
+        "Resposta automática: sua candidatura",
+        "Fora do escritório",
+        "Message d'absence",
+        "Nicht im Büro",
     ],
 )
 def test_automatic_reply_subjects_are_recognised(subject: str) -> None:
