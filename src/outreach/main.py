@@ -29,6 +29,7 @@ from outreach.kit.jsondepth import JsonDepthLimit
 from outreach.kit.logs import guard_log_handlers
 from outreach.kit.problems import install_problem_handlers
 from outreach.kit.targets import TargetGuard
+from outreach.mailboxes.router import router as mailboxes_router
 from outreach.mailcatcher.router import router as mail_catcher_router
 from outreach.scheduler import start_background_jobs
 from outreach.schema import check_app_role, head_revision
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         templates_router,
         suppressions_router,
         senders_router,
+        mailboxes_router,
         send_router,
         outbox_router,
         sms_router,
