@@ -23,6 +23,7 @@ from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
 from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES
 from outreach.inbound.router import router as inbound_router
+from outreach.inbox.router import router as inbox_router
 from outreach.kit import timezones
 from outreach.kit.bodylimit import BodySizeLimit
 from outreach.kit.jsondepth import JsonDepthLimit
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         sms_router,
         analytics_router,
         inbound_router,
+        inbox_router,
         mail_catcher_router,
         tasks_router,
         approvals_router,
