@@ -4,11 +4,12 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.auth.dependencies import CurrentPrincipal, TenantSession, TenantTransactions
+from outreach.dependencies import SettingsDep
 from outreach.kit.problems import problem_responses
 from outreach.kit.targets import OutboundGuard
 from outreach.mailboxes import service
-from outreach.mailboxes.schemas import MailboxIn
+from outreach.mailboxes.schemas import MailboxIn, MailboxTestOut
 from outreach.sending.senders.router import Secrets
 from outreach.sending.senders.schemas import SenderOut
 
@@ -58,3 +59,32 @@ async def delete_mailbox(
 ) -> Response:
     await service.delete_mailbox(session, principal, sender_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/test",
+    summary="Check the sender's mailbox: connect, log in, open INBOX (admins and TA managers)",
+    description="Answers how far it got (`connect`, `login`, `select`, or `done`) and why it "
+    "stopped there: a wrong password, a host that does not answer, a TLS failure, a host the "
+    "target guard refuses. A failure is recorded as the mailbox's `last_error`, a success "
+    "clears it. Nothing in the mailbox is changed (INBOX is opened read-only). `404 "
+    "NOT_FOUND` when the sender has no mailbox. At most `OUTREACH_SENDER_TESTS_PER_MINUTE` "
+    "per organization per minute: then `429 RATE_LIMITED` with `Retry-After`; every answer "
+    "carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.",
+    response_model=MailboxTestOut,
+    responses=problem_responses(401, 403, 404, 429),
+)
+async def check_mailbox(
+    sender_id: uuid.UUID,
+    response: Response,
+    transactions: TenantTransactions,
+    principal: CurrentPrincipal,
+    secrets: Secrets,
+    guard: OutboundGuard,
+    settings: SettingsDep,
+) -> MailboxTestOut:
+    result, allowance = await service.check_mailbox(
+        transactions, principal, secrets, settings, guard, sender_id
+    )
+    response.headers.update(allowance.headers())
+    return result

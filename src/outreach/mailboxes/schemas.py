@@ -1,7 +1,7 @@
 """Mailbox bodies and answers. The password or OAuth2 token is write-only: the sender's
 `mailbox` (sending/senders/schemas.py `MailboxOut`) says only which kind it holds."""
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -49,3 +49,11 @@ class MailboxIn(BaseModel):
                 "MAILBOX_SECRET_REQUIRED", "Give imap_password or oauth2_token"
             )
         return self
+
+
+class MailboxTestOut(BaseModel):
+    ok: bool = Field(description="It connected, logged in and opened INBOX")
+    stage: Literal["connect", "login", "select", "done"] = Field(
+        description="How far it got: where it stopped, or `done`"
+    )
+    detail: str = Field(description="What the server said, or why it stopped")
