@@ -206,6 +206,7 @@ def test_an_answer_goes_out_in_the_thread_through_the_replys_sender(
     answered = ok(
         answer(client, org, reply, role=Role.RECRUITER, body_html="<p>Glad to hear it!</p>")
     )
+    assert answered["message_id"] == "<their-reply@example.org>"
     (mail,) = mail_sink.messages
     assert mail["Subject"] == "Re: Hello Cand"
     assert mail["In-Reply-To"] == "<their-reply@example.org>"

@@ -37,6 +37,10 @@ class InboxItemOut(BaseModel):
         description="`thread`: it names a message we sent (In-Reply-To / References); "
         "`address`: only its From address tied it to the contact"
     )
+    message_id: str = Field(
+        description="Its Message-ID: the `message_id` of its `response_received` event in the "
+        "campaign's event log"
+    )
     from_email: str
     subject: str
     text: str = Field(description="The reply without its quoted history and signature")

@@ -227,6 +227,7 @@ def item_out(row: ReplyRow) -> InboxItemOut:
         ),
         step=message.step,
         matched_by=message.matched_by,
+        message_id=message.message_id,
         from_email=message.from_email,
         subject=message.subject,
         text=message.body_text,
