@@ -6,7 +6,8 @@
     ├── NotFound                  404 NOT_FOUND
     ├── Conflict                  409 (INVALID_STATUS_TRANSITION, CAMPAIGN_READ_ONLY, ...)
     ├── ValidationFailed          422 VALIDATION_ERROR or the code of its single field error
-    └── RateLimited               429 RATE_LIMITED
+    ├── RateLimited               429 RATE_LIMITED
+    └── BadGateway                502 (a server we connect to refused: REPLY_NOT_SENT, ...)
 
 Services raise these; `outreach.kit.problems` turns them (and the framework's own errors)
 into RFC 9457 responses. A body over its size limit is refused before any route runs
@@ -101,6 +102,12 @@ class RateLimited(AppError):
     status = 429
     default_code = "RATE_LIMITED"
     default_title = "Too many requests"
+
+
+class BadGateway(AppError):
+    status = 502
+    default_code = "BAD_GATEWAY"
+    default_title = "A server this service connects to failed"
 
 
 def not_found(resource: str) -> NotFound:

@@ -23,12 +23,14 @@ from outreach.events.writer import EventWriter
 from outreach.health.router import router as health_router
 from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES
 from outreach.inbound.router import router as inbound_router
+from outreach.inbox.router import router as inbox_router
 from outreach.kit import timezones
 from outreach.kit.bodylimit import BodySizeLimit
 from outreach.kit.jsondepth import JsonDepthLimit
 from outreach.kit.logs import guard_log_handlers
 from outreach.kit.problems import install_problem_handlers
 from outreach.kit.targets import TargetGuard
+from outreach.mailboxes.router import router as mailboxes_router
 from outreach.mailcatcher.router import router as mail_catcher_router
 from outreach.scheduler import start_background_jobs
 from outreach.schema import check_app_role, head_revision
@@ -140,11 +142,13 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         templates_router,
         suppressions_router,
         senders_router,
+        mailboxes_router,
         send_router,
         outbox_router,
         sms_router,
         analytics_router,
         inbound_router,
+        inbox_router,
         mail_catcher_router,
         tasks_router,
         approvals_router,

@@ -226,6 +226,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         "JSON_TOO_DEEP: a body nested deeper than 64 levels; DATETIME_OUT_OF_RANGE: a time "
         "beyond year 9999 or before year 1 in UTC)",
         429: "Too many requests (RATE_LIMITED)",
+        502: "A server this service connects to (a sender's SMTP server) refused or failed",
         503: "The database is unreachable: try again after Retry-After (DATABASE_UNAVAILABLE)",
     }
     schema = {"$ref": "#/components/schemas/Problem"}

@@ -28,7 +28,7 @@ from outreach.kit.tenancy import org_session
 from outreach.models import Sender
 from outreach.sending.outbox import queue
 from outreach.sending.secrets import InvalidToken, SenderSecrets, sender_secrets
-from outreach.sending.senders.limits import MAX_ATTEMPTS, RETRY_DELAYS, SenderLimits
+from outreach.sending.senders.limits import MAX_ATTEMPTS, RETRY_DELAYS, limits_of
 from outreach.sending.sms_provider.service import sms_account
 from outreach.sending.transports.base import Outcome, OutcomeKind, Transport, Unsendable
 from outreach.sending.transports.email import EmailTransport
@@ -146,7 +146,7 @@ async def claim_org(
         for sender in await queue.lock_senders_with_due(session):
             if await _trip_breaker(session, ctx, sender):
                 continue
-            limits = _limits(sender)
+            limits = limits_of(sender)
             last_hour, last_day = await queue.usage(session, sender.id)
             room = limits.allowance(
                 used_last_hour=last_hour,
@@ -177,17 +177,6 @@ async def claim_org(
                 _now() + timedelta(seconds=min(30, settings.send_poll_seconds * 5)),
             )
     return batches
-
-
-def _limits(sender: Sender) -> SenderLimits:
-    return SenderLimits(
-        hourly_limit=sender.hourly_limit,
-        daily_limit=sender.daily_limit,
-        min_spacing_seconds=sender.min_spacing_seconds,
-        warmup_start_per_day=sender.warmup_start_per_day,
-        warmup_increment_per_day=sender.warmup_increment_per_day,
-        warmup_started_on=sender.warmup_started_on,
-    )
 
 
 async def _trip_breaker(session: AsyncSession, ctx: SendingContext, sender: Sender) -> bool:

@@ -4,6 +4,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from outreach.models import Sender
+
 
 def effective_daily_limit(
     daily_limit: int,
@@ -52,6 +54,17 @@ class SenderLimits:
         tick like a clock."""
         spacing = self.min_spacing_seconds * (1 + rng.uniform(0, jitter_fraction))
         return now + timedelta(seconds=spacing)
+
+
+def limits_of(sender: Sender) -> SenderLimits:
+    return SenderLimits(
+        hourly_limit=sender.hourly_limit,
+        daily_limit=sender.daily_limit,
+        min_spacing_seconds=sender.min_spacing_seconds,
+        warmup_start_per_day=sender.warmup_start_per_day,
+        warmup_increment_per_day=sender.warmup_increment_per_day,
+        warmup_started_on=sender.warmup_started_on,
+    )
 
 
 # Soft failures are retried after these delays: three retries, the last 48 hours after the first

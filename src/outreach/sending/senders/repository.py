@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.kit.keyset import Position
-from outreach.models import Sender
+from outreach.models import Sender, SenderMailbox
 
 # The unique index on (org_id, lower(from_email)), named in migration 0003_senders
 FROM_EMAIL_INDEX = "uq_senders_org_from_email"
@@ -44,6 +44,20 @@ async def list_senders(
     if after is not None:
         query = query.where(tuple_(Sender.created_at, Sender.id) < after)
     return (await session.execute(query)).scalars().all()
+
+
+async def mailboxes_of(
+    session: AsyncSession, sender_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, SenderMailbox]:
+    """The mailboxes of these senders (those that have one), by sender."""
+    if not sender_ids:
+        return {}
+    query = (
+        select(SenderMailbox)
+        .where(SenderMailbox.sender_id.in_(sender_ids))
+        .execution_options(populate_existing=True)  # written by statements, not the session
+    )
+    return {mailbox.sender_id: mailbox for mailbox in (await session.execute(query)).scalars()}
 
 
 async def add_sender(session: AsyncSession, sender: Sender) -> Sender:

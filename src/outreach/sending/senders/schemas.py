@@ -40,17 +40,25 @@ def _email(value: str) -> str:
     return email
 
 
-def _host(value: str) -> str:
-    host = value.strip()
-    if not host:
-        raise PydanticCustomError("SENDER_HOST_REQUIRED", "SMTP host is required")
-    if len(host) > HOST_MAX_LENGTH:
-        raise PydanticCustomError(
-            "SENDER_HOST_TOO_LONG", "SMTP host must be at most 253 characters"
-        )
-    if any(char.isspace() for char in host):
-        raise PydanticCustomError("SENDER_HOST_INVALID", "SMTP host cannot contain spaces")
-    return host
+def host_check(code_prefix: str, what: str) -> Callable[[str], str]:
+    """A host name's check, its errors coded `<code_prefix>_HOST_REQUIRED / _TOO_LONG /
+    _INVALID` and worded for `what` ("SMTP host")."""
+
+    def check(value: str) -> str:
+        host = value.strip()
+        if not host:
+            raise PydanticCustomError(f"{code_prefix}_HOST_REQUIRED", f"{what} is required")
+        if len(host) > HOST_MAX_LENGTH:
+            raise PydanticCustomError(
+                f"{code_prefix}_HOST_TOO_LONG", f"{what} must be at most 253 characters"
+            )
+        if any(char.isspace() or not char.isprintable() for char in host):
+            raise PydanticCustomError(
+                f"{code_prefix}_HOST_INVALID", f"{what} cannot contain spaces or control characters"
+            )
+        return host
+
+    return check
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -91,7 +99,7 @@ def _threshold(value: object) -> Decimal:
 FromEmail = Annotated[str, Field(max_length=320), AfterValidator(_email), OneLine]
 # These go into mail headers or the SMTP dialogue: a line break would inject one of its own.
 FromName = Annotated[str | None, Field(max_length=200), AfterValidator(_blank_to_none), OneLine]
-SmtpHost = Annotated[str, AfterValidator(_host)]
+SmtpHost = Annotated[str, AfterValidator(host_check("SENDER", "SMTP host"))]
 SmtpPort = Annotated[int, Field(ge=1, le=65535)]
 SmtpUsername = Annotated[str | None, Field(max_length=320), AfterValidator(_blank_to_none), OneLine]
 SmtpPassword = Annotated[str | None, Field(min_length=1, max_length=1000)]
@@ -185,6 +193,24 @@ class SenderPatch(BaseModel):
         return value
 
 
+class MailboxOut(BaseModel):
+    """The sender's own IMAP mailbox, read for replies, auto-replies and bounces; its secret
+    (password or OAuth2 token) is never shown."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    imap_host: str
+    imap_port: int
+    imap_tls: SmtpTls
+    imap_username: str
+    auth: Literal["password", "oauth2"] = Field(
+        description="`password`: LOGIN; `oauth2`: an access token through SASL XOAUTH2"
+    )
+    last_sync_at: datetime | None = Field(description="When its last sync ended")
+    last_uid: int = Field(description="The last message read (its IMAP UID)")
+    last_error: str | None = Field(description="Why the last sync or test failed, if it did")
+
+
 class SenderOut(BaseModel):
     id: uuid.UUID
     from_email: str
@@ -213,6 +239,9 @@ class SenderOut(BaseModel):
     paused_reason: str | None
     breaker_reset_at: datetime | None = Field(
         description="Last resume: the breaker counts only sends after it"
+    )
+    mailbox: MailboxOut | None = Field(
+        description="Its IMAP mailbox (`PUT /senders/{id}/mailbox`), null when it has none"
     )
     created_at: datetime
     updated_at: datetime

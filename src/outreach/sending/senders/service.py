@@ -14,11 +14,17 @@ from outreach.kit.keyset import page_of, position_after
 from outreach.kit.pagination import Page
 from outreach.kit.ratelimit import Allowance, take_one
 from outreach.kit.targets import TargetGuard, TargetRefused
-from outreach.models import Sender
+from outreach.models import Sender, SenderMailbox
 from outreach.sending.secrets import SenderSecrets
 from outreach.sending.senders import repository
 from outreach.sending.senders.limits import effective_daily_limit
-from outreach.sending.senders.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
+from outreach.sending.senders.schemas import (
+    ConnectionCheckOut,
+    MailboxOut,
+    SenderIn,
+    SenderOut,
+    SenderPatch,
+)
 from outreach.sending.transports.smtp import SmtpNotConfigured, check_connection, smtp_server_for
 
 # What the service sets up for a system sender: its relay, and so the address it may send as.
@@ -33,11 +39,17 @@ def _today() -> date:
 
 async def list_senders(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[SenderOut]:
     rows = await repository.list_senders(session, after=position_after(cursor), limit=limit)
-    return page_of(rows, limit, sender_out)
+    mailboxes = await repository.mailboxes_of(session, [sender.id for sender in rows])
+    return page_of(rows, limit, lambda sender: sender_out(sender, mailboxes.get(sender.id)))
 
 
 async def get_sender(session: AsyncSession, sender_id: uuid.UUID) -> SenderOut:
-    return sender_out(await _get(session, sender_id))
+    return await _answer(session, await _get(session, sender_id))
+
+
+async def _answer(session: AsyncSession, sender: Sender) -> SenderOut:
+    mailboxes = await repository.mailboxes_of(session, [sender.id])
+    return sender_out(sender, mailboxes.get(sender.id))
 
 
 async def create_sender(
@@ -59,7 +71,7 @@ async def create_sender(
         )
     except repository.FromEmailTaken:
         raise _exists(sender.from_email) from None
-    return sender_out(created)
+    return sender_out(created, mailbox=None)
 
 
 async def update_sender(
@@ -90,7 +102,7 @@ async def update_sender(
         updated = await repository.update_sender(session, sender, changes)
     except repository.FromEmailTaken:
         raise _exists(str(changes["from_email"])) from None
-    return sender_out(updated)
+    return await _answer(session, updated)
 
 
 async def resume_sender(
@@ -99,7 +111,7 @@ async def resume_sender(
     """Unpause a sender the circuit breaker paused; its bounce and complaint rates start over."""
     require_manager(principal)
     sender = await _get(session, sender_id, for_update=True)
-    return sender_out(await repository.resume_sender(session, sender))
+    return await _answer(session, await repository.resume_sender(session, sender))
 
 
 async def delete_sender(session: AsyncSession, principal: Principal, sender_id: uuid.UUID) -> None:
@@ -117,11 +129,13 @@ async def delete_sender(session: AsyncSession, principal: Principal, sender_id: 
         raise not_found("Sender")
 
 
-def sender_out(sender: Sender) -> SenderOut:
-    """The sender as answered: its password only as `has_password`, with today's allowance."""
-    fields = set(SenderOut.model_fields) - {"has_password", "effective_daily_limit"}
+def sender_out(sender: Sender, mailbox: SenderMailbox | None) -> SenderOut:
+    """The sender as answered: its password only as `has_password`, with today's allowance
+    and its mailbox (never its secret)."""
+    fields = set(SenderOut.model_fields) - {"has_password", "effective_daily_limit", "mailbox"}
     return SenderOut(
         has_password=sender.smtp_password_encrypted is not None,
+        mailbox=None if mailbox is None else MailboxOut.model_validate(mailbox),
         effective_daily_limit=effective_daily_limit(
             sender.daily_limit,
             sender.warmup_start_per_day,

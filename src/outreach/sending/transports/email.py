@@ -20,7 +20,7 @@ from outreach.sending.transports.messages import (
     render_content,
     wire_bytes,
 )
-from outreach.sending.transports.smtp import SmtpServer
+from outreach.sending.transports.smtp import SmtpServer, failure_text
 from outreach.templates.compose import Composer, MessageText
 from outreach.tracking.tokens import TrackingSigner
 
@@ -111,7 +111,7 @@ class EmailTransport(Transport):
         self._reset()
         if isinstance(exc, aiosmtplib.SMTPResponseException):
             kind = OutcomeKind.HARD if exc.code >= 500 else OutcomeKind.SOFT
-            return Outcome(kind, f"{exc.code} {exc.message}".strip(), message_id)
+            return Outcome(kind, failure_text(exc), message_id)
         return Outcome(
             OutcomeKind.SOFT, f"connection failed: {exc or type(exc).__name__}", message_id
         )

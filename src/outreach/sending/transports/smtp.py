@@ -168,3 +168,32 @@ async def check_connection(
     return ConnectionCheck(
         ok=True, stage="done", detail=f"{server.host}:{server.port} accepted the connection"
     )
+
+
+async def send_one(server: SmtpServer, mail_from: str, recipient: str, message: bytes) -> str:
+    """One message over a connection of its own (logged in when there is a username); the
+    server's answer. Raises aiosmtplib.SMTPException (a refusal, with the server's code and
+    words), OSError or TimeoutError when it was not accepted."""
+    client = server.client()
+    await client.connect()
+    try:
+        if server.username:
+            await client.login(server.username, server.password or "")
+        await client.mail(mail_from)
+        await client.rcpt(recipient)
+        response = await client.data(message)
+    except BaseException:
+        client.close()
+        raise
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        client.close()
+    return response.message
+
+
+def failure_text(exc: Exception) -> str:
+    """What a failed SMTP exchange said: the server's code and words when it answered."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.code} {exc.message}".strip()
+    return str(exc)[:500] or type(exc).__name__

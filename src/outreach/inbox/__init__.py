@@ -1,0 +1,1 @@
+"""The inbox: contacts' replies across campaigns, read and answered in their thread."""
