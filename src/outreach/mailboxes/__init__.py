@@ -1,2 +1,1 @@
-"""A sender's own IMAP mailbox: its settings, the connection test, the sync of what contacts
-answer (replies, out-of-office notes, bounces), its job."""
+"""A sender's own IMAP mailbox: its settings, its sync, and what the messages in it say."""
