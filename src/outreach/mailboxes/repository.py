@@ -106,7 +106,10 @@ async def release(session: AsyncSession, sender_id: uuid.UUID, poll_seconds: flo
 
 async def fail(session: AsyncSession, sender_id: uuid.UUID, error: str) -> datetime | None:
     """The mailbox's error recorded and its next try put off; answers when that is."""
-    return await session.scalar(FAIL, {"sender_id": sender_id, "error": error[:1000]})
+    later: datetime | None = await session.scalar(
+        FAIL, {"sender_id": sender_id, "error": error[:1000]}
+    )
+    return later
 
 
 async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
