@@ -125,6 +125,10 @@ OWNED_WRITES = {
     "UPDATE campaign_ab_test_results": "workflows/splits",
     "INSERT INTO campaign_workflow_states": "workflows/enrollments",
     "UPDATE campaign_workflow_states": "workflows/enrollments",
+    "INSERT INTO sender_mailboxes": "mailboxes",
+    "UPDATE sender_mailboxes": "mailboxes",
+    "INSERT INTO inbox_messages": "inbox",
+    "UPDATE inbox_messages": "inbox",
 }
 
 

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     reply_domain: str | None = None
 
     send_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A sender's mailbox whose server has no IDLE is read again this long after its last sync.
+    mailbox_poll_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # IMAP connections a process holds at once (syncs and IDLE sessions).
+    mailbox_connections: int = Field(default=20, ge=1, le=1000)
     send_batch_size: int = Field(default=50, ge=1, le=1000)
     # SMTP connections a worker opens to one sender's server for a batch (spacing: one).
     send_connections: int = Field(default=4, ge=1, le=32)

@@ -17,6 +17,7 @@ from outreach.config import Settings
 from outreach.events import jobs as events_jobs
 from outreach.jobs.registry import Job, Loop, Pass
 from outreach.jobs.runs import run_recorded
+from outreach.mailboxes import jobs as mailboxes_jobs
 from outreach.sending.delivery import jobs as delivery_jobs
 from outreach.sending.planner import jobs as planner_jobs
 from outreach.workflows.engine import jobs as engine_jobs
@@ -39,6 +40,7 @@ JOBS: tuple[Job | Loop, ...] = (
     *splits_jobs.JOBS,
     *engine_jobs.JOBS,
     *triggers_jobs.JOBS,
+    *mailboxes_jobs.JOBS,
 )
 
 

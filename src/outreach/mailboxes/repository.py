@@ -2,10 +2,13 @@
 sync state the sync advances."""
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.jobs.runs import hold_due_times
 from outreach.models import SenderMailbox
 
 # -- settings ---------------------------------------------------------------------------------
@@ -86,3 +89,110 @@ async def note_test_result(session: AsyncSession, sender_id: uuid.UUID, error: s
     await session.execute(
         update(SenderMailbox).where(SenderMailbox.sender_id == sender_id).values(last_error=error)
     )
+
+
+# -- sync state ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedMailbox:
+    """A mailbox leased to this worker for one sync (and its IDLE session)."""
+
+    org_id: uuid.UUID
+    sender_id: uuid.UUID
+    imap_host: str
+    imap_port: int
+    imap_tls: str
+    imap_username: str
+    auth: str
+    secret_encrypted: str
+    uid_validity: int | None
+    last_uid: int
+
+
+# name: claim-due-mailboxes (side effect: leases them for `lease` seconds; another worker
+# skips them until the lease ends or the sync releases them)
+CLAIM_DUE = text("""
+UPDATE sender_mailboxes m SET leased_until = now() + make_interval(secs => :lease)
+FROM (SELECT sender_id FROM sender_mailboxes
+      WHERE next_sync_at <= now() AND (leased_until IS NULL OR leased_until <= now())
+      ORDER BY next_sync_at LIMIT :limit FOR UPDATE SKIP LOCKED) due
+WHERE m.org_id = :org_id AND m.sender_id = due.sender_id
+RETURNING m.org_id, m.sender_id, m.imap_host, m.imap_port, m.imap_tls, m.imap_username, m.auth,
+          m.secret_encrypted, m.uid_validity, m.last_uid
+""")
+# name: renew-lease (only while this worker still holds it)
+RENEW_LEASE = text("""
+UPDATE sender_mailboxes SET leased_until = now() + make_interval(secs => :lease)
+WHERE sender_id = :sender_id AND leased_until > now()
+RETURNING sender_id
+""")
+# name: advance (in the transaction that records what the messages up to `last_uid` said)
+ADVANCE = text("""
+UPDATE sender_mailboxes SET uid_validity = :uid_validity, last_uid = :last_uid,
+  last_sync_at = now(), last_error = NULL
+WHERE sender_id = :sender_id
+""")
+# name: release (the sync went through: due again after the poll interval)
+RELEASE = text("""
+UPDATE sender_mailboxes SET leased_until = NULL, last_error = NULL, last_sync_at = now(),
+  next_sync_at = now() + make_interval(secs => :poll)
+WHERE sender_id = :sender_id
+""")
+# name: fail (the reason in clear words, and a wait that doubles with the time since the last
+# good sync: 1, 2, 4 ... 60 minutes; the first failure after a good sync waits 1 minute)
+FAIL = text("""
+UPDATE sender_mailboxes SET leased_until = NULL, last_error = :error,
+  next_sync_at = now() + CASE WHEN last_error IS NULL THEN interval '1 minute'
+    ELSE least(interval '60 minutes', greatest(interval '1 minute',
+                                               now() - coalesce(last_sync_at, created_at)))
+  END
+WHERE sender_id = :sender_id
+RETURNING next_sync_at
+""")
+# The organization's next due mailbox, after a pass changed them (see hold_due_times).
+NEXT_DUE = text("""
+UPDATE tenant_directory SET mailbox_due_at = (
+  SELECT min(greatest(next_sync_at, coalesce(leased_until, next_sync_at))) FROM sender_mailboxes)
+WHERE id = :org_id
+""")
+
+
+async def claim_due(
+    session: AsyncSession, org_id: uuid.UUID, limit: int, lease_seconds: float
+) -> list[ClaimedMailbox]:
+    rows = await session.execute(
+        CLAIM_DUE, {"org_id": org_id, "limit": limit, "lease": lease_seconds}
+    )
+    return [ClaimedMailbox(**row) for row in rows.mappings()]
+
+
+async def renew_lease(session: AsyncSession, sender_id: uuid.UUID, lease_seconds: float) -> bool:
+    """Whether the lease was still held (and is now longer)."""
+    renewed = await session.execute(RENEW_LEASE, {"sender_id": sender_id, "lease": lease_seconds})
+    return renewed.first() is not None
+
+
+async def advance(
+    session: AsyncSession, sender_id: uuid.UUID, uid_validity: int, last_uid: int
+) -> None:
+    await session.execute(
+        ADVANCE, {"sender_id": sender_id, "uid_validity": uid_validity, "last_uid": last_uid}
+    )
+
+
+async def release(session: AsyncSession, sender_id: uuid.UUID, poll_seconds: float) -> None:
+    await session.execute(RELEASE, {"sender_id": sender_id, "poll": poll_seconds})
+
+
+async def fail(session: AsyncSession, sender_id: uuid.UUID, error: str) -> datetime | None:
+    """The mailbox's error recorded and its next try put off; answers when that is."""
+    later: datetime | None = await session.scalar(
+        FAIL, {"sender_id": sender_id, "error": error[:1000]}
+    )
+    return later
+
+
+async def note_next_due(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await hold_due_times(session, org_id)
+    await session.execute(NEXT_DUE, {"org_id": org_id})
