@@ -15,7 +15,6 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.kit.targets import TargetGuard
 from outreach.mailboxes.jobs import MailboxSync
-from outreach.sending.secrets import sender_secrets
 from tests.factories import (
     Engine,
     MailSink,
@@ -27,6 +26,7 @@ from tests.factories import (
     run_job,
 )
 from tests.mailboxes.imap_server import ImapServer
+from tests.mailboxes.mailbox_builders import add_mailbox, imap_events, reply, sync
 
 
 @dataclass
@@ -39,26 +39,6 @@ class Sent:
     campaign: dict[str, Any]
     user: str  # the mailbox's IMAP user
     messages: dict[str, str]  # contact address -> our Message-ID
-
-
-def add_mailbox(
-    as_owner: psycopg.Connection,
-    settings: Settings,
-    org: Org,
-    sender_id: str,
-    server: ImapServer,
-    user: str,
-    password: str | None = None,
-) -> None:
-    secret = sender_secrets(tuple(settings.sender_secret_keys)).encrypt(
-        password or server.passwords[user]
-    )
-    as_owner.execute(
-        "INSERT INTO sender_mailboxes (org_id, sender_id, imap_host, imap_port, imap_tls, "
-        "imap_username, auth, secret_encrypted) VALUES (%s, %s, %s, %s, 'none', %s, "
-        "'password', %s)",
-        (org.id, sender_id, server.host, server.port, user, secret),
-    )
 
 
 @pytest.fixture
@@ -81,18 +61,6 @@ def sent(
     return Sent(org, sender, campaign, user, messages)
 
 
-def sync(settings: Settings, urls: DatabaseUrls, *, chunk: int = 100) -> int:
-    """One sync of every due mailbox, as the job makes it, without holding IDLE."""
-
-    async def job(sessionmaker: Any) -> int:
-        worker = MailboxSync.from_settings(settings, sessionmaker)
-        worker.idle_seconds, worker.chunk = 0, chunk
-        worker.guard = TargetGuard(allow_private=True)
-        return await worker.sync_due()
-
-    return run_job(urls, job)
-
-
 def make_due(as_owner: psycopg.Connection, sender_id: str) -> None:
     as_owner.execute(
         "UPDATE sender_mailboxes SET next_sync_at = now() - interval '1 second' "
@@ -101,50 +69,12 @@ def make_due(as_owner: psycopg.Connection, sender_id: str) -> None:
     )
 
 
-def imap_events(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[str, Any]]:
-    with as_owner.cursor(row_factory=dict_row) as cursor:
-        cursor.execute(
-            "SELECT e.event_type, e.event_data, e.provider_event_id, c.email "
-            "FROM engagement_events e JOIN campaign_contacts cc ON cc.id = e.campaign_contact_id "
-            "JOIN contacts c ON c.id = cc.contact_id "
-            "WHERE e.campaign_id = %s AND e.provider = 'imap' ORDER BY e.provider_event_id",
-            (campaign_id,),
-        )
-        return cursor.fetchall()
-
-
 def mailbox_row(as_owner: psycopg.Connection, sender_id: str) -> dict[str, Any]:
     with as_owner.cursor(row_factory=dict_row) as cursor:
         cursor.execute("SELECT * FROM sender_mailboxes WHERE sender_id = %s", (sender_id,))
         row = cursor.fetchone()
         assert row is not None
         return row
-
-
-def reply(
-    sender: str,
-    number: int,
-    *,
-    in_reply_to: str | None = None,
-    references: list[str] | None = None,
-    body: str = "Sounds interesting, let's talk on Monday.",
-    headers: str = "",
-    subject: str = "Re: Hello",
-) -> bytes:
-    lines = [
-        f"From: Person <{sender}>",
-        "To: recruiting@example.com",
-        f"Subject: {subject}",
-        f"Message-ID: <reply-{number}@mail.example.net>",
-        "Date: Mon, 23 Nov 2026 10:00:00 +0000",
-    ]
-    if in_reply_to:
-        lines.append(f"In-Reply-To: {in_reply_to}")
-    if references:
-        lines.append(f"References: {' '.join(references)}")
-    if headers:
-        lines.append(headers)
-    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
 
 
 def dsn(original_message_id: str, recipient: str) -> bytes:
