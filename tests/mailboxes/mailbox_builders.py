@@ -1,6 +1,7 @@
 """Builders of the mailbox tests: a sender's mailbox on the test IMAP server, the sync run once
 as its job runs it, the messages contacts write back, and the events the sync recorded."""
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -13,6 +14,8 @@ from outreach.mailboxes.jobs import MailboxSync
 from outreach.sending.secrets import sender_secrets
 from tests.factories import Org, run_job
 from tests.mailboxes.imap_server import ImapServer
+
+CORPUS = Path(__file__).parents[1] / "data" / "mail"  # real-world messages
 
 
 def add_mailbox(

@@ -26,7 +26,7 @@ from tests.factories import (
     run_job,
 )
 from tests.mailboxes.imap_server import ImapServer
-from tests.mailboxes.mailbox_builders import add_mailbox, imap_events, reply, sync
+from tests.mailboxes.mailbox_builders import CORPUS, add_mailbox, imap_events, reply, sync
 
 
 @dataclass
@@ -178,6 +178,44 @@ def test_a_reply_without_threading_is_matched_by_address_and_flagged(
     assert event["email"] == "person0@example.com"
     assert event["event_data"]["matched_by"] == "address"
     assert mailbox_row(as_owner, sent.sender["id"])["last_uid"] == 2
+
+
+def test_a_request_in_words_to_be_removed_unsubscribes_and_suppresses(
+    sent: Sent,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    imap_server: ImapServer,
+) -> None:
+    # the corpus's message, answering the message we sent to person1
+    corpus_id = b"<9c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e08@acme.example>"
+    ours = sent.messages["person1@example.com"].encode()
+    raw = (CORPUS / "reply-unsubscribe.eml").read_bytes().replace(corpus_id, ours)
+    imap_server.put(sent.user, raw)
+    sync(settings, database_urls)
+    message_id = "<f0e1d2c3-b4a5-4968-8776-655443322110@example.net>"
+    replied, unsubscribed = imap_events(as_owner, sent.campaign["id"])
+    assert (replied["event_type"], replied["provider_event_id"]) == (
+        "response_received",
+        message_id,
+    )
+    assert replied["event_data"]["response_text"] == "Please remove me from your list."
+    assert (unsubscribed["event_type"], unsubscribed["provider_event_id"]) == (
+        "unsubscribed",
+        f"{message_id}#unsubscribe",
+    )
+    assert unsubscribed["email"] == "person1@example.com"
+    suppressed = as_owner.execute(
+        "SELECT reason, campaign_id::text FROM suppressions WHERE org_id = %s AND email = %s",
+        (sent.org.id, "person1@example.com"),
+    ).fetchall()
+    assert suppressed == [("unsubscribed", sent.campaign["id"])]
+    status = as_owner.execute(
+        "SELECT cc.status FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id "
+        "WHERE cc.campaign_id = %s AND c.email = 'person1@example.com'",
+        (sent.campaign["id"],),
+    ).fetchone()
+    assert status == ("unsubscribed",)
 
 
 def test_auto_replies_give_their_return_date_when_they_state_one(
