@@ -21,6 +21,8 @@ from tests.factories import (
     Org,
     create_sender,
     failing_writes,
+    listed_items,
+    ok,
     outbox_rows,
     ready_campaign,
     run_job,
@@ -145,7 +147,38 @@ def test_a_second_sync_records_nothing_and_marks_nothing_read(
     )
     sync(settings, database_urls)
     assert len(imap_events(as_owner, sent.campaign["id"])) == 1
+    assert mailbox_row(as_owner, sent.sender["id"])["last_error"] is None
     assert all("\\Seen" not in flags for flags in imap_server.flags(sent.user).values())
+
+
+def test_the_reply_event_in_the_campaigns_log_names_its_inbox_message(
+    sent: Sent,
+    client: TestClient,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    imap_server: ImapServer,
+) -> None:
+    ours = sent.messages["person2@example.com"]
+    imap_server.put(sent.user, reply("person2@example.com", 1, in_reply_to=ours))
+    sync(settings, database_urls)
+    log = listed_items(
+        client,
+        sent.org,
+        f"/api/v1/campaigns/{sent.campaign['id']}/events",
+        event_type="response_received",
+    )
+    (event,) = log
+    text = event["event_data"]["response_text"]
+    assert text == "Sounds interesting, let's talk on Monday."
+    inbox_message = ok(
+        client.get(
+            f"/api/v1/inbox/{event['event_data']['inbox_message_id']}",
+            headers=sent.org.headers(),
+        )
+    )
+    assert inbox_message["text"] == text
+    assert inbox_message["message_id"] == event["event_data"]["message_id"]
+    assert inbox_message["contact"]["campaign_contact_id"] == event["campaign_contact_id"]
 
 
 def test_a_reply_is_matched_by_references_alone(
