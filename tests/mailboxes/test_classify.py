@@ -2,7 +2,6 @@
 what it is; return dates and unsubscribe requests in words are read from a person's text."""
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +19,8 @@ from outreach.mailboxes.classify import (
     return_date,
     sender_address,
 )
+from tests.mailboxes.mailbox_builders import CORPUS
 
-CORPUS = Path(__file__).parents[1] / "data" / "mail"
 TODAY = date(2026, 11, 30)  # a Monday
 
 

@@ -15,18 +15,20 @@ from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.kit.targets import TargetGuard
 from outreach.mailboxes.jobs import MailboxSync
-from outreach.sending.secrets import sender_secrets
 from tests.factories import (
     Engine,
     MailSink,
     Org,
     create_sender,
     failing_writes,
+    listed_items,
+    ok,
     outbox_rows,
     ready_campaign,
     run_job,
 )
 from tests.mailboxes.imap_server import ImapServer
+from tests.mailboxes.mailbox_builders import CORPUS, add_mailbox, imap_events, reply, sync
 
 
 @dataclass
@@ -39,26 +41,6 @@ class Sent:
     campaign: dict[str, Any]
     user: str  # the mailbox's IMAP user
     messages: dict[str, str]  # contact address -> our Message-ID
-
-
-def add_mailbox(
-    as_owner: psycopg.Connection,
-    settings: Settings,
-    org: Org,
-    sender_id: str,
-    server: ImapServer,
-    user: str,
-    password: str | None = None,
-) -> None:
-    secret = sender_secrets(tuple(settings.sender_secret_keys)).encrypt(
-        password or server.passwords[user]
-    )
-    as_owner.execute(
-        "INSERT INTO sender_mailboxes (org_id, sender_id, imap_host, imap_port, imap_tls, "
-        "imap_username, auth, secret_encrypted) VALUES (%s, %s, %s, %s, 'none', %s, "
-        "'password', %s)",
-        (org.id, sender_id, server.host, server.port, user, secret),
-    )
 
 
 @pytest.fixture
@@ -81,18 +63,6 @@ def sent(
     return Sent(org, sender, campaign, user, messages)
 
 
-def sync(settings: Settings, urls: DatabaseUrls, *, chunk: int = 100) -> int:
-    """One sync of every due mailbox, as the job makes it, without holding IDLE."""
-
-    async def job(sessionmaker: Any) -> int:
-        worker = MailboxSync.from_settings(settings, sessionmaker)
-        worker.idle_seconds, worker.chunk = 0, chunk
-        worker.guard = TargetGuard(allow_private=True)
-        return await worker.sync_due()
-
-    return run_job(urls, job)
-
-
 def make_due(as_owner: psycopg.Connection, sender_id: str) -> None:
     as_owner.execute(
         "UPDATE sender_mailboxes SET next_sync_at = now() - interval '1 second' "
@@ -101,50 +71,12 @@ def make_due(as_owner: psycopg.Connection, sender_id: str) -> None:
     )
 
 
-def imap_events(as_owner: psycopg.Connection, campaign_id: str) -> list[dict[str, Any]]:
-    with as_owner.cursor(row_factory=dict_row) as cursor:
-        cursor.execute(
-            "SELECT e.event_type, e.event_data, e.provider_event_id, c.email "
-            "FROM engagement_events e JOIN campaign_contacts cc ON cc.id = e.campaign_contact_id "
-            "JOIN contacts c ON c.id = cc.contact_id "
-            "WHERE e.campaign_id = %s AND e.provider = 'imap' ORDER BY e.provider_event_id",
-            (campaign_id,),
-        )
-        return cursor.fetchall()
-
-
 def mailbox_row(as_owner: psycopg.Connection, sender_id: str) -> dict[str, Any]:
     with as_owner.cursor(row_factory=dict_row) as cursor:
         cursor.execute("SELECT * FROM sender_mailboxes WHERE sender_id = %s", (sender_id,))
         row = cursor.fetchone()
         assert row is not None
         return row
-
-
-def reply(
-    sender: str,
-    number: int,
-    *,
-    in_reply_to: str | None = None,
-    references: list[str] | None = None,
-    body: str = "Sounds interesting, let's talk on Monday.",
-    headers: str = "",
-    subject: str = "Re: Hello",
-) -> bytes:
-    lines = [
-        f"From: Person <{sender}>",
-        "To: recruiting@example.com",
-        f"Subject: {subject}",
-        f"Message-ID: <reply-{number}@mail.example.net>",
-        "Date: Mon, 23 Nov 2026 10:00:00 +0000",
-    ]
-    if in_reply_to:
-        lines.append(f"In-Reply-To: {in_reply_to}")
-    if references:
-        lines.append(f"References: {' '.join(references)}")
-    if headers:
-        lines.append(headers)
-    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
 
 
 def dsn(original_message_id: str, recipient: str) -> bytes:
@@ -215,7 +147,38 @@ def test_a_second_sync_records_nothing_and_marks_nothing_read(
     )
     sync(settings, database_urls)
     assert len(imap_events(as_owner, sent.campaign["id"])) == 1
+    assert mailbox_row(as_owner, sent.sender["id"])["last_error"] is None
     assert all("\\Seen" not in flags for flags in imap_server.flags(sent.user).values())
+
+
+def test_the_reply_event_in_the_campaigns_log_names_its_inbox_message(
+    sent: Sent,
+    client: TestClient,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    imap_server: ImapServer,
+) -> None:
+    ours = sent.messages["person2@example.com"]
+    imap_server.put(sent.user, reply("person2@example.com", 1, in_reply_to=ours))
+    sync(settings, database_urls)
+    log = listed_items(
+        client,
+        sent.org,
+        f"/api/v1/campaigns/{sent.campaign['id']}/events",
+        event_type="response_received",
+    )
+    (event,) = log
+    text = event["event_data"]["response_text"]
+    assert text == "Sounds interesting, let's talk on Monday."
+    inbox_message = ok(
+        client.get(
+            f"/api/v1/inbox/{event['event_data']['inbox_message_id']}",
+            headers=sent.org.headers(),
+        )
+    )
+    assert inbox_message["text"] == text
+    assert inbox_message["message_id"] == event["event_data"]["message_id"]
+    assert inbox_message["contact"]["campaign_contact_id"] == event["campaign_contact_id"]
 
 
 def test_a_reply_is_matched_by_references_alone(
@@ -248,6 +211,44 @@ def test_a_reply_without_threading_is_matched_by_address_and_flagged(
     assert event["email"] == "person0@example.com"
     assert event["event_data"]["matched_by"] == "address"
     assert mailbox_row(as_owner, sent.sender["id"])["last_uid"] == 2
+
+
+def test_a_request_in_words_to_be_removed_unsubscribes_and_suppresses(
+    sent: Sent,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    imap_server: ImapServer,
+) -> None:
+    # the corpus's message, answering the message we sent to person1
+    corpus_id = b"<9c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e08@acme.example>"
+    ours = sent.messages["person1@example.com"].encode()
+    raw = (CORPUS / "reply-unsubscribe.eml").read_bytes().replace(corpus_id, ours)
+    imap_server.put(sent.user, raw)
+    sync(settings, database_urls)
+    message_id = "<f0e1d2c3-b4a5-4968-8776-655443322110@example.net>"
+    replied, unsubscribed = imap_events(as_owner, sent.campaign["id"])
+    assert (replied["event_type"], replied["provider_event_id"]) == (
+        "response_received",
+        message_id,
+    )
+    assert replied["event_data"]["response_text"] == "Please remove me from your list."
+    assert (unsubscribed["event_type"], unsubscribed["provider_event_id"]) == (
+        "unsubscribed",
+        f"{message_id}#unsubscribe",
+    )
+    assert unsubscribed["email"] == "person1@example.com"
+    suppressed = as_owner.execute(
+        "SELECT reason, campaign_id::text FROM suppressions WHERE org_id = %s AND email = %s",
+        (sent.org.id, "person1@example.com"),
+    ).fetchall()
+    assert suppressed == [("unsubscribed", sent.campaign["id"])]
+    status = as_owner.execute(
+        "SELECT cc.status FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id "
+        "WHERE cc.campaign_id = %s AND c.email = 'person1@example.com'",
+        (sent.campaign["id"],),
+    ).fetchone()
+    assert status == ("unsubscribed",)
 
 
 def test_auto_replies_give_their_return_date_when_they_state_one(

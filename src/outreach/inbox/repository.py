@@ -154,11 +154,17 @@ VALUES (:org_id, :sender_id, :campaign_id, :campaign_contact_id, 'inbound', :mes
         :in_reply_to, :references_ids, :step, :matched_by, :from_email, :to_email, :subject,
         :body_text, :received_at)
 ON CONFLICT (org_id, sender_id, message_id) DO NOTHING
+RETURNING id
+""")
+RECORDED_REPLY = text("""
+SELECT id FROM inbox_messages
+WHERE org_id = :org_id AND sender_id = :sender_id AND message_id = :message_id
 """)
 
 
-async def record_reply(session: AsyncSession, org_id: uuid.UUID, reply: InboundReply) -> None:
-    await session.execute(
+async def record_reply(session: AsyncSession, org_id: uuid.UUID, reply: InboundReply) -> uuid.UUID:
+    """The reply's row, written unless it was already; answers its id either way."""
+    inserted: uuid.UUID | None = await session.scalar(
         RECORD_REPLY,
         {
             "org_id": org_id,
@@ -177,3 +183,8 @@ async def record_reply(session: AsyncSession, org_id: uuid.UUID, reply: InboundR
             "received_at": reply.received_at,
         },
     )
+    if inserted is not None:
+        return inserted
+    key = {"org_id": org_id, "sender_id": reply.sender_id, "message_id": reply.message_id}
+    recorded: uuid.UUID = (await session.execute(RECORDED_REPLY, key)).scalar_one()
+    return recorded

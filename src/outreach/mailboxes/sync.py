@@ -9,7 +9,7 @@ events' provider id (the message's Message-ID) keeps a message read twice from c
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -100,11 +100,28 @@ async def read_new(
     return len(uids)
 
 
+@dataclass(frozen=True)
+class Found:
+    """What one message gives: its events and, for a reply, its inbox row."""
+
+    events: list[NewEvent]
+    reply: InboundReply | None = None
+
+    def with_inbox_message(self, inbox_message_id: uuid.UUID) -> list[NewEvent]:
+        """The events, the reply's naming its inbox row (the reply in context in the contact's
+        activity)."""
+        return [
+            replace(event, data={**event.data, "inbox_message_id": str(inbox_message_id)})
+            if event.event_type == EventType.RESPONSE_RECEIVED
+            else event
+            for event in self.events
+        ]
+
+
 async def _record_chunk(
     session: AsyncSession, mailbox: ClaimedMailbox, fetched: list[Fetched]
 ) -> None:
     events: list[NewEvent] = []
-    replies: list[InboundReply] = []
     for message in fetched:
         if message.raw is None:
             log.warning(
@@ -124,14 +141,15 @@ async def _record_chunk(
                 exc_info=True,
             )
             continue
-        if found is not None:
-            events += found[0]
-            if found[1] is not None:
-                replies.append(found[1])
+        if found is None:
+            continue
+        if found.reply is None:
+            events += found.events
+        else:
+            inbox_message_id = await record_reply(session, mailbox.org_id, found.reply)
+            events += found.with_inbox_message(inbox_message_id)
     if events:
         await record_events(session, mailbox.org_id, events)
-    for reply in replies:
-        await record_reply(session, mailbox.org_id, reply)
 
 
 @dataclass(frozen=True)
@@ -179,9 +197,7 @@ async def match(
     return None
 
 
-async def _read_one(
-    session: AsyncSession, mailbox: ClaimedMailbox, raw: bytes
-) -> tuple[list[NewEvent], InboundReply | None] | None:
+async def _read_one(session: AsyncSession, mailbox: ClaimedMailbox, raw: bytes) -> Found | None:
     message = classify.parse(raw)
     found = classify.classify(message)
     if found is None:
@@ -197,7 +213,7 @@ async def _read_one(
             return None
         reason = " ".join(part for part in (found.status, found.diagnostic) if part)
         data: dict[str, Any] = {"bounce_type": found.bounce_type, "reason": reason or None}
-        return [_event(matched, EventType.BOUNCED, occurred_at, provider_id, data)], None
+        return Found([_event(matched, EventType.BOUNCED, occurred_at, provider_id, data)])
 
     thread = [*([ids.in_reply_to] if ids.in_reply_to else []), *reversed(ids.references)]
     sender = classify.sender_address(message)
@@ -206,7 +222,7 @@ async def _read_one(
         return None
     if isinstance(found, classify.AutoReply):
         data = {"return_date": found.return_date.isoformat() if found.return_date else None}
-        return [_event(matched, EventType.AUTO_REPLIED, occurred_at, provider_id, data)], None
+        return Found([_event(matched, EventType.AUTO_REPLIED, occurred_at, provider_id, data)])
     data = {"response_text": found.text, "message_id": ids.message_id, "channel": "email"}
     events = [_event(matched, EventType.RESPONSE_RECEIVED, occurred_at, provider_id, data)]
     if found.unsubscribe:
@@ -229,7 +245,7 @@ async def _read_one(
         body_text=found.text,
         received_at=occurred_at,
     )
-    return events, reply
+    return Found(events, reply)
 
 
 def _event(
