@@ -2,6 +2,7 @@
 campaign sends through a sender whose mailbox then receives answers."""
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,7 +53,9 @@ def sent(
     mail_sink: MailSink,
     settings: Settings,
     imap_server: ImapServer,
-) -> Sent:
+) -> Iterator[Sent]:
+    """Its mailbox is removed afterwards: one synced in IDLE stays due, and the next test's
+    sync (which claims every due mailbox) would read it too."""
     sender = create_sender(client, org, mail_sink.port)
     campaign = ready_campaign(client, org, as_owner, sender, contacts=3)
     assert engine.plan(org) == 3
@@ -60,7 +63,8 @@ def sent(
     user = imap_server.add_user()
     add_mailbox(as_owner, settings, org, sender["id"], imap_server, user)
     messages = {row["email"]: row["message_id"] for row in outbox_rows(as_owner, campaign["id"])}
-    return Sent(org, sender, campaign, user, messages)
+    yield Sent(org, sender, campaign, user, messages)
+    as_owner.execute("DELETE FROM sender_mailboxes WHERE sender_id = %s", (sender["id"],))
 
 
 def make_due(as_owner: psycopg.Connection, sender_id: str) -> None:
@@ -418,3 +422,53 @@ def test_idle_reads_a_new_reply_within_seconds(
 
     assert run_job(database_urls, job) < 10
     assert mailbox_row(as_owner, sent.sender["id"])["leased_until"] is None
+
+
+def test_a_mailbox_held_in_idle_is_due_again_at_once_when_its_session_ends(
+    sent: Sent,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+) -> None:
+    """Between two IDLE sessions a reply waits for the next pass, not for the poll interval."""
+
+    async def job(sessionmaker: Any) -> None:
+        worker = MailboxSync.from_settings(settings, sessionmaker)
+        worker.idle_seconds = 1
+        worker.guard = TargetGuard(allow_private=True)
+        (mailbox,) = (await worker.claim(10))[0]
+        await worker.sync(mailbox)  # the session runs to its end
+
+    run_job(database_urls, job)
+    row = mailbox_row(as_owner, sent.sender["id"])
+    assert row["leased_until"] is None
+    assert row["next_sync_at"] <= datetime.now(UTC)
+
+
+def test_a_worker_whose_lease_was_taken_records_nothing_and_leaves_the_lease_alone(
+    sent: Sent,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    imap_server: ImapServer,
+) -> None:
+    ours = sent.messages["person1@example.com"]
+    imap_server.put(sent.user, reply("person1@example.com", 1, in_reply_to=ours))
+
+    async def job(sessionmaker: Any) -> None:
+        worker = MailboxSync.from_settings(settings, sessionmaker)
+        worker.idle_seconds = 0
+        worker.guard = TargetGuard(allow_private=True)
+        (mailbox,) = (await worker.claim(10))[0]
+        as_owner.execute(  # its lease ran out, and another worker claimed the mailbox
+            "UPDATE sender_mailboxes SET leased_until = now() + interval '10 minutes' "
+            "WHERE sender_id = %s",
+            (sent.sender["id"],),
+        )
+        await worker.sync(mailbox)
+
+    run_job(database_urls, job)
+    assert imap_events(as_owner, sent.campaign["id"]) == []
+    row = mailbox_row(as_owner, sent.sender["id"])
+    assert row["last_uid"] == 0
+    assert row["leased_until"] > datetime.now(UTC) + timedelta(minutes=9)  # the other's, kept

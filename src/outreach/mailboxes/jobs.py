@@ -23,7 +23,14 @@ from outreach.kit.tenancy import org_session
 from outreach.mailboxes import repository
 from outreach.mailboxes.client import MailboxConnection, MailboxError, connect
 from outreach.mailboxes.repository import ClaimedMailbox
-from outreach.mailboxes.sync import CHUNK, SecretUnreadable, SyncState, read_new, settings_of
+from outreach.mailboxes.sync import (
+    CHUNK,
+    LeaseLost,
+    SecretUnreadable,
+    SyncState,
+    read_new,
+    settings_of,
+)
 from outreach.sending.secrets import SenderSecrets, sender_secrets
 
 log = logging.getLogger(__name__)
@@ -117,15 +124,23 @@ class MailboxSync:
 
     async def sync(self, mailbox: ClaimedMailbox) -> None:
         """One mailbox: read what is new, then (IDLE) what arrives during the session; the
-        mailbox released, or its error recorded. Never raises."""
+        mailbox released (one held in IDLE is due again at once, to go back to IDLE at the
+        next pass; others after the poll interval), or its error recorded. Never raises."""
         error: str | None = None
+        idled = False
         try:
             settings = settings_of(mailbox, self.secrets)
             state = SyncState(mailbox.uid_validity, mailbox.last_uid)
             async with connect(settings, self.guard) as connection:
-                await read_new(self.sessionmaker, mailbox, connection, state, self.chunk)
+                await read_new(
+                    self.sessionmaker, mailbox, connection, state, self.lease_seconds, self.chunk
+                )
                 if connection.can_idle and self.idle_seconds > 0:
+                    idled = True
                     await self._idle(mailbox, connection, state)
+        except LeaseLost:  # the mailbox is another worker's now: nothing of it is ours to write
+            log.info("mailbox of sender %s: lease lost to another worker", mailbox.sender_id)
+            return
         except (MailboxError, SecretUnreadable) as exc:
             error = str(exc)
             log.warning("mailbox of sender %s: %s", mailbox.sender_id, error)
@@ -135,9 +150,10 @@ class MailboxSync:
         try:
             async with org_session(self.sessionmaker, mailbox.org_id) as session, session.begin():
                 if error is None:
-                    await repository.release(session, mailbox.sender_id, self.poll_seconds)
+                    wait = 0.0 if idled else self.poll_seconds
+                    await repository.release(session, mailbox, wait)
                 else:
-                    await repository.fail(session, mailbox.sender_id, error)
+                    await repository.fail(session, mailbox, error)
                 await repository.note_next_due(session, mailbox.org_id)
         except Exception:  # its lease runs out: another pass takes it again
             log.exception("mailbox of sender %s: could not record the sync", mailbox.sender_id)
@@ -149,8 +165,10 @@ class MailboxSync:
         deadline = loop.time() + self.idle_seconds
         while not self.stopping.is_set() and (left := deadline - loop.time()) > 0:
             async with org_session(self.sessionmaker, mailbox.org_id) as session, session.begin():
-                if not await repository.renew_lease(session, mailbox.sender_id, self.lease_seconds):
-                    return  # lost (expired and taken): the other worker reads it now
+                renewed = await repository.renew_lease(session, mailbox, self.lease_seconds)
+            if renewed is None:
+                raise LeaseLost
+            mailbox.leased_until = renewed
             heard = asyncio.create_task(connection.wait_for_new(min(left, IDLE_SLICE_SECONDS)))
             stop = asyncio.create_task(self.stopping.wait())
             await asyncio.wait({heard, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -161,7 +179,9 @@ class MailboxSync:
                     await heard
                 return
             if heard.result():
-                await read_new(self.sessionmaker, mailbox, connection, state, self.chunk)
+                await read_new(
+                    self.sessionmaker, mailbox, connection, state, self.lease_seconds, self.chunk
+                )
 
 
 @JOBS.loop("mailbox_sync", idle=lambda _settings: 1.0)

@@ -94,9 +94,12 @@ async def note_test_result(session: AsyncSession, sender_id: uuid.UUID, error: s
 # -- sync state ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class ClaimedMailbox:
-    """A mailbox leased to this worker for one sync (and its IDLE session)."""
+    """A mailbox leased to this worker for one sync (and its IDLE session). `leased_until`
+    is the lease this worker holds: a renewal, a release or a failure writes the row only while
+    the row still holds that same lease, so a worker whose lease ran out and was taken by
+    another never writes over the other's."""
 
     org_id: uuid.UUID
     sender_id: uuid.UUID
@@ -108,6 +111,7 @@ class ClaimedMailbox:
     secret_encrypted: str
     uid_validity: int | None
     last_uid: int
+    leased_until: datetime
 
 
 # name: claim-due-mailboxes (side effect: leases them for `lease` seconds; another worker
@@ -119,13 +123,13 @@ FROM (SELECT sender_id FROM sender_mailboxes
       ORDER BY next_sync_at LIMIT :limit FOR UPDATE SKIP LOCKED) due
 WHERE m.org_id = :org_id AND m.sender_id = due.sender_id
 RETURNING m.org_id, m.sender_id, m.imap_host, m.imap_port, m.imap_tls, m.imap_username, m.auth,
-          m.secret_encrypted, m.uid_validity, m.last_uid
+          m.secret_encrypted, m.uid_validity, m.last_uid, m.leased_until
 """)
 # name: renew-lease (only while this worker still holds it)
 RENEW_LEASE = text("""
 UPDATE sender_mailboxes SET leased_until = now() + make_interval(secs => :lease)
-WHERE sender_id = :sender_id AND leased_until > now()
-RETURNING sender_id
+WHERE sender_id = :sender_id AND leased_until = :held AND leased_until > now()
+RETURNING leased_until
 """)
 # name: advance (in the transaction that records what the messages up to `last_uid` said)
 ADVANCE = text("""
@@ -137,7 +141,7 @@ WHERE sender_id = :sender_id
 RELEASE = text("""
 UPDATE sender_mailboxes SET leased_until = NULL, last_error = NULL, last_sync_at = now(),
   next_sync_at = now() + make_interval(secs => :poll)
-WHERE sender_id = :sender_id
+WHERE sender_id = :sender_id AND leased_until = :held
 """)
 # name: fail (the reason in clear words, and a wait that doubles with the time since the last
 # good sync: 1, 2, 4 ... 60 minutes; the first failure after a good sync waits 1 minute)
@@ -147,7 +151,7 @@ UPDATE sender_mailboxes SET leased_until = NULL, last_error = :error,
     ELSE least(interval '60 minutes', greatest(interval '1 minute',
                                                now() - coalesce(last_sync_at, created_at)))
   END
-WHERE sender_id = :sender_id
+WHERE sender_id = :sender_id AND leased_until = :held
 RETURNING next_sync_at
 """)
 # The organization's next due mailbox, after a pass changed them (see hold_due_times).
@@ -167,10 +171,16 @@ async def claim_due(
     return [ClaimedMailbox(**row) for row in rows.mappings()]
 
 
-async def renew_lease(session: AsyncSession, sender_id: uuid.UUID, lease_seconds: float) -> bool:
-    """Whether the lease was still held (and is now longer)."""
-    renewed = await session.execute(RENEW_LEASE, {"sender_id": sender_id, "lease": lease_seconds})
-    return renewed.first() is not None
+async def renew_lease(
+    session: AsyncSession, mailbox: ClaimedMailbox, lease_seconds: float
+) -> datetime | None:
+    """The lease's new end, if this worker still held it (set `mailbox.leased_until` to it
+    once the transaction commits); None: lost."""
+    renewed: datetime | None = await session.scalar(
+        RENEW_LEASE,
+        {"sender_id": mailbox.sender_id, "held": mailbox.leased_until, "lease": lease_seconds},
+    )
+    return renewed
 
 
 async def advance(
@@ -181,14 +191,18 @@ async def advance(
     )
 
 
-async def release(session: AsyncSession, sender_id: uuid.UUID, poll_seconds: float) -> None:
-    await session.execute(RELEASE, {"sender_id": sender_id, "poll": poll_seconds})
+async def release(session: AsyncSession, mailbox: ClaimedMailbox, poll_seconds: float) -> None:
+    await session.execute(
+        RELEASE,
+        {"sender_id": mailbox.sender_id, "held": mailbox.leased_until, "poll": poll_seconds},
+    )
 
 
-async def fail(session: AsyncSession, sender_id: uuid.UUID, error: str) -> datetime | None:
+async def fail(session: AsyncSession, mailbox: ClaimedMailbox, error: str) -> datetime | None:
     """The mailbox's error recorded and its next try put off; answers when that is."""
     later: datetime | None = await session.scalar(
-        FAIL, {"sender_id": sender_id, "error": error[:1000]}
+        FAIL,
+        {"sender_id": mailbox.sender_id, "held": mailbox.leased_until, "error": error[:1000]},
     )
     return later
 

@@ -44,6 +44,10 @@ class SecretUnreadable(Exception):
     """The stored secret was encrypted with a key the service no longer has."""
 
 
+class LeaseLost(Exception):
+    """The mailbox's lease ran out and another worker took it: this one stops reading."""
+
+
 def settings_of(mailbox: ClaimedMailbox, secrets: SenderSecrets) -> MailboxSettings:
     try:
         secret = secrets.decrypt(mailbox.secret_encrypted)
@@ -72,10 +76,12 @@ async def read_new(
     mailbox: ClaimedMailbox,
     connection: MailboxConnection,
     state: SyncState,
+    lease_seconds: float,
     chunk: int = CHUNK,
 ) -> int:
     """Read what arrived since `state` (moved along as chunks commit); answers how many
-    messages were read."""
+    messages were read. Each chunk renews the mailbox's lease in its transaction, so a long
+    first sync keeps it; a lease already lost raises LeaseLost before anything is recorded."""
     if state.uid_validity != connection.uid_validity:
         if state.uid_validity is not None:
             log.info(
@@ -90,8 +96,12 @@ async def read_new(
         batch = uids[start : start + chunk]
         fetched = await connection.fetch(batch)
         async with org_session(sessionmaker, mailbox.org_id) as session, session.begin():
+            renewed = await repository.renew_lease(session, mailbox, lease_seconds)
+            if renewed is None:
+                raise LeaseLost
             await _record_chunk(session, mailbox, fetched)
             await repository.advance(session, mailbox.sender_id, connection.uid_validity, batch[-1])
+        mailbox.leased_until = renewed
         state.uid_validity, state.last_uid = connection.uid_validity, batch[-1]
     if state.uid_validity != connection.uid_validity:  # an empty mailbox: note its validity
         async with org_session(sessionmaker, mailbox.org_id) as session, session.begin():
