@@ -7,8 +7,8 @@ from typing import Annotated, Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import ColumnElement, cast, exists, false, literal_column, select
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy import ColumnElement, Text, cast, exists, false, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
 
 from outreach.contacts.schemas import MAX_SCORE, MIN_SCORE, LeadTier
 from outreach.kit.text import OneLine
@@ -108,7 +108,7 @@ def conditions(filters: ContactFilters) -> list[ColumnElement[bool]]:
     if query is not None:
         where.append(SEARCH_DOCUMENT.op("@@")(cast(query, TSQUERY)))
     if filters.tag:
-        where.append(Contact.tags.contains(filters.tag))
+        where.append(Contact.tags.op("@>")(cast(filters.tag, ARRAY(Text))))
     if filters.lead_tier is not None:
         where.append(Contact.lead_tier == filters.lead_tier)
     if filters.score_min is not None:
