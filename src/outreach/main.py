@@ -16,7 +16,9 @@ from outreach.auth.dependencies import known_principals
 from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
 from outreach.config import Settings, get_settings
+from outreach.contacts.people.router import router as people_router
 from outreach.contacts.router import router as contacts_router
+from outreach.contacts.segments.router import router as segments_router
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolve_database_urls
 from outreach.events.manual.router import router as events_router
 from outreach.events.writer import EventWriter
@@ -138,6 +140,8 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     for router in (
         campaigns_router,
         contacts_router,
+        people_router,
+        segments_router,
         events_router,
         templates_router,
         suppressions_router,

@@ -241,6 +241,32 @@ async def add_to_campaign(session: AsyncSession, campaign: Campaign, rows: list[
     return BulkAddOut(summary=summary, results=ordered)
 
 
+async def add_people(
+    session: AsyncSession, campaign: Campaign, contact_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Add these existing people to the campaign (locked, not read-only) with its default
+    contact type, as a bulk add would: those on the do-not-contact list, those the campaign's
+    channel cannot reach and those already in it are left out. Contact id to the new
+    membership's id, for those added."""
+    people = await repository.lock_contacts(session, contact_ids)
+    suppressed = await suppressed_emails(
+        session, [person.email for person in people if person.email is not None]
+    )
+    contact_type = DEFAULT_TYPE[CampaignType(campaign.campaign_type)]
+    addable = {
+        person.id: contact_type
+        for person in people
+        if not (person.email is not None and person.email.lower() in suppressed)
+        and not _reachability_errors(campaign, person.email, person.lead_id, person.linkedin_url)
+    }
+    if not addable:
+        return {}
+    added = await repository.add_members(session, campaign.org_id, campaign.id, addable)
+    if added:
+        await assign_ab_variants(session, campaign)
+    return added
+
+
 # -- reads -------------------------------------------------------------------------------
 
 
@@ -320,18 +346,16 @@ def _given_person_fields(body: CampaignContactUpdate) -> tuple[dict[str, Any], d
     return given, paths
 
 
-def _person_changes(
-    campaign: Campaign, person: Contact, body: CampaignContactUpdate
+def person_changes(
+    campaigns: Sequence[Campaign],
+    person: Contact,
+    given: dict[str, Any],
+    paths: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """The person's fields to change, and what is wrong with the person they would make."""
-    errors: list[FieldError] = []
-    if "contact" in body.model_fields_set and body.contact is None:
-        errors.append(FieldError("contact", "FIELD_REQUIRED", "contact cannot be null"))
-    elif body.contact is not None:
-        for name in sorted(body.contact.model_fields_set & body.model_fields_set):
-            message = f"{name} is given twice: at the top level and in contact"
-            errors.append(FieldError(f"contact.{name}", "CONTACT_FIELD_GIVEN_TWICE", message))
-    changes, paths = _given_person_fields(body)
+    """The person's fields to change (`given`: checked ContactFields, `null` clearing one), and
+    what is wrong with the person they would make: someone each of `campaigns` can still reach
+    (with none, someone with an email or a lead id). `paths`: where each field was given."""
+    changes = dict(given)
     for name, empty in CLEARED_TO_EMPTY.items():
         if name in changes and changes[name] is None:
             changes[name] = empty()
@@ -339,12 +363,36 @@ def _person_changes(
         name: changes.get(name, getattr(person, name))
         for name in ("email", "lead_id", "linkedin_url")
     }
-    reachability = _reachability_errors(campaign, **resulting)
-    errors += [replace(error, field=paths.get(error.field, error.field)) for error in reachability]
-    return changes, errors
+    errors: dict[tuple[str, str], FieldError] = {}
+    for campaign in campaigns:
+        for error in _reachability_errors(campaign, **resulting):
+            errors.setdefault((error.field, error.code), error)
+    if resulting["email"] is None and resulting["lead_id"] is None:
+        message = "A contact needs an email or a lead_id"
+        error = FieldError("email", "CONTACT_EMAIL_REQUIRED", message)
+        errors.setdefault((error.field, error.code), error)
+    paths = paths or {}
+    return changes, [
+        replace(error, field=paths.get(error.field, error.field)) for error in errors.values()
+    ]
 
 
-async def _check_identity_free(
+def _member_person_changes(
+    campaign: Campaign, person: Contact, body: CampaignContactUpdate
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The person's fields to change through a campaign contact, and what is wrong with them."""
+    errors: list[FieldError] = []
+    if "contact" in body.model_fields_set and body.contact is None:
+        errors.append(FieldError("contact", "FIELD_REQUIRED", "contact cannot be null"))
+    elif body.contact is not None:
+        for name in sorted(body.contact.model_fields_set & body.model_fields_set):
+            message = f"{name} is given twice: at the top level and in contact"
+            errors.append(FieldError(f"contact.{name}", "CONTACT_FIELD_GIVEN_TWICE", message))
+    changes, person_errors = person_changes([campaign], person, *_given_person_fields(body))
+    return changes, errors + person_errors
+
+
+async def check_identity_free(
     session: AsyncSession, person: Contact, changes: dict[str, Any]
 ) -> None:
     if not changes.keys() & {"email", "lead_id"}:
@@ -383,10 +431,10 @@ async def update_member(
     The email may change, to one no other person of the organization has."""
     campaign, (membership, person) = editable.campaign, editable.member
     errors = _membership_errors(campaign, membership, body)
-    changes, person_errors = _person_changes(campaign, person, body)
+    changes, person_errors = _member_person_changes(campaign, person, body)
     if errors or person_errors:
         raise ValidationFailed(errors=errors + person_errors)
-    await _check_identity_free(session, person, changes)
+    await check_identity_free(session, person, changes)
     for name, value in changes.items():
         setattr(person, name, value)
     for name in body.model_fields_set & MEMBERSHIP_FIELDS:

@@ -14,8 +14,10 @@ MAX_IDS = 1000
 
 
 class EnrollIn(BaseModel):
-    """Either `contact_ids` (campaign contact ids, as listed by `/campaigns/{id}/contacts`) or
-    `all: true` (every campaign contact not yet enrolled)."""
+    """One of `contact_ids` (campaign contact ids, as listed by `/campaigns/{id}/contacts`),
+    `all: true` (every campaign contact not yet enrolled) or `segment_id` (the organization's
+    people the segment matches, added to the campaign and enrolled; with `follow: true`, also
+    those who match later)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -23,6 +25,10 @@ class EnrollIn(BaseModel):
         default=None, description=f"Up to {MAX_IDS:,} campaign contact ids"
     )
     all: bool = False
+    segment_id: uuid.UUID | None = None
+    follow: bool = Field(
+        default=False, description="With segment_id: also add and enroll who matches later"
+    )
 
     @field_validator("contact_ids")
     @classmethod
@@ -38,9 +44,15 @@ class EnrollIn(BaseModel):
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
-        if (self.contact_ids is None) == (not self.all):
+        targets = (self.contact_ids is not None) + self.all + (self.segment_id is not None)
+        if targets != 1:
             raise PydanticCustomError(
-                "ENROLLMENT_TARGET_INVALID", "Send either contact_ids or all: true (not both)"
+                "ENROLLMENT_TARGET_INVALID",
+                "Send one of contact_ids, all: true or segment_id",
+            )
+        if self.follow and self.segment_id is None:
+            raise PydanticCustomError(
+                "ENROLLMENT_FOLLOW_WITHOUT_SEGMENT", "follow goes with segment_id"
             )
         return self
 
@@ -68,12 +80,23 @@ class EnrollSummary(BaseModel):
     not_enrollable: int = 0
 
 
+class SegmentEnrollmentOut(BaseModel):
+    segment_id: uuid.UUID
+    follow: bool
+    added: int = Field(description="People added to the campaign by this call")
+    caught_up: bool = Field(
+        description="Whether every person who matches was added by this call; if not, the "
+        "`enroll_segments` job adds and enrolls the rest within minutes"
+    )
+
+
 class EnrollOut(BaseModel):
-    """`results` holds one row per given id, in order; with `all: true` only the contacts that
-    could not be enrolled are listed (the summary counts them all)."""
+    """`results` holds one row per given id, in order; with `all: true` or `segment_id` only
+    the contacts that could not be enrolled are listed (the summary counts them all)."""
 
     summary: EnrollSummary
     results: list[EnrollResult]
+    segment: SegmentEnrollmentOut | None = None
 
 
 class EnrollmentOut(BaseModel):

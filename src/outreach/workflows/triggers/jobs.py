@@ -53,3 +53,12 @@ async def enroll_on_schedule(
     return await run_triggers(
         settings, sessionmaker, service.enroll_on_schedule, "scheduled triggers"
     )
+
+
+@JOBS.add("enroll_segments", every=seconds(60))
+async def enroll_segments(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> JobReport:
+    return await run_triggers(
+        settings, sessionmaker, service.enroll_followed_segments, "segment enrollments"
+    )

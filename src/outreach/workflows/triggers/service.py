@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.auth.tokens import Principal
 from outreach.config import Settings
-from outreach.contacts.service import add_to_campaign
+from outreach.contacts.people.filters import SegmentFilters
+from outreach.contacts.people.repository import people_outside
+from outreach.contacts.segments import repository as segments_repository
+from outreach.contacts.segments import service as segments
+from outreach.contacts.service import add_people, add_to_campaign
 from outreach.errors import Conflict, FieldError, NotFound, ValidationFailed, not_found
 from outreach.jobs.runs import campaign_alone
 from outreach.kit.ratelimit import take_one
@@ -38,6 +43,7 @@ from outreach.workflows.enrollments.schemas import (
     EnrollResult,
     EnrollStatus,
     EnrollSummary,
+    SegmentEnrollmentOut,
 )
 from outreach.workflows.graph import cron
 from outreach.workflows.graph.schemas import TriggerConfig
@@ -51,6 +57,9 @@ log = logging.getLogger(__name__)
 
 SIGNALS_PER_RUN = 1000
 SCHEDULED_PER_RUN = 1000  # per campaign; the rest are enrolled on the next run
+# People of a segment looked at per call or job pass and campaign; the job does the rest.
+SEGMENT_PEOPLE_PER_PASS = 5000
+SEGMENTS_PER_RUN = 100  # enrolled segments per organization and run
 RATE_WINDOW_SECONDS = 60
 # A contact a trigger names that the lead limits (or LinkedIn limits) hold back is tried again.
 DEFERRED_CODES = frozenset({"CAMPAIGN_LEAD_LIMIT_REACHED", "ENROLLMENT_DEFERRED"})
@@ -285,6 +294,10 @@ async def enroll_by_api(
     """`contact_ids`: a result per id. `all`: every contact not yet enrolled, in batches; the
     answer lists only those that could not be enrolled."""
     campaign = await enrollments.enrollable_campaign(session, campaign_id, principal)
+    if body.segment_id is not None:
+        return await enroll_segment(
+            session, principal, campaign, body.segment_id, body.follow, settings, now
+        )
     if body.contact_ids is not None:
         results = await enroll_members(session, campaign, body.contact_ids, settings, now)
         return EnrollOut(summary=_summary(results), results=results)
@@ -296,6 +309,103 @@ async def enroll_by_api(
     return EnrollOut(
         summary=_summary(results), results=[r for r in results if r.status != "enrolled"]
     )
+
+
+# -- segments ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentPass:
+    results: list[EnrollResult]
+    added: int
+    caught_up: bool
+
+
+async def _add_segment_people(
+    session: AsyncSession,
+    campaign: Campaign,
+    filters: SegmentFilters,
+    settings: Settings,
+    now: datetime,
+) -> SegmentPass:
+    """Adds the people the segment matches who are not in the campaign, _CHUNK at a time, and
+    enrolls them, until SEGMENT_PEOPLE_PER_PASS were examined; `caught_up` when none is left.
+    People the campaign cannot take (suppressed, unreachable by its channel) are examined
+    again by each pass."""
+    results: list[EnrollResult] = []
+    added, examined, after = 0, 0, None
+    while examined < SEGMENT_PEOPLE_PER_PASS:
+        people = await people_outside(session, filters, campaign.id, after, _CHUNK)
+        examined += len(people)
+        if people:
+            after = people[-1]
+            members = await add_people(session, campaign, people)
+            added += len(members)
+            if members:
+                results += await enroll_members(
+                    session, campaign, list(members.values()), settings, now
+                )
+        if len(people) < _CHUNK:
+            return SegmentPass(results, added, caught_up=True)
+    return SegmentPass(results, added, caught_up=False)
+
+
+async def enroll_segment(
+    session: AsyncSession,
+    principal: Principal,
+    campaign: Campaign,
+    segment_id: uuid.UUID,
+    follow: bool,
+    settings: Settings,
+    now: datetime,
+) -> EnrollOut:
+    """Adds the segment's people to the campaign and enrolls them: up to
+    SEGMENT_PEOPLE_PER_PASS in this call, the rest by the `enroll_segments` job; with
+    `follow`, that job also adds those who match later."""
+    segment = await segments.get_segment(session, segment_id)
+    await segments_repository.follow(
+        session,
+        campaign.org_id,
+        campaign.id,
+        segment.id,
+        follow=follow,
+        enrolled_by=principal.user_id,
+    )
+    done = await _add_segment_people(session, campaign, segments.filters_of(segment), settings, now)
+    if done.caught_up:
+        await segments_repository.caught_up(session, campaign.id, segment.id, now)
+    return EnrollOut(
+        summary=_summary(done.results),
+        results=[r for r in done.results if r.status != "enrolled"],
+        segment=SegmentEnrollmentOut(
+            segment_id=segment.id, follow=follow, added=done.added, caught_up=done.caught_up
+        ),
+    )
+
+
+async def enroll_followed_segments(
+    session: AsyncSession, settings: Settings, now: datetime, failed: list[uuid.UUID]
+) -> int:
+    """For each segment enrolled into a live campaign that follows it, or whose people were
+    not all added yet: a pass adding and enrolling the people who match and are not in the
+    campaign. A campaign whose pass fails is logged and noted in `failed`; the others go on."""
+    enrolled = 0
+    for due in await segments_repository.claim_due(
+        session, enrollments.ENROLLING_STATUSES, SEGMENTS_PER_RUN
+    ):
+        async with (
+            campaign_alone("segments", due.campaign_id, failed),
+            session.begin_nested(),
+        ):
+            campaign = await enrollments.lock_enrolling_campaign(session, due.campaign_id)
+            if campaign is None:
+                continue
+            filters = SegmentFilters.model_validate(due.filters)
+            done = await _add_segment_people(session, campaign, filters, settings, now)
+            enrolled += _enrolled(done.results)
+            if done.caught_up:
+                await segments_repository.caught_up(session, campaign.id, due.segment_id, now)
+    return enrolled
 
 
 # -- the webhook trigger -----------------------------------------------------------------

@@ -1,0 +1,284 @@
+"""The organization's people: search by word prefix, filters, pages, one person with their
+campaigns, edits, tags, deletion and activity; tenancy and roles on every route."""
+
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+
+from outreach.auth.tokens import Role
+from outreach.contacts.people.filters import ContactFilters, conditions, search_query
+from outreach.models import Contact
+from tests.factories import (
+    T0,
+    Org,
+    create_campaign,
+    insert_events,
+    listed,
+    ok,
+    patch,
+    post,
+    post_contacts,
+    start_campaign,
+)
+
+PEOPLE = [
+    {"email": "ada.lovelace@example.com", "first_name": "Ada", "last_name": "Lovelace",
+     "company_name": "Analytical Engines", "tags": ["math"], "lead_tier": "hot"},
+    {"email": "grace@navy.example.com", "first_name": "Grace", "last_name": "Hopper",
+     "company_name": "US Navy", "tags": ["math", "navy"], "lead_tier": "warm"},
+    {"email": "sean@example.com", "first_name": "Seán", "last_name": "O'Brien",
+     "company_name": "Jean-Luc Consulting"},
+]  # fmt: skip
+URL = "/api/v1/contacts"
+
+
+def members(client: TestClient, org: Org, campaign_id: str, rows: list[Any]) -> dict[str, Any]:
+    """Email to the row result of adding `rows` to the campaign."""
+    answer = ok(post_contacts(client, org, campaign_id, rows))
+    return {row["email"]: result for row, result in zip(rows, answer["results"], strict=True)}
+
+
+@pytest.fixture
+def campaign(client: TestClient, org: Org) -> dict[str, Any]:
+    return create_campaign(client, org)
+
+
+@pytest.fixture
+def people(client: TestClient, org: Org, campaign: dict[str, Any]) -> dict[str, Any]:
+    return members(client, org, campaign["id"], PEOPLE)
+
+
+def found(client: TestClient, org: Org, **params: Any) -> set[str]:
+    return {item["email"] for item in listed(client, org, URL, **params)["items"]}
+
+
+def test_search_quotes_each_word_as_a_prefix() -> None:
+    assert search_query("Ada  LOVE") == "'ada':* & 'love':*"
+    assert search_query("o'brien") == "('o''brien':* | ('o':* & 'brien':*))"
+    assert search_query("back\\slash") == "('back\\\\slash':* | ('back':* & 'slash':*))"
+    assert search_query("-- !!") is None
+
+
+@pytest.mark.parametrize(
+    ("q", "emails"),
+    [
+        ("love", {"ada.lovelace@example.com"}),
+        ("ada.lovelace@exa", {"ada.lovelace@example.com"}),
+        ("grace@", {"grace@navy.example.com"}),
+        ("navy", {"grace@navy.example.com"}),
+        ("analytical ada", {"ada.lovelace@example.com"}),
+        ("O'Brien", {"sean@example.com"}),
+        ("jean-luc", {"sean@example.com"}),
+        ("seán", {"sean@example.com"}),
+        ("hopper ada", set()),
+        ("--", set()),
+        ("'); drop table contacts; --", set()),
+    ],
+)
+def test_search_by_word_prefixes(
+    client: TestClient, org: Org, people: dict[str, Any], q: str, emails: set[str]
+) -> None:
+    assert found(client, org, q=q) == emails
+
+
+def test_filters_by_tag_tier_and_score(
+    client: TestClient, org: Org, people: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    as_owner.execute("UPDATE contacts SET score = 40 WHERE email = 'grace@navy.example.com'")
+    assert found(client, org, tag="math") == {"ada.lovelace@example.com", "grace@navy.example.com"}
+    assert found(client, org, tag=["math", "navy"]) == {"grace@navy.example.com"}
+    assert found(client, org, lead_tier="hot") == {"ada.lovelace@example.com"}
+    assert found(client, org, score_min=10) == {"grace@navy.example.com"}
+    assert found(client, org, score_max=10) == {"ada.lovelace@example.com", "sean@example.com"}
+
+
+def test_filters_by_campaign_status_and_activity(
+    client: TestClient, org: Org, people: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    other = create_campaign(client, org, name="Other")
+    members(client, org, other["id"], [PEOPLE[2]])
+    ada = people["ada.lovelace@example.com"]["campaign_contact_id"]
+    as_owner.execute("UPDATE campaign_contacts SET status = 'responded' WHERE id = %s", [ada])
+    insert_events(as_owner, org, other["id"], [_member_of(as_owner, other["id"])], "opened", T0)
+    assert found(client, org, campaign_id=other["id"]) == {"sean@example.com"}
+    assert found(client, org, status="responded") == {"ada.lovelace@example.com"}
+    assert found(client, org, status="responded", campaign_id=other["id"]) == set()
+    assert found(client, org, active_since=T0.isoformat()) == {"sean@example.com"}
+    later = (T0 + timedelta(seconds=1)).isoformat()
+    assert found(client, org, active_since=later) == set()
+
+
+def _member_of(as_owner: psycopg.Connection, campaign_id: str) -> str:
+    row = as_owner.execute(
+        "SELECT id::text FROM campaign_contacts WHERE campaign_id = %s", [campaign_id]
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_pages_follow_the_cursor_newest_first(
+    client: TestClient, org: Org, people: dict[str, Any]
+) -> None:
+    first = listed(client, org, URL, limit=2)
+    second = listed(client, org, URL, limit=2, cursor=first["next_cursor"])
+    assert second["next_cursor"] is None
+    ids = [item["id"] for item in first["items"] + second["items"]]
+    assert len(set(ids)) == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"score_min": 5, "score_max": 4}, "CONTACT_FILTER_SCORE_RANGE"),
+        ({"score_min": -1}, "VALUE_TOO_SMALL"),
+        ({"lead_tier": "lukewarm"}, "VALUE_NOT_ALLOWED"),
+        ({"q": "x" * 201}, "VALUE_TOO_LONG"),
+        ({"active_since": "2026-01-01T00:00:00"}, "VALUE_INVALID"),
+        ({"campaign_id": "nope"}, "UUID_INVALID"),
+        ({"cursor": "bm9wZQ"}, "CURSOR_INVALID"),
+    ],
+)
+def test_bad_filters_are_refused_with_their_code(
+    client: TestClient, org: Org, params: dict[str, Any], code: str
+) -> None:
+    answer = client.get(URL, params=params, headers=org.headers(Role.VIEWER))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == code
+
+
+def test_one_person_with_their_campaigns(
+    client: TestClient, org: Org, campaign: dict[str, Any], people: dict[str, Any]
+) -> None:
+    ada = people["ada.lovelace@example.com"]
+    person = listed(client, org, f"{URL}/{ada['contact_id']}")
+    assert (person["first_name"], person["tags"], person["score"]) == ("Ada", ["math"], 0)
+    [membership] = person["campaigns"]
+    assert membership["campaign_id"] == campaign["id"]
+    assert membership["campaign_contact_id"] == ada["campaign_contact_id"]
+    assert (membership["status"], membership["campaign_status"]) == ("pending", "draft")
+
+
+def test_edit_checks_fields_as_the_campaign_contact_edit(
+    client: TestClient, org: Org, people: dict[str, Any]
+) -> None:
+    path = f"{URL}/{people['ada.lovelace@example.com']['contact_id']}"
+    changed = ok(patch(client, org, path, {"title": "Countess", "company_name": None}))
+    assert (changed["title"], changed["company_name"]) == ("Countess", None)
+    for body, status, code in [
+        ({"email": "not-an-email"}, 422, "CONTACT_EMAIL_INVALID"),
+        ({"email": None}, 422, "CONTACT_EMAIL_REQUIRED"),  # in an email campaign
+        ({"first_name": "A\nB"}, 422, "TEXT_CONTROL_CHARACTERS"),
+        ({"score": 3}, 422, "FIELD_UNKNOWN"),
+        ({"email": "GRACE@navy.example.com"}, 409, "CONTACT_DUPLICATE"),
+    ]:
+        answer = patch(client, org, path, body)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), body
+    assert listed(client, org, path)["email"] == "ada.lovelace@example.com"
+
+
+def test_a_person_in_no_campaign_keeps_an_email_or_a_lead_id(
+    client: TestClient, org: Org, people: dict[str, Any], campaign: dict[str, Any]
+) -> None:
+    sean = people["sean@example.com"]
+    client.delete(
+        f"/api/v1/campaigns/{campaign['id']}/contacts/{sean['campaign_contact_id']}",
+        headers=org.headers(),
+    )
+    path = f"{URL}/{sean['contact_id']}"
+    answer = patch(client, org, path, {"email": None})
+    assert answer.json()["code"] == "CONTACT_EMAIL_REQUIRED"
+    lead = "6d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    assert ok(patch(client, org, path, {"email": None, "lead_id": lead}))["email"] is None
+
+
+def test_tags_are_added_and_removed(client: TestClient, org: Org, people: dict[str, Any]) -> None:
+    path = f"{URL}/{people['grace@navy.example.com']['contact_id']}/tags"
+    person = ok(post(client, org, path, {"add": ["admiral", "math"], "remove": ["navy"]}))
+    assert person["tags"] == ["math", "admiral"]
+    assert post(client, org, path, {}).json()["code"] == "CONTACT_TAGS_CHANGE_EMPTY"
+    many = {"add": [f"t{i}" for i in range(49)]}
+    assert post(client, org, path, many).json()["code"] == "TOO_MANY_ITEMS"
+    assert listed(client, org, path.removesuffix("/tags"))["tags"] == ["math", "admiral"]
+
+
+def test_delete_removes_the_person_and_their_memberships(
+    client: TestClient, org: Org, people: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    ada = people["ada.lovelace@example.com"]
+    assert client.delete(f"{URL}/{ada['contact_id']}", headers=org.headers()).status_code == 204
+    assert client.get(f"{URL}/{ada['contact_id']}", headers=org.headers()).status_code == 404
+    left = as_owner.execute(
+        "SELECT count(*) FROM campaign_contacts WHERE contact_id = %s", [ada["contact_id"]]
+    ).fetchone()
+    assert left == (0,)
+
+
+def test_delete_is_refused_while_in_a_live_campaign(client: TestClient, org: Org) -> None:
+    running = start_campaign(client, org, [{"email": "live@example.com"}])
+    person = listed(client, org, URL, q="live")["items"][0]
+    answer = client.delete(f"{URL}/{person['id']}", headers=org.headers())
+    assert (answer.status_code, answer.json()["code"]) == (409, "CONTACT_IN_LIVE_CAMPAIGN")
+    assert running.members
+
+
+def test_activity_lists_every_event_across_campaigns_newest_first(
+    client: TestClient,
+    org: Org,
+    campaign: dict[str, Any],
+    people: dict[str, Any],
+    as_owner: psycopg.Connection,
+) -> None:
+    other = create_campaign(client, org, name="Other")
+    ada = people["ada.lovelace@example.com"]
+    again = members(client, org, other["id"], [PEOPLE[0]])["ada.lovelace@example.com"]
+    insert_events(as_owner, org, campaign["id"], [ada["campaign_contact_id"]], "email_sent", T0)
+    later = T0 + timedelta(hours=1)
+    insert_events(as_owner, org, other["id"], [again["campaign_contact_id"]], "opened", later)
+    grace = people["grace@navy.example.com"]["campaign_contact_id"]
+    insert_events(as_owner, org, campaign["id"], [grace], "opened", later)
+    path = f"{URL}/{ada['contact_id']}/activity"
+    first = listed(client, org, path, limit=1)
+    second = listed(client, org, path, limit=1, cursor=first["next_cursor"])
+    assert [e["event_type"] for e in first["items"] + second["items"]] == ["opened", "email_sent"]
+    assert first["items"][0]["campaign_id"] == other["id"]
+    assert second["next_cursor"] is None
+
+
+def test_another_orgs_person_is_not_found(
+    client: TestClient, org: Org, other_org: Org, people: dict[str, Any]
+) -> None:
+    path = f"{URL}/{people['ada.lovelace@example.com']['contact_id']}"
+    headers = other_org.headers()
+    assert client.get(path, headers=headers).status_code == 404
+    assert client.patch(path, json={"title": "x"}, headers=headers).status_code == 404
+    assert client.post(f"{path}/tags", json={"add": ["x"]}, headers=headers).status_code == 404
+    assert client.get(f"{path}/activity", headers=headers).status_code == 404
+    assert client.delete(path, headers=headers).status_code == 404
+    assert listed(client, other_org, URL)["items"] == []
+
+
+def test_viewers_read_writers_edit_managers_delete(
+    client: TestClient, org: Org, people: dict[str, Any]
+) -> None:
+    path = f"{URL}/{people['ada.lovelace@example.com']['contact_id']}"
+    assert client.get(path, headers=org.headers(Role.VIEWER)).status_code == 200
+    assert patch(client, org, path, {"title": "x"}, Role.VIEWER).status_code == 403
+    assert post(client, org, f"{path}/tags", {"add": ["x"]}, Role.VIEWER).status_code == 403
+    assert patch(client, org, path, {"title": "x"}, Role.RECRUITER).status_code == 200
+    assert client.delete(path, headers=org.headers(Role.RECRUITER)).status_code == 403
+    assert client.delete(path, headers=org.headers(Role.TA_MANAGER)).status_code == 204
+
+
+def test_search_uses_the_search_index(as_owner: psycopg.Connection) -> None:
+    """The query's document is the index's expression (else every search reads every row)."""
+    statement = select(Contact.id).where(*conditions(ContactFilters(q="ada")))
+    compiled = statement.compile(dialect=psycopg_dialect())
+    as_owner.execute("SET enable_seqscan = off")
+    plan = "\n".join(row[0] for row in as_owner.execute(f"EXPLAIN {compiled}", compiled.params))
+    as_owner.execute("RESET enable_seqscan")
+    assert "idx_contacts_search" in plan, plan
