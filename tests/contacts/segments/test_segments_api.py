@@ -1,8 +1,10 @@
 """Segments: saved filters with a live count equal to a direct count, their people, edits,
 tenancy and roles; a segment enrolled into a campaign, and followed by the enroll_segments job."""
 
+import threading
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -10,16 +12,19 @@ from fastapi.testclient import TestClient
 from outreach.auth.tokens import Role
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
+from outreach.kit.dburls import libpq_url
 from outreach.workflows.triggers.jobs import enroll_segments
 from tests.factories import (
     Org,
     create_campaign,
+    eventually,
     listed,
     ok,
     patch,
     post,
     post_contacts,
     run_job,
+    someone_waits_for_a_lock,
     triggered_campaign,
 )
 
@@ -107,6 +112,29 @@ def test_bad_segments_are_refused_with_their_code(
 def test_names_are_unique_in_any_case(client: TestClient, org: Org) -> None:
     create(client, org, {}, name="Java devs")
     answer = post(client, org, URL, {"name": "JAVA DEVS", "filters": {}})
+    assert (answer.status_code, answer.json()["code"]) == (409, "SEGMENT_NAME_TAKEN")
+
+
+def test_a_name_taken_by_a_create_at_the_same_moment_is_refused_as_taken(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, as_owner: psycopg.Connection
+) -> None:
+    create(client, org, {}, name="Go devs")  # the organization exists from its first call
+    answers: list[httpx.Response] = []
+    with psycopg.connect(libpq_url(database_urls.owner)) as other:  # another create, not done
+        other.execute(
+            "INSERT INTO segments (org_id, name, filters) VALUES (%s, 'Rust devs', '{}')",
+            (org.id,),
+        )
+        creating = threading.Thread(
+            target=lambda: answers.append(
+                post(client, org, URL, {"name": "rust devs", "filters": {}})
+            )
+        )
+        creating.start()
+        assert eventually(lambda: someone_waits_for_a_lock(as_owner, "segments"), 10)
+        other.commit()
+    creating.join(10)
+    [answer] = answers
     assert (answer.status_code, answer.json()["code"]) == (409, "SEGMENT_NAME_TAKEN")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.kit.keyset import Position
@@ -29,6 +30,19 @@ async def name_holder(session: AsyncSession, name: str) -> uuid.UUID | None:
         select(Segment.id).where(func.lower(Segment.name) == name.lower())
     )
     return holder
+
+
+async def flush_named(session: AsyncSession) -> bool:
+    """Write a segment's creation or rename; False when its name was taken meanwhile (by a
+    create that committed after the name was checked: the unique index decides)."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        diag = getattr(exc.orig, "diag", None)
+        if diag is not None and diag.constraint_name == "uq_segments_org_name":
+            return False
+        raise
+    return True
 
 
 async def segments_page(session: AsyncSession, after: Position | None, limit: int) -> list[Segment]:

@@ -50,7 +50,11 @@ async def _check_name_free(
 ) -> None:
     holder = await repository.name_holder(session, name)
     if holder is not None and holder != segment_id:
-        raise Conflict("SEGMENT_NAME_TAKEN", "Another segment already has this name")
+        raise _name_taken()
+
+
+def _name_taken() -> Conflict:
+    return Conflict("SEGMENT_NAME_TAKEN", "Another segment already has this name")
 
 
 def _saved(filters: SegmentFilters) -> dict[str, object]:
@@ -70,7 +74,8 @@ async def create_segment(
         created_by=principal.user_id,
     )
     session.add(segment)
-    await session.flush()
+    if not await repository.flush_named(session):
+        raise _name_taken()
     await session.refresh(segment)
     return await _out(session, segment)
 
@@ -103,7 +108,8 @@ async def update_segment(
         segment.description = body.description
     if "filters" in given:
         segment.filters = _saved(body.filters or SegmentFilters())
-    await session.flush()
+    if not await repository.flush_named(session):
+        raise _name_taken()
     await session.refresh(segment)
     return await _out(session, segment)
 
