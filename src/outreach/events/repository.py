@@ -62,7 +62,7 @@ _SUPPRESS = text("""
 INSERT INTO suppressions (org_id, email, reason, campaign_id)
 SELECT :org_id, s.email, s.reason, s.campaign_id
 FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s (email text, reason text, campaign_id uuid)
-ON CONFLICT (org_id, lower(email)) DO NOTHING
+ON CONFLICT (org_id, email_hash) DO NOTHING  -- the hash: an erased person's row has no email
 """)
 
 

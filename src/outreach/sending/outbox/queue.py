@@ -72,9 +72,10 @@ JOIN campaign_contacts cc ON cc.org_id = o.org_id AND cc.id = o.campaign_contact
 """)
 
 # Candidates in due order. One that must not go out any more (the contact unsubscribed or
-# bounced, the address is on the suppression list, its sequence ended or was stopped by a reply,
-# an unsubscribe, a complaint or a bounce the engine has not looked at yet: checked now, at
-# send time) is cancelled;
+# bounced, the address is on the suppression list (matched by its hash, which is all an erased
+# person's suppression keeps), its sequence ended or was stopped by a reply, an unsubscribe, a
+# complaint or a bounce the engine has not looked at yet: checked now, at send time) is
+# cancelled;
 # one outside its sending window (in the contact's time zone, else the campaign's, else UTC;
 # a zone this server does not know counts as none) is moved to the window's next opening; the
 # others are claimed.
@@ -93,7 +94,8 @@ WITH candidates AS (
            THEN 'contact replied'
          WHEN c.email IS NOT NULL AND EXISTS (
            SELECT 1 FROM suppressions s
-           WHERE s.org_id = c.org_id AND lower(s.email) = lower(c.email))
+           WHERE s.org_id = c.org_id
+             AND s.email_hash = encode(sha256(convert_to(lower(c.email), 'UTF8')), 'hex'))
            THEN 'address on the suppression list'
     END AS refusal
   FROM outbox_messages o
