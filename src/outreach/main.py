@@ -16,6 +16,7 @@ from outreach.auth.dependencies import known_principals
 from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
 from outreach.config import Settings, get_settings
+from outreach.contacts.privacy.router import router as privacy_router
 from outreach.contacts.router import router as contacts_router
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolve_database_urls
 from outreach.events.manual.router import router as events_router
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     for router in (
         campaigns_router,
         contacts_router,
+        privacy_router,
         events_router,
         templates_router,
         suppressions_router,

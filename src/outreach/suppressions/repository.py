@@ -13,10 +13,6 @@ from outreach.kit.keyset import Position
 from outreach.models import Suppression
 
 
-# The SQL twin of `email_hash`, for queries that match an address column to the list.
-EMAIL_HASH_SQL = "encode(sha256(convert_to(lower({}), 'UTF8')), 'hex')"
-
-
 def email_hash(email: str) -> str:
     """The hash a suppression keeps of an address (the trigger of migration 0012 computes it
     the same way from `email`)."""

@@ -189,6 +189,15 @@ CANCEL_QUEUED = text("""
 UPDATE outbox_messages SET status = 'cancelled', last_error = :reason, lease_until = NULL
 WHERE campaign_id = :campaign_id AND status IN ('queued', 'awaiting_approval')
 """)
+# -- name: erase-messages (what was written to the person goes; a pending message is cancelled)
+ERASE = text("""
+UPDATE outbox_messages SET
+  subject_override = NULL, body_text_override = NULL, body_html_override = NULL,
+  last_error = CASE WHEN status IN ('queued', 'awaiting_approval') THEN :reason END,
+  lease_until = CASE WHEN status IN ('queued', 'awaiting_approval') THEN NULL ELSE lease_until END,
+  status = CASE WHEN status IN ('queued', 'awaiting_approval') THEN 'cancelled' ELSE status END
+WHERE campaign_contact_id = ANY(CAST(:ids AS uuid[]))
+""")
 
 
 def message_domain(from_email: str) -> str:
@@ -381,3 +390,8 @@ async def decide(
         .values(decided_at=func.now(), **values)
         .execution_options(synchronize_session=False)
     )
+
+
+async def erase(session: AsyncSession, member_ids: Sequence[uuid.UUID], reason: str) -> int:
+    result = await session.execute(ERASE, {"ids": list(member_ids), "reason": reason})
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
