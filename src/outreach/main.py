@@ -17,6 +17,7 @@ from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
 from outreach.config import Settings, get_settings
 from outreach.contacts.people.router import router as people_router
+from outreach.contacts.privacy.router import router as privacy_router
 from outreach.contacts.router import router as contacts_router
 from outreach.contacts.segments.router import router as segments_router
 from outreach.db import DatabaseUrls, create_engine, create_sessionmaker, resolve_database_urls
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         contacts_router,
         people_router,
         segments_router,
+        privacy_router,
         events_router,
         templates_router,
         suppressions_router,

@@ -62,7 +62,7 @@ _SUPPRESS = text("""
 INSERT INTO suppressions (org_id, email, reason, campaign_id)
 SELECT :org_id, s.email, s.reason, s.campaign_id
 FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s (email text, reason text, campaign_id uuid)
-ON CONFLICT (org_id, lower(email)) DO NOTHING
+ON CONFLICT (org_id, email_hash) DO NOTHING  -- the hash: an erased person's row has no email
 """)
 
 
@@ -197,3 +197,21 @@ async def campaigns_to_reconcile(session: AsyncSession) -> list[uuid.UUID]:
         text("SELECT id FROM campaigns WHERE status <> 'archived' ORDER BY id")
     )
     return list(rows.scalars())
+
+
+# -- name: erase-event-details (the event, its type, time and machine flag stay: counters
+# count them; where it came from and what it said go)
+_ERASE_DETAILS = text("""
+UPDATE engagement_events SET ip_address = NULL, user_agent = NULL,
+  clicked_url = split_part(split_part(clicked_url, '#', 1), '?', 1),
+  event_data = (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(event_data)
+                WHERE key = ANY(CAST(:kept AS text[])))
+WHERE campaign_contact_id = ANY(CAST(:ids AS uuid[]))
+""")
+
+
+async def erase_details(
+    session: AsyncSession, member_ids: list[uuid.UUID], kept_keys: list[str]
+) -> int:
+    result = await session.execute(_ERASE_DETAILS, {"ids": member_ids, "kept": kept_keys})
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -215,3 +215,29 @@ async def reconcile_counters(
             await repository.set_counters(session, campaign_id, wrong)
             drift[campaign_id] = {n: (held[campaign_id][n], v) for n, v in wrong.items()}
     return drift
+
+
+# -- erasure -------------------------------------------------------------------------------
+
+# The keys of `event_data` that say nothing about the person (kinds, flags, our own ids); the
+# others (a reply's text, a bounce's reason quoting the address, an SMS's number and body) go.
+NEUTRAL_DATA_KEYS = (
+    "bounce_type",
+    "final",
+    "channel",
+    "provider_type",
+    "matched_by",
+    "message_id",
+    "conversion_type",
+    "conversion_entity_id",
+)
+
+
+async def erase_event_details(session: AsyncSession, member_ids: list[uuid.UUID]) -> int:
+    """A data-subject erasure: the events of these campaign contacts lose their IP address,
+    user agent, the query and fragment of a clicked URL and every personal detail of their
+    data. Each event stays, with its type, time and machine flag, so the campaign's counters
+    still equal their recount. Answers how many events."""
+    if not member_ids:
+        return 0
+    return await repository.erase_details(session, member_ids, list(NEUTRAL_DATA_KEYS))

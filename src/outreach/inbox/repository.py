@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, select, text, tuple_
+from sqlalchemy import Select, and_, delete, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.models import Campaign, CampaignContact, Contact, InboxMessage
@@ -188,3 +188,10 @@ async def record_reply(session: AsyncSession, org_id: uuid.UUID, reply: InboundR
     key = {"org_id": org_id, "sender_id": reply.sender_id, "message_id": reply.message_id}
     recorded: uuid.UUID = (await session.execute(RECORDED_REPLY, key)).scalar_one()
     return recorded
+
+
+async def delete_for_members(session: AsyncSession, member_ids: list[uuid.UUID]) -> int:
+    deleted = await session.execute(
+        delete(InboxMessage).where(InboxMessage.campaign_contact_id.in_(member_ids))
+    )
+    return deleted.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -260,3 +260,12 @@ async def _get(session: AsyncSession, reply_id: uuid.UUID, *, for_update: bool =
     if row is None:
         raise not_found("Reply")
     return row
+
+
+async def erase_for_members(session: AsyncSession, member_ids: list[uuid.UUID]) -> int:
+    """A data-subject erasure: the replies of these campaign contacts and the answers to them
+    are deleted (their addresses, subjects and bodies are the person's data). Answers how
+    many messages."""
+    if not member_ids:
+        return 0
+    return await repository.delete_for_members(session, member_ids)

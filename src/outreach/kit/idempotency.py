@@ -103,3 +103,24 @@ async def idempotent(
         },
     )
     return JSONResponse(body, status_code)
+
+
+async def forget_answers_mentioning(session: AsyncSession, needles: list[str]) -> int:
+    """Deletes the stored answers of the session's organization that contain any of
+    `needles` (any case): a data-subject erasure must not leave the person's data in a replay.
+    Answers how many; a request repeated with such a key runs again."""
+    if not needles:
+        return 0
+    patterns = [f"%{_like_escaped(needle)}%" for needle in needles]
+    deleted = await session.execute(
+        text(
+            "DELETE FROM idempotency_keys "
+            "WHERE CAST(response_body AS text) ILIKE ANY(CAST(:patterns AS text[]))"
+        ),
+        {"patterns": patterns},
+    )
+    return deleted.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -43,3 +43,15 @@ async def list_messages(
 async def delete_messages(session: AsyncSession) -> None:
     """Deletes every message the session's organization may see (row-level security)."""
     await session.execute(delete(CaughtMessage))
+
+
+async def delete_messages_to(session: AsyncSession, address: str) -> int:
+    """Deletes the organization's caught messages with `address` (any case) among their
+    recipients; answers how many."""
+    recipient = func.unnest(CaughtMessage.recipients).column_valued("address")
+    deleted = await session.execute(
+        delete(CaughtMessage).where(
+            select(recipient).where(func.lower(recipient) == address.lower()).exists()
+        )
+    )
+    return deleted.rowcount  # type: ignore[attr-defined,no-any-return]

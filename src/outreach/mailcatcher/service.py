@@ -80,3 +80,8 @@ def _body(message: EmailMessage, subtype: str) -> str | None:
             return None
         content = payload.decode("utf-8", errors="replace")
     return content.replace("\r\n", "\n")
+
+
+async def erase_messages_to(session: AsyncSession, address: str) -> int:
+    """A data-subject erasure: the caught mail addressed to the person goes."""
+    return await repository.delete_messages_to(session, address)

@@ -13,7 +13,10 @@ from outreach.models.base import Base, IdMixin, TenantMixin
 class Suppression(IdMixin, TenantMixin, Base):
     __tablename__ = "suppressions"
 
-    email: Mapped[str] = mapped_column(Text, nullable=False)
+    # NULL once the person was erased: the hash alone still keeps them from being contacted
+    email: Mapped[str | None] = mapped_column(Text)
+    # sha256 hex of the lowercased address, set by a trigger from `email` (migration 0012)
+    email_hash: Mapped[str] = mapped_column(Text, nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

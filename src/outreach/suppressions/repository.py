@@ -1,9 +1,11 @@
-"""Suppression queries."""
+"""Suppression queries. An address is matched by its hash (`email_hash`), never by `email`:
+an erased person's suppression keeps the hash alone."""
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,18 +13,24 @@ from outreach.kit.keyset import Position
 from outreach.models import Suppression
 
 
+def email_hash(email: str) -> str:
+    """The hash a suppression keeps of an address (the trigger of migration 0012 computes it
+    the same way from `email`)."""
+    return hashlib.sha256(email.lower().encode()).hexdigest()
+
+
 async def suppressed_emails(session: AsyncSession, emails: list[str]) -> dict[str, str]:
     """Which of `emails` are on the organization's do-not-contact list: lowercased email to
     its reason (`unsubscribed`, `hard_bounce`, `complaint` or `manual`)."""
     if not emails:
         return {}
-    lowered = sorted({email.lower() for email in emails})
+    by_hash = {email_hash(email): email.lower() for email in emails}
     rows = await session.execute(
-        select(func.lower(Suppression.email), Suppression.reason).where(
-            func.lower(Suppression.email).in_(lowered)
+        select(Suppression.email_hash, Suppression.reason).where(
+            Suppression.email_hash.in_(sorted(by_hash))
         )
     )
-    return {email: reason for email, reason in rows}
+    return {by_hash[hashed]: reason for hashed, reason in rows}
 
 
 async def get_suppression(session: AsyncSession, suppression_id: uuid.UUID) -> Suppression | None:
@@ -67,7 +75,7 @@ async def add_suppression(
     query = (
         insert(Suppression)
         .values(org_id=org_id, email=email, reason=reason, note=note, created_by=created_by)
-        .on_conflict_do_nothing(index_elements=[Suppression.org_id, func.lower(Suppression.email)])
+        .on_conflict_do_nothing(index_elements=[Suppression.org_id, Suppression.email_hash])
         .returning(Suppression)
     )
     return (await session.execute(query)).scalar_one_or_none()
@@ -78,3 +86,21 @@ async def delete_suppression(session: AsyncSession, suppression_id: uuid.UUID) -
         delete(Suppression).where(Suppression.id == suppression_id).returning(Suppression.id)
     )
     return deleted.first() is not None
+
+
+ERASED_NOTE = "erased"
+# -- name: suppress-erased (an existing suppression of the address loses its address and note)
+_SUPPRESS_ERASED = text("""
+INSERT INTO suppressions (org_id, email, email_hash, reason, note, created_by)
+VALUES (:org_id, NULL, :email_hash, 'manual', :note, :created_by)
+ON CONFLICT (org_id, email_hash) DO UPDATE SET email = NULL, note = excluded.note
+""")
+
+
+async def suppress_erased(
+    session: AsyncSession, *, org_id: uuid.UUID, email_hash: str, created_by: uuid.UUID
+) -> None:
+    await session.execute(
+        _SUPPRESS_ERASED,
+        {"org_id": org_id, "email_hash": email_hash, "note": ERASED_NOTE, "created_by": created_by},
+    )

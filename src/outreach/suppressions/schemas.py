@@ -33,7 +33,7 @@ class SuppressionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    email: str
+    email: str | None = Field(description="None for an erased person: only a hash is kept")
     reason: Reason
     note: str | None
     campaign_id: uuid.UUID | None = Field(description="The campaign it came from, if any")

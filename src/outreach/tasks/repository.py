@@ -150,3 +150,16 @@ WHERE campaign_id = :campaign_id AND status = 'open'
 
 async def cancel_open_tasks(session: AsyncSession, campaign_id: uuid.UUID) -> None:
     await session.execute(CANCEL_OPEN_TASKS, {"campaign_id": campaign_id})
+
+
+ERASE = text("""
+-- name: erase-tasks (the rendered message and the notes go; an open task is cancelled)
+UPDATE tasks SET subject = NULL, body = '', note = NULL,
+  status = CASE WHEN status = 'open' THEN 'cancelled' ELSE status END
+WHERE campaign_contact_id = ANY(CAST(:ids AS uuid[]))
+""")
+
+
+async def erase(session: AsyncSession, member_ids: list[uuid.UUID]) -> int:
+    result = await session.execute(ERASE, {"ids": member_ids})
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -174,3 +174,11 @@ async def linkedin_slots(
     planner or engine at a time gives out its slots."""
     await advisory_xact_lock(session, f"linkedin:{owner_id}")
     return LinkedInSlots(await repository.planned_linkedin(session, owner_id, now), now)
+
+
+async def erase_for_members(session: AsyncSession, member_ids: Collection[uuid.UUID]) -> int:
+    """A data-subject erasure: the tasks about these campaign contacts lose their rendered
+    texts and notes; the open ones are cancelled. Answers how many tasks."""
+    if not member_ids:
+        return 0
+    return await repository.erase(session, list(member_ids))

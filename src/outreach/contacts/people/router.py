@@ -10,6 +10,7 @@ from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.contacts.people import service
 from outreach.contacts.people.filters import ContactFilters
 from outreach.contacts.people.schemas import ActivityOut, PersonDetail, PersonOut, TagsChange
+from outreach.contacts.privacy import service as privacy
 from outreach.contacts.schemas import ContactFields
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
@@ -93,20 +94,31 @@ async def change_tags(
 
 @router.delete(
     "/{contact_id}",
-    summary="Delete the person, with their campaign memberships and events",
+    summary="Delete the person, or with `erase=true` erase their data everywhere",
     description=(
-        "Admins and TA managers only (403). Refused while the person is in a scheduled, "
-        "active or paused campaign (409 CONTACT_IN_LIVE_CAMPAIGN): remove them from it first. "
-        "The campaigns' counters follow the memberships removed."
+        "Admins and TA managers only (403). Without `erase`: refused while the person is in a "
+        "scheduled, active or paused campaign (409 CONTACT_IN_LIVE_CAMPAIGN): remove them from "
+        "it first; the campaigns' counters follow the memberships removed. With "
+        "`erase=true`: the data-subject erasure of `POST /contacts/{id}/erase` (the person's "
+        "personal data goes everywhere, the campaigns' figures stay true, the address stays "
+        "on the do-not-contact list as a hash only, recorded in the audit log)."
     ),
     status_code=204,
     response_class=Response,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def delete_person(
-    contact_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+    contact_id: uuid.UUID,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    erase: Annotated[
+        bool, Query(description="Erase the person's data everywhere (a data-subject request)")
+    ] = False,
 ) -> Response:
-    await service.delete_person(session, principal, contact_id)
+    if erase:
+        await privacy.erase_contact(session, principal, contact_id)
+    else:
+        await service.delete_person(session, principal, contact_id)
     return Response(status_code=204)
 
 

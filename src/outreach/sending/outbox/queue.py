@@ -72,9 +72,10 @@ JOIN campaign_contacts cc ON cc.org_id = o.org_id AND cc.id = o.campaign_contact
 """)
 
 # Candidates in due order. One that must not go out any more (the contact unsubscribed or
-# bounced, the address is on the suppression list, its sequence ended or was stopped by a reply,
-# an unsubscribe, a complaint or a bounce the engine has not looked at yet: checked now, at
-# send time) is cancelled;
+# bounced, the address is on the suppression list (matched by its hash, which is all an erased
+# person's suppression keeps), its sequence ended or was stopped by a reply, an unsubscribe, a
+# complaint or a bounce the engine has not looked at yet: checked now, at send time) is
+# cancelled;
 # one outside its sending window (in the contact's time zone, else the campaign's, else UTC;
 # a zone this server does not know counts as none) is moved to the window's next opening; the
 # others are claimed.
@@ -93,7 +94,8 @@ WITH candidates AS (
            THEN 'contact replied'
          WHEN c.email IS NOT NULL AND EXISTS (
            SELECT 1 FROM suppressions s
-           WHERE s.org_id = c.org_id AND lower(s.email) = lower(c.email))
+           WHERE s.org_id = c.org_id
+             AND s.email_hash = encode(sha256(convert_to(lower(c.email), 'UTF8')), 'hex'))
            THEN 'address on the suppression list'
     END AS refusal
   FROM outbox_messages o
@@ -186,6 +188,15 @@ WHERE enrollment_id = ANY(CAST(:ids AS uuid[]))
 CANCEL_QUEUED = text("""
 UPDATE outbox_messages SET status = 'cancelled', last_error = :reason, lease_until = NULL
 WHERE campaign_id = :campaign_id AND status IN ('queued', 'awaiting_approval')
+""")
+# -- name: erase-messages (what was written to the person goes; a pending message is cancelled)
+ERASE = text("""
+UPDATE outbox_messages SET
+  subject_override = NULL, body_text_override = NULL, body_html_override = NULL,
+  last_error = CASE WHEN status IN ('queued', 'awaiting_approval') THEN :reason END,
+  lease_until = CASE WHEN status IN ('queued', 'awaiting_approval') THEN NULL ELSE lease_until END,
+  status = CASE WHEN status IN ('queued', 'awaiting_approval') THEN 'cancelled' ELSE status END
+WHERE campaign_contact_id = ANY(CAST(:ids AS uuid[]))
 """)
 
 
@@ -379,3 +390,8 @@ async def decide(
         .values(decided_at=func.now(), **values)
         .execution_options(synchronize_session=False)
     )
+
+
+async def erase(session: AsyncSession, member_ids: Sequence[uuid.UUID], reason: str) -> int:
+    result = await session.execute(ERASE, {"ids": list(member_ids), "reason": reason})
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]

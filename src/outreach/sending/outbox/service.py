@@ -69,3 +69,15 @@ async def decide(
     session: AsyncSession, message_ids: Collection[uuid.UUID], values: dict[str, Any]
 ) -> None:
     await queue.decide(session, message_ids, values)
+
+
+async def erase_for_members(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], reason: str
+) -> int:
+    """A data-subject erasure: the messages of these campaign contacts lose what a person
+    wrote into them (the overrides) and their errors (which may quote the address); the
+    pending ones are cancelled with `reason`. The rows stay: the senders' bounce and complaint
+    rates count them. A message being sent is left to finish. Answers how many messages."""
+    if not member_ids:
+        return 0
+    return await queue.erase(session, member_ids, reason)

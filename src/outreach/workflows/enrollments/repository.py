@@ -365,3 +365,25 @@ async def latest_steps(
         .limit(limit)
     )
     return (await session.execute(query)).scalars().all()
+
+
+ERASE = text("""
+-- name: erase-walks (a live walk exits; every walk forgets its variables and error)
+UPDATE campaign_workflow_states SET
+  workflow_status = CASE WHEN workflow_status IN ('running', 'waiting', 'paused')
+                         THEN 'exited' ELSE workflow_status END,
+  exit_reason = CASE WHEN workflow_status IN ('running', 'waiting', 'paused')
+                     THEN :reason ELSE exit_reason END,
+  completed_at = CASE WHEN workflow_status IN ('running', 'waiting', 'paused')
+                      THEN :now ELSE completed_at END,
+  paused_status = NULL, wait_until = NULL, wait_for_event = NULL, next_execution_at = NULL,
+  workflow_variables = '{}', last_error = NULL
+WHERE campaign_contact_id = ANY(CAST(:ids AS uuid[]))
+""")
+
+
+async def erase(
+    session: AsyncSession, member_ids: list[uuid.UUID], now: datetime, reason: str
+) -> int:
+    result = await session.execute(ERASE, {"ids": member_ids, "now": now, "reason": reason})
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -204,3 +204,13 @@ async def get_enrollment(
         steps=[StepOut.model_validate(step) for step in reversed(steps[:STEP_LOG_LIMIT])],
         steps_truncated=len(steps) > STEP_LOG_LIMIT,
     )
+
+
+async def erase_walks(
+    session: AsyncSession, member_ids: list[uuid.UUID], now: datetime, reason: str
+) -> int:
+    """A data-subject erasure: these campaign contacts' live walks exit (`reason`), and every
+    walk of theirs forgets its variables and last error. Answers how many walks."""
+    if not member_ids:
+        return 0
+    return await repository.erase(session, member_ids, now, reason)
