@@ -1,9 +1,10 @@
 """An organization's person, unique per org by email (case-insensitive) or lead id."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, Text
+from sqlalchemy import ARRAY, DateTime, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,3 +29,5 @@ class Contact(IdMixin, TenantMixin, TimestampMixin, Base):
     custom_fields: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default="{}"
     )
+    # an erased person's row (its personal fields gone): left out of the organization's lists
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -174,6 +174,10 @@ def test_delete_with_erase_is_the_erasure(
     assert left == (None, None)
     [entry] = ok(audit(client, org))["items"]
     assert entry["action"] == "contact.erased"
+    listed_ids = [
+        p["id"] for p in ok(client.get("/api/v1/contacts", headers=org.headers()))["items"]
+    ]
+    assert person.contact_id not in listed_ids  # an erased row is no one: not listed
 
 
 def test_the_send_claim_skips_an_erased_address(

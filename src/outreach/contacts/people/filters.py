@@ -100,8 +100,8 @@ def _memberships(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 def conditions(filters: ContactFilters) -> list[ColumnElement[bool]]:
-    """The WHERE conditions on `contacts` for these filters."""
-    where: list[ColumnElement[bool]] = []
+    """The WHERE conditions on `contacts` for these filters (never an erased person's row)."""
+    where: list[ColumnElement[bool]] = [Contact.erased_at.is_(None)]
     query = search_query(filters.q) if filters.q else None
     if filters.q is not None and filters.q.strip() and query is None:
         where.append(false())

@@ -128,7 +128,8 @@ async def erase_memberships(session: AsyncSession, member_ids: list[uuid.UUID]) 
 _ANONYMIZE_CONTACT = text("""
 UPDATE contacts SET email = NULL, lead_id = gen_random_uuid(), first_name = NULL,
   last_name = NULL, linkedin_url = NULL, company_name = NULL, title = NULL, phone = NULL,
-  timezone = NULL, lead_tier = NULL, tags = '{}', score = 0, custom_fields = '{}'
+  timezone = NULL, lead_tier = NULL, tags = '{}', score = 0, custom_fields = '{}',
+  erased_at = coalesce(erased_at, now())
 WHERE id = :contact_id
 """)
 
