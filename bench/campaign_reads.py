@@ -429,9 +429,15 @@ def wrk_request(path: str, token: str) -> str:
 
 
 def run_wrk(
-    label: str, base_url: str, requests: list[str], seconds: int, connections: int = CLIENTS
+    label: str,
+    base_url: str,
+    requests: list[str],
+    seconds: int,
+    connections: int = CLIENTS,
+    timeout: int = 2,
 ) -> Timings:
-    """wrk (C, two threads) drives keep-alive connections through `requests` in turn.
+    """wrk (C, two threads) drives keep-alive connections through `requests` in turn; a
+    request not answered within `timeout` seconds counts as an error, not in the latencies.
 
     wrk rather than a Python client: on a 2-core machine a Python load generator takes the
     CPU the server needs, and the figures would measure the client.
@@ -439,7 +445,10 @@ def run_wrk(
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_SCRIPT.format(requests=",\n".join(requests)))
     try:
-        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base_url]
+        command = [
+            *("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s"),
+            *("-s", str(script), base_url),
+        ]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
         script.unlink()
