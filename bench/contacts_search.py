@@ -15,8 +15,6 @@ a summary against the target. The server is stopped and the database dropped at 
 import argparse
 import asyncio
 import random
-import shutil
-import sys
 import time
 import unicodedata
 import uuid
@@ -39,9 +37,12 @@ from campaign_reads import (
     analyze,
     fresh_database,
     phase,
+    run,
     run_clients,
     run_wrk,
     running_service,
+    service_arguments,
+    wrk_missing,
     wrk_request,
 )
 from outreach.auth.tokens import Role, mint_token
@@ -369,22 +370,16 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--contacts", type=int, default=1_000_000, help="people in the org")
     parser.add_argument(
-        "--seconds", type=int, default=10, help="duration of each API measurement (wrk)"
-    )
-    parser.add_argument(
         "--requests", type=int, default=2000, help="measured SQL requests per shape (owner)"
     )
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--seed", type=int, default=1)
+    service_arguments(parser, seconds=10, port=8766)
     parser.add_argument("--plans", action="store_true", help="print the whole plans")
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
-    if shutil.which("wrk") is None:
-        print("this benchmark drives the API with wrk: install it (apt-get install wrk)")
+    if wrk_missing():
         return 2
     print(f"scale: {args.contacts:,} people in one organization")
     with fresh_database() as urls:
@@ -392,9 +387,7 @@ def main() -> int:
         started = time.perf_counter()
         people = load(urls, args.contacts, args.seed)
         print(f"{args.contacts:,} people in {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
         analyze(urls)
-        print(f"VACUUM ANALYZE in {time.perf_counter() - started:.1f} s")
         shapes = queries(people)
         phase("query shapes (people matched by each shape's queries)")
         match_counts(urls, people, shapes)
@@ -418,8 +411,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted: server stopped, database dropped", file=sys.stderr)
-        sys.exit(130)
+    run(main)
