@@ -295,8 +295,10 @@ def load(urls: DatabaseUrls, scale: Scale, seed: int, jobs: int) -> Dataset:
 
 
 def analyze(urls: DatabaseUrls) -> None:
+    started = time.perf_counter()
     with psycopg.connect(libpq_url(urls.owner), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+    print(f"VACUUM ANALYZE in {time.perf_counter() - started:.1f} s")
 
 
 # -- (c) the service ---------------------------------------------------------------------
@@ -429,9 +431,15 @@ def wrk_request(path: str, token: str) -> str:
 
 
 def run_wrk(
-    label: str, base_url: str, requests: list[str], seconds: int, connections: int = CLIENTS
+    label: str,
+    base_url: str,
+    requests: list[str],
+    seconds: int,
+    connections: int = CLIENTS,
+    timeout: int = 2,
 ) -> Timings:
-    """wrk (C, two threads) drives keep-alive connections through `requests` in turn.
+    """wrk (C, two threads) drives keep-alive connections through `requests` in turn; a
+    request not answered within `timeout` seconds counts as an error, not in the latencies.
 
     wrk rather than a Python client: on a 2-core machine a Python load generator takes the
     CPU the server needs, and the figures would measure the client.
@@ -439,7 +447,10 @@ def run_wrk(
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_SCRIPT.format(requests=",\n".join(requests)))
     try:
-        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base_url]
+        command = [
+            *("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s"),
+            *("-s", str(script), base_url),
+        ]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
         script.unlink()
@@ -692,20 +703,31 @@ def parse_args() -> argparse.Namespace:
         default=4000,
         help="measured requests per SQL query, over 16 connections",
     )
+    service_arguments(parser, seconds=20, port=8765)
+    parser.add_argument("--load-jobs", type=int, default=4, help="organizations loaded at once")
+    return parser.parse_args()
+
+
+def service_arguments(parser: argparse.ArgumentParser, seconds: int, port: int) -> None:
+    """--seconds, --workers, --port and --seed: the options of a benchmark of the service."""
     parser.add_argument(
-        "--seconds", type=int, default=20, help="duration of each API measurement (wrk)"
+        "--seconds", type=int, default=seconds, help="duration of each API measurement (wrk)"
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--load-jobs", type=int, default=4, help="organizations loaded at once")
+    parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--seed", type=int, default=1)
-    return parser.parse_args()
+
+
+def wrk_missing() -> bool:
+    if shutil.which("wrk") is None:
+        print("this benchmark drives the API with wrk: install it (apt-get install wrk)")
+        return True
+    return False
 
 
 def main() -> int:
     args = parse_args()
-    if shutil.which("wrk") is None:
-        print("this benchmark drives the API with wrk: install it (apt-get install wrk)")
+    if wrk_missing():
         return 2
     scale = Scale(args.orgs, args.campaigns, args.contacts)
     settings = get_settings()
@@ -721,9 +743,7 @@ def main() -> int:
         print(
             f"{data.rows:,} rows in {load_seconds:.1f} s ({data.rows / load_seconds:,.0f} rows/s)"
         )
-        started = time.perf_counter()
         analyze(urls)
-        print(f"VACUUM ANALYZE in {time.perf_counter() - started:.1f} s")
 
         phase(f"API: {CLIENTS} clients, {args.workers} uvicorn workers, app role (RLS on)")
         with running_service(urls, args.port, args.workers) as base_url:
@@ -746,9 +766,15 @@ def main() -> int:
     return 0 if passed else 1
 
 
-if __name__ == "__main__":
+def run(main: Callable[[], int]) -> None:
+    """Exit with `main`'s code; on Ctrl-C, 130 (the context managers stopped the server and
+    dropped the database on the way out)."""
     try:
         sys.exit(main())
     except KeyboardInterrupt:
         print("\ninterrupted: server stopped, database dropped", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    run(main)

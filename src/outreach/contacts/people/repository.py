@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import Select, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.contacts.people.filters import ContactFilters, conditions
@@ -15,15 +15,19 @@ from outreach.models import Campaign, CampaignContact, Contact, EngagementEvent
 LIVE_STATUSES = ("scheduled", "active", "paused")
 
 
+def people_query(filters: ContactFilters, after: Position | None, limit: int) -> Select[Any]:
+    """The page query of `people_page` (bench/contacts_search.py times this very SQL)."""
+    query = select(Contact).where(*conditions(filters))
+    if after is not None:
+        query = query.where(tuple_(Contact.created_at, Contact.id) < tuple_(*after))
+    return query.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit)
+
+
 async def people_page(
     session: AsyncSession, filters: ContactFilters, after: Position | None, limit: int
 ) -> list[Contact]:
     """The people the filters match, newest first (idx_contacts_newest)."""
-    query = select(Contact).where(*conditions(filters))
-    if after is not None:
-        query = query.where(tuple_(Contact.created_at, Contact.id) < tuple_(*after))
-    query = query.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit)
-    return list(await session.scalars(query))
+    return list(await session.scalars(people_query(filters, after, limit)))
 
 
 async def count_people(session: AsyncSession, filters: ContactFilters) -> int:
