@@ -1,0 +1,71 @@
+"""Builders of the import tests: CSV files, their upload, the job, what it left."""
+
+import csv
+import io
+import json
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from outreach.contacts.imports.jobs import run_waiting_imports
+from outreach.db import DatabaseUrls
+from tests.factories import Org, ok, run_job
+
+HEADER = ("First Name", "Last Name", "E-mail", "Company Name")
+
+
+def csv_text(rows: list[tuple[str, ...]], header: tuple[str, ...] = HEADER, delimiter: str = ",") -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def people(count: int, start: int = 0) -> list[tuple[str, ...]]:
+    return [(f"Ada{n}", f"Lovelace{n}", f"ada{n}@example.com", "Analytical") for n in range(start, start + count)]
+
+
+def upload(
+    client: TestClient,
+    org: Org,
+    content: bytes,
+    campaign_id: str | None = None,
+    mapping: dict[str, Any] | str | None = None,
+    file_name: str = "people.csv",
+) -> httpx.Response:
+    path = (
+        f"/api/v1/campaigns/{campaign_id}/contacts/import"
+        if campaign_id is not None
+        else "/api/v1/contacts/import"
+    )
+    data = {} if mapping is None else {"mapping": mapping if isinstance(mapping, str) else json.dumps(mapping)}
+    return client.post(
+        path, files={"file": (file_name, content, "text/csv")}, data=data, headers=org.headers()
+    )
+
+
+def run_imports(urls: DatabaseUrls) -> None:
+    report = run_job(urls, run_waiting_imports)
+    assert report.ok, report.detail
+
+
+def imported(
+    client: TestClient, org: Org, urls: DatabaseUrls, content: bytes, campaign_id: str | None = None, **options: Any
+) -> dict[str, Any]:
+    """The file uploaded and imported; the import as GET /imports/{id} shows it."""
+    started = ok(upload(client, org, content, campaign_id, **options), 202)
+    run_imports(urls)
+    return state(client, org, started["id"])
+
+
+def state(client: TestClient, org: Org, import_id: str) -> dict[str, Any]:
+    return dict(ok(client.get(f"/api/v1/imports/{import_id}", headers=org.headers())))
+
+
+def problems(client: TestClient, org: Org, import_id: str) -> list[dict[str, str]]:
+    answer = client.get(f"/api/v1/imports/{import_id}/errors.csv", headers=org.headers())
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(answer.text)))
