@@ -4,6 +4,7 @@ arrive, never held whole; the small `mapping` field is kept."""
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from python_multipart.exceptions import FormParserError
@@ -13,6 +14,7 @@ from outreach.contacts.imports.reading import ReadingError
 
 MAX_MAPPING_BYTES = 64 * 1024
 MAX_MAPPING_ENTRIES = 200
+FILE_READ_BYTES = 256 * 1024
 
 
 def _not_multipart(detail: str) -> ReadingError:
@@ -119,3 +121,19 @@ class StreamedForm:
     @property
     def mapping(self) -> dict[str, str]:
         return parse_mapping(bytes(self._mapping)) if self._mapping else {}
+
+
+class FileSource:
+    """A file of this machine as an upload (the `outreach import` command)."""
+
+    found_file = True
+
+    def __init__(self, path: Path, mapping: dict[str, str]) -> None:
+        self.path = path
+        self.file_name = path.name[:255]
+        self.mapping = mapping
+
+    async def file_data(self) -> AsyncIterator[bytes]:
+        with self.path.open("rb") as file:
+            while data := file.read(FILE_READ_BYTES):
+                yield data

@@ -3,6 +3,7 @@ the job that reads the file back in batches, each row checked and added as the J
 does, and committed with the import's progress (a crash resumes after the last batch, without
 duplicates); progress with an ETA, and the CSV of the rows not taken."""
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach.auth.dependencies import require_writer
+from outreach.auth.dependencies import ensure_org_and_user, require_writer
 from outreach.auth.tokens import Principal
 from outreach.campaigns.service import get_open_campaign, get_writable_campaign
 from outreach.contacts.imports import repository
@@ -443,3 +444,31 @@ async def run_import(
         raise
     await _finish(sessionmaker, plan, "completed")
     return claimed
+
+
+# -- from the command line -----------------------------------------------------------------
+
+POLL_SECONDS = 0.5
+
+
+async def import_now(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    campaign_id: uuid.UUID | None,
+    source: UploadSource,
+    max_bytes: int,
+    progress: Progress,
+) -> ImportOut:
+    """Upload as the API does, then run the import here (or, if a worker took it first, follow
+    it), telling `progress` as it goes; answers the import as it ended."""
+    async with org_session(sessionmaker, principal.org_id) as session, session.begin():
+        await ensure_org_and_user(session, principal)
+        started = await upload(session, principal, campaign_id, source, max_bytes)
+    await run_import(sessionmaker, principal.org_id, started.id, progress)
+    while True:
+        async with org_session(sessionmaker, principal.org_id) as session, session.begin():
+            current = await get_import(session, started.id)
+        if current.status in ("completed", "failed"):
+            return current
+        progress(current.rows_done, current.rows_total)
+        await asyncio.sleep(POLL_SECONDS)
