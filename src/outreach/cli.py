@@ -260,6 +260,9 @@ def _import(args: argparse.Namespace) -> int:
     from outreach.kit import timezones
     from outreach.kit.bodylimit import BodyTooLarge
 
+    if not args.file.is_file():
+        print(f"outreach import: {args.file}: no such file", file=sys.stderr)
+        return 2
     urls = _prepare_database()
     try:
         check_app_role(urls.app)
@@ -298,9 +301,6 @@ def _import(args: argparse.Namespace) -> int:
             print(f"the rows not taken, with their codes: GET {done.errors_url}")
         return 0 if done.status == "completed" else 1
 
-    if not args.file.is_file():
-        print(f"outreach import: {args.file}: no such file", file=sys.stderr)
-        return 2
     try:
         return asyncio.run(run())
     except ReadingError as exc:

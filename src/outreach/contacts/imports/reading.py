@@ -165,13 +165,12 @@ def _row_too_long() -> ReadingError:
 @dataclass(frozen=True)
 class Row:
     """One data row: its number among the data rows (from 1), the file's line it starts on,
-    and its values (None: the csv module could not read it, `error` says why)."""
+    its values, and its text for the errors CSV."""
 
     number: int
     line: int
-    values: list[str] | None
+    values: list[str]
     raw: str
-    error: str | None = None
 
 
 @dataclass
@@ -205,9 +204,12 @@ class CsvRows:
             except StopIteration:
                 return
             except csv.Error as exc:
-                self.rows_read += 1
-                yield Row(self.rows_read, start, None, "", f"Unreadable row: {exc}")
-                continue
+                # A field over the csv module's limit (128 KB) is most often a quote left
+                # open, which swallowed the rows after it: the rest of the file cannot be
+                # trusted.
+                raise ReadingError(
+                    "IMPORT_ROW_UNREADABLE", f"The row on line {start} cannot be read: {exc}"
+                ) from None
             if self.header is None:
                 self.header = values
                 continue

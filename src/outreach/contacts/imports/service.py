@@ -298,9 +298,7 @@ def _problem(row: Row, result: RowResult) -> Problem:
     return Problem(row.line, result.status, codes, message, row.raw)
 
 
-def _unreadable(row: Row, header_width: int) -> Problem | None:
-    if row.values is None:
-        return Problem(row.line, "invalid", ["IMPORT_ROW_UNREADABLE"], row.error or "", row.raw)
+def _too_many_values(row: Row, header_width: int) -> Problem | None:
     if any(value.strip() for value in row.values[header_width:]):
         message = f"The row has {len(row.values)} values for {header_width} columns"
         return Problem(row.line, "invalid", ["IMPORT_ROW_TOO_MANY_VALUES"], message, row.raw)
@@ -318,12 +316,12 @@ async def _add_batch(
     problems: list[Problem] = []
     taken: list[Row] = []
     for row in batch:
-        problem = _unreadable(row, len(header))
+        problem = _too_many_values(row, len(header))
         if problem is None:
             taken.append(row)
         else:
             problems.append(problem)
-    contacts: list[Any] = [contact_of(row.values or [], mapping) for row in taken]
+    contacts: list[Any] = [contact_of(row.values, mapping) for row in taken]
     async with org_session(sessionmaker, plan.org_id) as session, session.begin():
         if not await repository.hold_import(session, plan.import_id, plan.rows_done, LEASE_SECONDS):
             raise _LeaseLost
