@@ -117,7 +117,10 @@ async def get_import(import_id: uuid.UUID, session: TenantSession) -> ImportOut:
     description="Columns: row (the file's line the row starts on), outcome, codes "
     "(space-separated), message, raw (the row as read, cut at 2,000 characters).",
     response_class=StreamingResponse,
-    responses={**problem_responses(401, 404), 200: {"content": {"text/csv": {}}}},
+    responses={
+        **problem_responses(401, 404),
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    },
 )
 async def get_import_errors(
     import_id: uuid.UUID, transactions: TenantTransactions
