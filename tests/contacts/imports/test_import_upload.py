@@ -138,12 +138,21 @@ def test_a_file_over_the_limit_is_refused_with_413_and_nothing_kept(
 
 
 def test_who_may_import_where(
-    client: TestClient, org: Org, other_org: Org, campaign: dict[str, Any]
+    client: TestClient,
+    org: Org,
+    other_org: Org,
+    campaign: dict[str, Any],
+    as_owner: psycopg.Connection,
 ) -> None:
     content = csv_text(people(1)).encode()
     viewer = org.headers(Role.VIEWER)
     assert upload(client, org, content, campaign["id"], headers=viewer).status_code == 403
     assert upload(client, org, content, headers=viewer).status_code == 403
+    # a recruiter may import into the campaigns they own only (checked once the file is in)
+    recruiter = org.headers(Role.RECRUITER)
+    answer = upload(client, org, content, campaign["id"], headers=recruiter)
+    assert (answer.status_code, answer.json()["code"]) == (403, "FORBIDDEN")
+    assert imports_kept(as_owner, org) == 0
     # another organization's campaign is not found, nor its import
     assert upload(client, other_org, content, campaign["id"]).status_code == 404
     started = ok(upload(client, org, content, campaign["id"]), 202)

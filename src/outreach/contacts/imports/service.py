@@ -19,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.auth.dependencies import ensure_org_and_user, require_writer
 from outreach.auth.tokens import Principal
-from outreach.campaigns.service import get_open_campaign, get_writable_campaign
+from outreach.campaigns.service import (
+    get_campaign_facts,
+    get_open_campaign,
+    get_writable_campaign,
+)
 from outreach.contacts.imports import repository
 from outreach.contacts.imports.reading import (
     CHUNK_BYTES,
@@ -140,10 +144,12 @@ async def upload(
     may change), else into the organization's people. A file that cannot be imported (empty,
     unknown encoding, no header, a mapping that does not fit it, over `max_bytes`) is refused
     with its code, and nothing of it is kept (the caller's transaction is rolled back)."""
+    # Refused before the file is read: a viewer, a campaign not found. The campaign is locked
+    # (and its owner and status checked) only once the file is in, so that a long upload does
+    # not hold the campaign's row.
+    require_writer(principal)
     if campaign_id is not None:
-        await get_writable_campaign(session, principal, campaign_id)
-    else:
-        require_writer(principal)
+        await get_campaign_facts(session, campaign_id)
     record = await repository.create_import(
         session,
         org_id=principal.org_id,
@@ -162,6 +168,8 @@ async def upload(
         mapped = map_header(stored.header, source.mapping)
     except ReadingError as exc:
         raise refused(exc) from None
+    if campaign_id is not None:
+        await get_writable_campaign(session, principal, campaign_id)
     record.status = "queued"
     record.file_name = source.file_name
     record.file_bytes = stored.size
