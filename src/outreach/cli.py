@@ -1,4 +1,4 @@
-"""The `outreach` command: serve, worker, migrate, token."""
+"""The `outreach` command: serve, worker, migrate, token, import."""
 
 import argparse
 import contextlib
@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -213,6 +214,105 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+# Who `outreach import` acts as, unless --user says: one user of the organization, the same
+# for every import from the command line, made an admin (as `outreach token` makes one).
+CLI_USER_NAMESPACE = uuid.UUID("5b0c1c77-6f0e-4d1e-9a43-0c1a9c3b6f10")
+PROGRESS_WIDTH = 30
+
+
+class _ProgressLine:
+    """The import's progress on one line, redrawn in a terminal; elsewhere (a log) a line at
+    most every few seconds."""
+
+    def __init__(self) -> None:
+        self.terminal = sys.stdout.isatty()
+        self.started = time.monotonic()
+        self.printed_at = 0.0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if not self.terminal and now - self.printed_at < 5:
+            return
+        self.printed_at = now
+        shown = f"{done:,} rows"
+        if total:
+            filled = PROGRESS_WIDTH * done // total
+            rate = done / max(now - self.started, 0.001)
+            eta = (total - done) / rate if rate else 0
+            shown = (
+                f"[{'#' * filled}{'.' * (PROGRESS_WIDTH - filled)}] {100 * done // total:3d}% "
+                f"{done:,}/{total:,} rows, {rate:,.0f} rows/s, {eta:,.0f} s left"
+            )
+        print(f"\r{shown}" if self.terminal else shown, end="" if self.terminal else "\n")
+        sys.stdout.flush()
+
+
+def _import(args: argparse.Namespace) -> int:
+    """A CSV file into a campaign (or the organization's people), with a progress bar."""
+    import asyncio
+
+    from outreach.auth.tokens import Principal
+    from outreach.contacts.imports.form import FileSource, parse_mapping
+    from outreach.contacts.imports.reading import ReadingError
+    from outreach.contacts.imports.service import import_now
+    from outreach.db import create_engine, create_sessionmaker
+    from outreach.errors import AppError
+    from outreach.kit import timezones
+    from outreach.kit.bodylimit import BodyTooLarge
+
+    if not args.file.is_file():
+        print(f"outreach import: {args.file}: no such file", file=sys.stderr)
+        return 2
+    urls = _prepare_database()
+    try:
+        check_app_role(urls.app)
+    except UnsafeDatabaseRole as exc:
+        raise _Refused(str(exc)) from exc
+    settings = get_settings()
+    user = args.user or uuid.uuid5(CLI_USER_NAMESPACE, str(args.org))
+    principal = Principal(user, args.org, Role.ADMIN, name="outreach import (command line)")
+    progress = _ProgressLine()
+
+    async def run() -> int:
+        engine = create_engine(urls.app, pool_size=2)
+        try:
+            async with engine.connect() as connection:
+                await timezones.load(connection)
+            source = FileSource(args.file, parse_mapping(args.mapping) if args.mapping else {})
+            done = await import_now(
+                create_sessionmaker(engine),
+                principal,
+                args.campaign,
+                source,
+                settings.import_max_bytes,
+                progress,
+            )
+        finally:
+            await engine.dispose()
+        if progress.terminal:
+            print()
+        print(
+            f"import {done.id} {done.status}: {done.rows_done:,} rows, {done.created:,} created, "
+            f"{done.updated:,} updated, {done.skipped:,} skipped, {done.invalid:,} invalid"
+        )
+        if done.error:
+            print(f"error: {done.error}", file=sys.stderr)
+        if done.skipped or done.invalid:
+            print(f"the rows not taken, with their codes: GET {done.errors_url}")
+        return 0 if done.status == "completed" else 1
+
+    try:
+        return asyncio.run(run())
+    except ReadingError as exc:
+        print(f"outreach import: {exc.code}: {exc.message}", file=sys.stderr)
+    except AppError as exc:
+        reasons = "; ".join(f"{e.code}: {e.message}" for e in exc.errors)
+        print(f"outreach import: {reasons or f'{exc.code}: {exc.title}'}", file=sys.stderr)
+    except BodyTooLarge as exc:
+        print(f"outreach import: PAYLOAD_TOO_LARGE: {exc.detail}", file=sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -241,6 +341,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime: 12 by default, at most OUTREACH_JWT_MAX_LIFETIME_HOURS (24 by default)",
     )
     token.set_defaults(handler=_token)
+
+    imports = commands.add_parser(
+        "import", help="import a CSV file of contacts, with a progress bar"
+    )
+    imports.add_argument("file", type=Path)
+    imports.add_argument("--org", type=uuid.UUID, required=True)
+    imports.add_argument(
+        "--campaign", type=uuid.UUID, help="into this campaign; without it, the org's contacts"
+    )
+    imports.add_argument(
+        "--user", type=uuid.UUID, help="acting as this user (an admin); by default, one per org"
+    )
+    imports.add_argument(
+        "--mapping",
+        help='CSV header -> field, as JSON: {"E-mail": "email", "Team": "custom_fields.team"}',
+    )
+    imports.set_defaults(handler=_import)
     return parser
 
 

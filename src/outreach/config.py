@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # Request bodies over this are refused (413) as they arrive, before parsing; routes that
     # take more (the CSV imports) are listed in outreach.main.BODY_LIMITS.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # A CSV import's file (POST .../contacts/import): stored as it streams in, refused (413)
+    # as soon as it passes this.
+    import_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     reconcile_minutes: int = Field(default=5, ge=1, le=1440)
     # false: this process serves requests only, and the background jobs run elsewhere
     run_jobs: bool = True

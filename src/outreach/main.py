@@ -16,6 +16,8 @@ from outreach.auth.dependencies import known_principals
 from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
 from outreach.config import Settings, get_settings
+from outreach.contacts.imports.form import MAX_MAPPING_BYTES
+from outreach.contacts.imports.router import router as imports_router
 from outreach.contacts.people.router import router as people_router
 from outreach.contacts.privacy.router import router as privacy_router
 from outreach.contacts.router import router as contacts_router
@@ -58,6 +60,15 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 # Routes whose bodies may be larger (or must be smaller) than OUTREACH_MAX_BODY_BYTES.
 BODY_LIMITS = {f"{API_PREFIX}/inbound/[^/]+": INBOUND_MAX_BODY_BYTES}
+# The CSV imports take a file of up to OUTREACH_IMPORT_MAX_BYTES, in a form: its mapping field
+# and the parts' headers come on top.
+IMPORT_PATHS = f"{API_PREFIX}/(campaigns/[^/]+/)?contacts/import"
+FORM_OVERHEAD_BYTES = MAX_MAPPING_BYTES + 64 * 1024
+
+
+def body_limits(settings: Settings) -> dict[str, int]:
+    return BODY_LIMITS | {IMPORT_PATHS: settings.import_max_bytes + FORM_OVERHEAD_BYTES}
+
 
 DESCRIPTION = """
 Plan outreach campaigns, add contacts, and watch their metrics.
@@ -133,7 +144,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.renderer = Renderer(settings.template_render_seconds)
     app.state.migration_head = head_revision(urls)
     app.add_middleware(JsonDepthLimit)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, per_path=BODY_LIMITS)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, per_path=body_limits(settings))
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
@@ -144,6 +155,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         people_router,
         segments_router,
         privacy_router,
+        imports_router,
         events_router,
         templates_router,
         suppressions_router,

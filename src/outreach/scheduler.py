@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from outreach.analytics import jobs as analytics_jobs
 from outreach.campaigns import jobs as campaigns_jobs
 from outreach.config import Settings
+from outreach.contacts.imports import jobs as imports_jobs
 from outreach.events import jobs as events_jobs
 from outreach.jobs.registry import Job, Loop, Pass
 from outreach.jobs.runs import run_recorded
@@ -41,6 +42,7 @@ JOBS: tuple[Job | Loop, ...] = (
     *engine_jobs.JOBS,
     *triggers_jobs.JOBS,
     *mailboxes_jobs.JOBS,
+    *imports_jobs.JOBS,
 )
 
 

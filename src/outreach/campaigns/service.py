@@ -188,6 +188,17 @@ async def get_writable_campaign(
     return campaign
 
 
+async def get_open_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    """The campaign, locked for this transaction, if it is not read-only: for work a user
+    asked for earlier (a CSV import), whose rights were checked when they asked."""
+    campaign = await repository.get_campaign(session, campaign_id, for_update=True)
+    if campaign is None:
+        raise not_found("Campaign")
+    if campaign.status in READ_ONLY_STATUSES:
+        raise campaign_read_only(campaign)
+    return campaign
+
+
 async def _get_for_change(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
 ) -> Campaign:

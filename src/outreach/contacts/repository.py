@@ -24,7 +24,8 @@ from outreach.models import CampaignContact, Contact
 
 # One statement per identity index (uq_contacts_org_email, then uq_contacts_org_lead_id for
 # people known only by a lead id). The batch travels as one JSON document: a single parameter,
-# rather than a dozen per row, is what keeps a 1,000-row add fast.
+# rather than a dozen per row, is what keeps a 1,000-row add fast. `xmax = 0`: the row was
+# inserted, not updated.
 UPSERT_CONTACTS = """
 INSERT INTO contacts AS c (org_id, email, lead_id, first_name, last_name, linkedin_url,
                            company_name, title, phone, timezone, lead_tier, tags, custom_fields)
@@ -49,7 +50,7 @@ ON CONFLICT {conflict_target} DO UPDATE SET
   tags = ARRAY(SELECT tag FROM unnest(c.tags || excluded.tags) WITH ORDINALITY AS t (tag, n)
                GROUP BY tag ORDER BY min(n)),
   custom_fields = c.custom_fields || excluded.custom_fields
-RETURNING id, email, lead_id
+RETURNING id, email, lead_id, (xmax = 0) AS inserted
 """
 UPSERT_BY_EMAIL = text(
     UPSERT_CONTACTS.format(conflict_target="(org_id, lower(email)) WHERE email IS NOT NULL")
@@ -67,6 +68,11 @@ FROM unnest(CAST(:contact_ids AS uuid[]), CAST(:contact_types AS text[]))
 ON CONFLICT (org_id, campaign_id, contact_id) DO NOTHING
 RETURNING contact_id, id
 """)
+
+
+class Upserted(NamedTuple):
+    id: uuid.UUID
+    created: bool  # False: the person existed and was updated
 
 
 class Member(NamedTuple):
@@ -99,17 +105,23 @@ class MemberFilters:
 
 async def upsert_contacts(
     session: AsyncSession, org_id: uuid.UUID, people: list[dict[str, Any]]
-) -> dict[str, uuid.UUID]:
+) -> dict[str, Upserted]:
     """Create or update these people (JSON-ready, each once; absent fields keep their value,
-    tags and custom fields merge); answers each one's id by its `identity_key`."""
-    ids: dict[str, uuid.UUID] = {}
+    tags and custom fields merge); answers each one's id, and whether it is new, by its
+    `identity_key`."""
+    ids: dict[str, Upserted] = {}
     for statement, batch in (
         (UPSERT_BY_EMAIL, [p for p in people if p["email"] is not None]),
         (UPSERT_BY_LEAD_ID, [p for p in people if p["email"] is None]),
     ):
         if batch:
             rows = await session.execute(statement, {"org_id": org_id, "people": json.dumps(batch)})
-            ids.update({identity_key(email, lead_id): id_ for id_, email, lead_id in rows})
+            ids.update(
+                {
+                    identity_key(email, lead_id): Upserted(id_, inserted)
+                    for id_, email, lead_id, inserted in rows
+                }
+            )
     return ids
 
 

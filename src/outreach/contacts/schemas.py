@@ -189,7 +189,8 @@ class BulkAddIn(BaseModel):
 
 class RowResult(BaseModel):
     index: int
-    status: Literal["created", "skipped", "invalid"]
+    # updated: only into the organization's people, without a campaign (add_to_org)
+    status: Literal["created", "updated", "skipped", "invalid"]
     campaign_contact_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
     code: str | None = None

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,13 +65,14 @@ MEMBERSHIP_FIELDS = frozenset({"contact_type", "ab_variant"})
 
 
 def _reachability_errors(
-    campaign: Campaign,
+    campaign: Campaign | None,
     email: str | None,
     lead_id: uuid.UUID | None,
     linkedin_url: str | None,
 ) -> list[FieldError]:
-    """Who the person is (email or lead id) and whether the campaign's channel can reach them."""
-    channel = Channel(campaign.channel)
+    """Who the person is (email or lead id) and whether the campaign's channel, if any, can
+    reach them."""
+    channel = None if campaign is None else Channel(campaign.channel)
     if channel is Channel.EMAIL and email is None:
         message = "An email campaign needs the contact's email"
         return [FieldError("email", "CONTACT_EMAIL_REQUIRED", message)]
@@ -110,15 +111,43 @@ class _Row:
         return identity_key(self.contact.email, self.contact.lead_id)
 
 
-def _check_row(campaign: Campaign, index: int, raw: Any) -> _Row | list[FieldError]:
+def _check_row(campaign: Campaign | None, index: int, raw: Any) -> _Row | list[FieldError]:
+    """One row as the campaign takes it, or as the organization's people do (no campaign:
+    the contact type, a campaign's role, is checked for its value only)."""
     try:
         contact = ContactIn.model_validate(raw)
     except ValidationError as exc:
         return [field_error(dict(error)) for error in exc.errors()]
-    contact_type = contact.contact_type or DEFAULT_TYPE[CampaignType(campaign.campaign_type)]
     errors = _reachability_errors(campaign, contact.email, contact.lead_id, contact.linkedin_url)
+    if campaign is None:
+        return errors or _Row(index, contact, contact.contact_type or "")
+    contact_type = contact.contact_type or DEFAULT_TYPE[CampaignType(campaign.campaign_type)]
     errors += _type_errors(campaign, contact_type)
     return errors or _Row(index, contact, contact_type)
+
+
+def _checked_rows(
+    campaign: Campaign | None, rows: list[Any], results: dict[int, RowResult]
+) -> list[_Row]:
+    """The valid rows; each invalid one's result, with its codes, in `results`."""
+    checked: list[_Row] = []
+    for index, raw in enumerate(rows):
+        row = _check_row(campaign, index, raw)
+        if isinstance(row, _Row):
+            checked.append(row)
+        else:
+            results[index] = _invalid_row(index, row)
+    return checked
+
+
+def _bulk_out(results: dict[int, RowResult], count: int) -> BulkAddOut:
+    ordered = [results[index] for index in range(count)]
+    summary = BulkSummary(
+        created=sum(r.status == "created" for r in ordered),
+        skipped=sum(r.status == "skipped" for r in ordered),
+        invalid=sum(r.status == "invalid" for r in ordered),
+    )
+    return BulkAddOut(summary=summary, results=ordered)
 
 
 def _invalid_row(index: int, errors: list[FieldError]) -> RowResult:
@@ -175,14 +204,10 @@ async def _add_people(
     results: dict[int, RowResult],
 ) -> None:
     """Create or update each person, then add those not yet in the campaign."""
-    # In key order, so that concurrent adds of the same people lock them in the same order
-    # and cannot deadlock.
-    people = [first[key].contact for key in sorted(first)]
-    contact_ids = await repository.upsert_contacts(
-        session,
-        campaign.org_id,
-        [person.model_dump(mode="json", exclude={"contact_type"}) for person in people],
-    )
+    contact_ids = {
+        key: person.id
+        for key, person in (await _upsert_people(session, campaign.org_id, first)).items()
+    }
     added = await repository.add_members(
         session,
         campaign.org_id,
@@ -220,25 +245,42 @@ async def add_to_campaign(session: AsyncSession, campaign: Campaign, rows: list[
     """`add_contacts` for a caller that checked the campaign itself, with no user to check (a
     campaign's signed trigger URL): the campaign is locked and not read-only."""
     results: dict[int, RowResult] = {}
-    checked: list[_Row] = []
-    for index, raw in enumerate(rows):
-        row = _check_row(campaign, index, raw)
-        if isinstance(row, _Row):
-            checked.append(row)
-        else:
-            results[index] = _invalid_row(index, row)
+    checked = _checked_rows(campaign, rows, results)
     first, repeated = await _new_people(session, checked, results)
     if first:
         await _add_people(session, campaign, first, repeated, results)
         await assign_ab_variants(session, campaign)
+    return _bulk_out(results, len(rows))
 
-    ordered = [results[index] for index in range(len(rows))]
-    summary = BulkSummary(
-        created=sum(r.status == "created" for r in ordered),
-        skipped=sum(r.status == "skipped" for r in ordered),
-        invalid=sum(r.status == "invalid" for r in ordered),
+
+async def add_to_org(session: AsyncSession, org_id: uuid.UUID, rows: list[Any]) -> list[RowResult]:
+    """The organization's people created (`created`) or updated (`updated`) from these rows,
+    checked as a campaign's rows are but for the campaign's rules; a row repeating a person
+    of the same call, or a suppressed person, is skipped."""
+    results: dict[int, RowResult] = {}
+    first, repeated = await _new_people(session, _checked_rows(None, rows, results), results)
+    people = await _upsert_people(session, org_id, first) if first else {}
+    for key, row in first.items():
+        person = people[key]
+        status: Literal["created", "updated"] = "created" if person.created else "updated"
+        results[row.index] = RowResult(index=row.index, status=status, contact_id=person.id)
+    for row in repeated:
+        message = "This person is on an earlier row"
+        results[row.index] = _skipped(row.index, "CONTACT_DUPLICATE", message, people[row.key].id)
+    return [results[index] for index in range(len(rows))]
+
+
+async def _upsert_people(
+    session: AsyncSession, org_id: uuid.UUID, first: dict[str, _Row]
+) -> dict[str, repository.Upserted]:
+    # In key order, so that concurrent adds of the same people lock them in the same order
+    # and cannot deadlock.
+    people = [first[key].contact for key in sorted(first)]
+    return await repository.upsert_contacts(
+        session,
+        org_id,
+        [person.model_dump(mode="json", exclude={"contact_type"}) for person in people],
     )
-    return BulkAddOut(summary=summary, results=ordered)
 
 
 async def add_people(
