@@ -6,52 +6,26 @@ organizations of its own (fresh UUIDs), so tests never see each other's rows: ro
 security keeps them apart, the same way it keeps customers apart.
 """
 
-import os
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
-from sqlalchemy import make_url
 
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
-from outreach.embedded import MailCatcher, start_embedded_postgres
+from outreach.embedded import MailCatcher
 from outreach.kit.dburls import libpq_url
 from outreach.main import create_app
-from outreach.schema import upgrade
+from tests.databases import migrated_database
 from tests.factories import Engine, MailSink, Org, Walker, free_port
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-APP_ROLE = "outreach_app"
-
-
-def _admin_url() -> str:
-    given = os.environ.get("OUTREACH_TEST_ADMIN_URL")
-    if given:
-        return given
-    return start_embedded_postgres(PROJECT_ROOT / ".data" / "test", "postgres")
 
 
 @pytest.fixture(scope="session")
 def database_urls() -> Iterator[DatabaseUrls]:
-    admin = libpq_url(_admin_url())
-    name = f"outreach_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    owner = make_url(admin).set(database=name)
-    app = owner.set(username=APP_ROLE, password=None)
-    urls = DatabaseUrls(
-        app=app.render_as_string(hide_password=False),
-        owner=owner.render_as_string(hide_password=False),
-    )
-    upgrade(urls)
-    yield urls
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with migrated_database() as urls:
+        yield urls
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from outreach.db import DatabaseUrls
+from tests.databases import migrated_database
 from tests.factories import MailSink, Org, chain, eventually, ok
 from tests.served import Served, environment, serve
 
@@ -20,12 +21,20 @@ STEP_TIMEOUT = 10.0
 
 
 @pytest.fixture(scope="module")
+def own_database() -> Iterator[DatabaseUrls]:
+    """A database of its own: the served process runs every job over every organization, and
+    the shared test database holds every other test's campaigns, mailboxes and imports."""
+    with migrated_database() as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
 def served(
-    database_urls: DatabaseUrls, tmp_path_factory: pytest.TempPathFactory
+    own_database: DatabaseUrls, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("sequence")
     env = environment(
-        database_urls,
+        own_database,
         folder / "data",
         OUTREACH_PLAN_MINUTES="0.01",
         OUTREACH_SEND_POLL_SECONDS="0.2",
