@@ -19,6 +19,7 @@ from sqlalchemy import (
     literal,
     select,
     table,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -34,6 +35,7 @@ MAX_WORD_LENGTH = 64
 _WORD = re.compile(r"[^\W_]+")
 SEARCH_WORDS = table(
     "contact_search_words",
+    column("org_id", Uuid),
     column("word", Text(collation="C")),
     column("contact_id", Uuid),
 )
@@ -95,12 +97,14 @@ def _has_word_starting(text: str) -> ColumnElement[bool]:
     prefix to its successor (the prefix with its last character incremented: exact in code
     point order, for a last character that is a letter or digit). Compared in the "C"
     collation, so that the comparisons are the leakproof ones row-level security lets an index
-    serve. The bounds hold no column: PostgreSQL computes them once, when planning."""
+    serve. The bounds hold no column: PostgreSQL computes them once, when planning. The words
+    are the person's organization's, so that the organization a query names (as the policy
+    does) binds the first column of the key."""
     prefix = func.left(func.lower(literal(text, Text)), MAX_WORD_LENGTH)
     successor = func.left(prefix, -1).concat(func.chr(func.ascii(func.right(prefix, 1)) + 1))
     word = SEARCH_WORDS.c.word
-    return Contact.id.in_(
-        select(SEARCH_WORDS.c.contact_id).where(
+    return tuple_(Contact.org_id, Contact.id).in_(
+        select(SEARCH_WORDS.c.org_id, SEARCH_WORDS.c.contact_id).where(
             word >= prefix.collate("C"), word < successor.collate("C")
         )
     )
