@@ -85,6 +85,25 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(blank_database: Database
         assert conn.execute("SELECT count(*) FROM campaigns").fetchone() == (0,)
 
 
+def test_the_search_words_of_the_people_already_there_are_made(
+    blank_database: DatabaseUrls,
+) -> None:
+    upgrade(blank_database, "0014_erased_contacts")
+    org = uuid.uuid4()
+    with psycopg.connect(libpq_url(blank_database.owner)) as conn:
+        conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Org')", (org,))
+        conn.execute(
+            "INSERT INTO contacts (org_id, email, first_name, last_name, company_name, erased_at) "
+            "VALUES (%s, 'ada@example.com', 'Ada', 'Lovelace', NULL, NULL), "
+            "(%s, 'erased@example.com', 'Erased', NULL, 'Gone Ltd', now())",
+            (org, org),
+        )
+    upgrade(blank_database)
+    with psycopg.connect(libpq_url(blank_database.owner)) as conn:
+        rows = conn.execute("SELECT word FROM contact_search_words ORDER BY word").fetchall()
+    assert [row[0] for row in rows] == ["ada", "com", "example", "lovelace"]
+
+
 def test_processes_starting_together_on_a_new_database_migrate_it_once(
     blank_database: DatabaseUrls,
 ) -> None:

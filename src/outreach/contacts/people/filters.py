@@ -3,12 +3,25 @@ the `filters` a segment saves, checked by the same model and turned into the sam
 
 import re
 import uuid
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import ColumnElement, Text, cast, exists, false, literal_column, select
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    Uuid,
+    cast,
+    column,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    table,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from outreach.contacts.schemas import MAX_SCORE, MIN_SCORE, LeadTier
 from outreach.kit.text import OneLine
@@ -16,15 +29,16 @@ from outreach.models import CampaignContact, Contact, EngagementEvent
 from outreach.models.campaign_contact import ContactStatus
 
 MAX_SEARCH_WORDS = 8
-# The expression of idx_contacts_search (migration 0012, CONTACT_SEARCH), qualified by the
-# table: PostgreSQL uses the index only for this very expression, written with literals.
-SEARCH_DOCUMENT: ColumnElement[Any] = literal_column(
-    "to_tsvector('simple'::regconfig, coalesce(contacts.first_name, '') || ' ' || "
-    "coalesce(contacts.last_name, '') || ' ' || coalesce(contacts.email, '') || ' ' || "
-    "coalesce(contacts.company_name, ''))",
-    TSVECTOR,
+# A person's words (migration 0015, kept by triggers on `contacts`): the lower-cased runs of
+# letters and digits of their name, company and email, cut to this length.
+MAX_WORD_LENGTH = 64
+_WORD = re.compile(r"[^\W_]+")
+SEARCH_WORDS = table(
+    "contact_search_words",
+    column("org_id", Uuid),
+    column("word", Text(collation="C")),
+    column("contact_id", Uuid),
 )
-_PIECES = re.compile(r"\w+")
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), OneLine]
 
@@ -71,26 +85,29 @@ class SegmentFilters(ContactFilters):
     model_config = ConfigDict(extra="forbid")
 
 
-def _quoted(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "':*"
+def search_query(text: str) -> list[str]:
+    """The words of `text` (runs of letters and digits: `o'brien` is `o` and `brien`, as a
+    person's words are split), the first MAX_SEARCH_WORDS; none when it holds no letter or
+    digit. They are lower-cased and cut in SQL, by the functions that make a person's words."""
+    return _WORD.findall(text)[:MAX_SEARCH_WORDS]
 
 
-def search_query(text: str) -> str | None:
-    """A tsquery (input syntax, not parsed again) for the words of `text`: each word matches a
-    word of the document it starts, ANDed. A word is taken whole (`ada.lovelace@exa` starts the
-    email's one word) or, when it holds punctuation, as its pieces (`o'brien`: `o` and `brien`,
-    as the document's parser splits the name). None when `text` holds no word."""
-    terms = []
-    for word in text.lower().split()[:MAX_SEARCH_WORDS]:
-        pieces = _PIECES.findall(word)
-        if not pieces:
-            continue
-        whole = _quoted(word)
-        if pieces == [word]:
-            terms.append(whole)
-        else:
-            terms.append(f"({whole} | ({' & '.join(_quoted(piece) for piece in pieces)}))")
-    return " & ".join(terms) or None
+def _has_word_starting(text: str) -> ColumnElement[bool]:
+    """The person has a word starting with `text`: a range of the words' primary key, from the
+    prefix to its successor (the prefix with its last character incremented: exact in code
+    point order, for a last character that is a letter or digit). Compared in the "C"
+    collation, so that the comparisons are the leakproof ones row-level security lets an index
+    serve. The bounds hold no column: PostgreSQL computes them once, when planning. The words
+    are the person's organization's, so that the organization a query names (as the policy
+    does) binds the first column of the key."""
+    prefix = func.left(func.lower(literal(text, Text)), MAX_WORD_LENGTH)
+    successor = func.left(prefix, -1).concat(func.chr(func.ascii(func.right(prefix, 1)) + 1))
+    word = SEARCH_WORDS.c.word
+    return tuple_(Contact.org_id, Contact.id).in_(
+        select(SEARCH_WORDS.c.org_id, SEARCH_WORDS.c.contact_id).where(
+            word >= prefix.collate("C"), word < successor.collate("C")
+        )
+    )
 
 
 def _memberships(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -102,11 +119,10 @@ def _memberships(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
 def conditions(filters: ContactFilters) -> list[ColumnElement[bool]]:
     """The WHERE conditions on `contacts` for these filters (never an erased person's row)."""
     where: list[ColumnElement[bool]] = [Contact.erased_at.is_(None)]
-    query = search_query(filters.q) if filters.q else None
-    if filters.q is not None and filters.q.strip() and query is None:
+    words = search_query(filters.q) if filters.q else []
+    if filters.q is not None and filters.q.strip() and not words:
         where.append(false())
-    if query is not None:
-        where.append(SEARCH_DOCUMENT.op("@@")(cast(query, TSQUERY)))
+    where.extend(_has_word_starting(word) for word in words)
     if filters.tag:
         where.append(Contact.tags.op("@>")(cast(filters.tag, ARRAY(Text))))
     if filters.lead_tier is not None:
