@@ -15,7 +15,9 @@ from psycopg.rows import dict_row
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
 from outreach.kit.targets import TargetGuard
+from outreach.mailboxes.client import connect
 from outreach.mailboxes.jobs import MailboxSync
+from outreach.mailboxes.sync import SyncState, settings_of
 from tests.factories import (
     Engine,
     MailSink,
@@ -472,3 +474,31 @@ def test_a_worker_whose_lease_was_taken_records_nothing_and_leaves_the_lease_alo
     row = mailbox_row(as_owner, sent.sender["id"])
     assert row["last_uid"] == 0
     assert row["leased_until"] > datetime.now(UTC) + timedelta(minutes=9)  # the other's, kept
+
+
+def test_a_message_that_arrives_between_idle_slices_is_read_at_the_next_one(
+    sent: Sent,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    imap_server: ImapServer,
+) -> None:
+    """IDLE announces what arrives while it runs; a message that came before it began (after
+    the last read, while IDLE was ended and begun again) is read after the slice anyway."""
+
+    async def job(sessionmaker: Any) -> None:
+        worker = MailboxSync.from_settings(settings, sessionmaker)
+        worker.idle_seconds = 1
+        worker.guard = TargetGuard(allow_private=True)
+        (mailbox,) = (await worker.claim(10))[0]
+        state = SyncState(mailbox.uid_validity, mailbox.last_uid)
+        async with connect(settings_of(mailbox, worker.secrets), worker.guard) as connection:
+            ours = sent.messages["person0@example.com"]
+            await asyncio.get_running_loop().run_in_executor(
+                None, imap_server.put, sent.user, reply("person0@example.com", 5, in_reply_to=ours)
+            )
+            await worker._idle(mailbox, connection, state)  # the slice loop itself
+
+    run_job(database_urls, job)
+    [event] = imap_events(as_owner, sent.campaign["id"])
+    assert event["provider_event_id"] == "<reply-5@mail.example.net>"

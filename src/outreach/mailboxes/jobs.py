@@ -178,10 +178,12 @@ class MailboxSync:
                 with contextlib.suppress(asyncio.CancelledError):
                     await heard
                 return
-            if heard.result():
-                await read_new(
-                    self.sessionmaker, mailbox, connection, state, self.lease_seconds, self.chunk
-                )
+            # Read after every slice, not only when the server said EXISTS during it: a
+            # message that arrives between two slices (while IDLE is ended and begun again) is
+            # announced outside either, and would wait for the next one.
+            await read_new(
+                self.sessionmaker, mailbox, connection, state, self.lease_seconds, self.chunk
+            )
 
 
 @JOBS.loop("mailbox_sync", idle=lambda _settings: 1.0)
