@@ -201,3 +201,15 @@ async def problems(session: AsyncSession, import_id: uuid.UUID) -> AsyncIterator
     )
     async for row in rows:
         yield Problem(*row)
+
+
+# -- name: forget-problems-mentioning (a person's erasure: the rows kept as read that hold the
+# address go)
+_FORGET_PROBLEMS = text("""
+DELETE FROM contact_import_problems WHERE strpos(lower(raw), lower(:address)) > 0
+""")
+
+
+async def forget_problems_mentioning(session: AsyncSession, address: str) -> int:
+    deleted = await session.execute(_FORGET_PROBLEMS, {"address": address})
+    return deleted.rowcount  # type: ignore[attr-defined,no-any-return]

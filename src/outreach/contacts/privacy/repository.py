@@ -148,17 +148,6 @@ async def forget_trigger_signals(session: AsyncSession, contact_id: uuid.UUID) -
     return deleted.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
-# The rows of CSV imports kept as read (invalid or skipped ones) that hold the address.
-_FORGET_IMPORT_PROBLEMS = text("""
-DELETE FROM contact_import_problems WHERE strpos(lower(raw), lower(:address)) > 0
-""")
-
-
-async def forget_import_problems(session: AsyncSession, address: str) -> int:
-    deleted = await session.execute(_FORGET_IMPORT_PROBLEMS, {"address": address})
-    return deleted.rowcount  # type: ignore[attr-defined,no-any-return]
-
-
 # -- the audit log -----------------------------------------------------------------------------
 
 

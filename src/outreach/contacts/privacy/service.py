@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.dependencies import require_manager
 from outreach.auth.tokens import Principal, Role
+from outreach.contacts.imports.repository import forget_problems_mentioning
 from outreach.contacts.privacy import repository
 from outreach.contacts.privacy.schemas import AuditEntryOut, ContactExport, ErasureOut, Row
 from outreach.errors import Forbidden, not_found
@@ -94,7 +95,7 @@ async def erase_contact(
     if address is not None:
         erased["caught_messages"] = await erase_messages_to(session, address)
         erased["idempotent_answers"] = await forget_answers_mentioning(session, [address])
-        erased["import_problems"] = await repository.forget_import_problems(session, address)
+        erased["import_problems"] = await forget_problems_mentioning(session, address)
         await suppress_erased(
             session,
             org_id=principal.org_id,
