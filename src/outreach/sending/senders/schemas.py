@@ -145,8 +145,13 @@ class SenderIn(BaseModel):
     warmup_start_per_day: WarmupStart | None = Field(None, description=WARMUP_START)
     warmup_increment_per_day: WarmupIncrement = Field(0, description=WARMUP_INCREMENT)
     warmup_started_on: date | None = Field(None, description=WARMUP_STARTED_ON)
-    bounce_rate_threshold: Threshold = Field(Decimal("5.00"), description=BOUNCE_THRESHOLD)
-    complaint_rate_threshold: Threshold = Field(Decimal("0.30"), description=COMPLAINT_THRESHOLD)
+    # The schema's default is the number a client sends, not pydantic's text form of a Decimal.
+    bounce_rate_threshold: Threshold = Field(
+        Decimal("5.00"), description=BOUNCE_THRESHOLD, json_schema_extra={"default": 5.0}
+    )
+    complaint_rate_threshold: Threshold = Field(
+        Decimal("0.30"), description=COMPLAINT_THRESHOLD, json_schema_extra={"default": 0.3}
+    )
 
 
 class SenderPatch(BaseModel):
