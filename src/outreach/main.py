@@ -29,10 +29,9 @@ from outreach.health.router import router as health_router
 from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES
 from outreach.inbound.router import router as inbound_router
 from outreach.inbox.router import router as inbox_router
-from outreach.kit import timezones
+from outreach.kit import openapi, timezones
 from outreach.kit.bodylimit import BodySizeLimit
 from outreach.kit.jsondepth import JsonDepthLimit
-from outreach.kit import openapi
 from outreach.kit.logs import guard_log_handlers
 from outreach.kit.problems import install_problem_handlers
 from outreach.kit.targets import TargetGuard

@@ -19,6 +19,18 @@ from outreach.templates.dependencies import TemplateRenderer
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 
+PREVIEW_CODES = [
+    "PREVIEW_MISSING_VALUES",
+    "TEMPLATE_BODY_REQUIRED",
+    "TEMPLATE_FIELD_NOT_ALLOWED",
+    "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
+    "TEMPLATE_LINKEDIN_KIND_REQUIRED",
+    "TEMPLATE_PERSONALIZATION_REQUIRED",
+    "TEMPLATE_SUBJECT_REQUIRED",
+    "TEMPLATE_UNKNOWN_TOKEN",
+]
+STATE_CODES = ["APPROVAL_NOT_PENDING", "CAMPAIGN_NOT_ACTIVE"]
+
 DECIDERS = "By the campaign's owner, an admin or a TA manager (else `403 FORBIDDEN`). "
 NOT_PENDING = "`409 APPROVAL_NOT_PENDING` when the message no longer awaits approval. "
 
@@ -31,7 +43,11 @@ NOT_PENDING = "`409 APPROVAL_NOT_PENDING` when the message no longer awaits appr
     "(`TEMPLATE_LIMIT_EXCEEDED` when over a rendering limit, `TEMPLATE_TAG_NOT_ALLOWED`, "
     "`PREVIEW_RENDER_FAILED`).",
     response_model=Page[ApprovalOut],
-    responses=problem_responses(401, 422),
+    responses=problem_responses(
+        401,
+        422,
+        codes={422: PREVIEW_CODES},
+    ),
 )
 async def list_approvals(
     session: TenantSession,
@@ -52,7 +68,27 @@ async def list_approvals(
     "recruiter's call for another owner's campaign), `campaign_not_active`, or `invalid` "
     "(with the template rule its text breaks). Viewers get `403 FORBIDDEN`.",
     response_model=ApproveManyOut,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(
+        401,
+        403,
+        409,
+        422,
+        codes={
+            409: STATE_CODES,
+            422: [
+                "APPROVAL_EDIT_BLANK",
+                "TEMPLATE_BODY_REQUIRED",
+                "TEMPLATE_FIELD_NOT_ALLOWED",
+                "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
+                "TEMPLATE_LINKEDIN_KIND_REQUIRED",
+                "TEMPLATE_PERSONALIZATION_REQUIRED",
+                "TEMPLATE_SUBJECT_REQUIRED",
+                "TEMPLATE_SYNTAX_INVALID",
+                "TEMPLATE_TAG_NOT_ALLOWED",
+                "TEMPLATE_UNKNOWN_TOKEN",
+            ],
+        },
+    ),
 )
 async def approve_many(
     body: ApproveManyIn,
@@ -67,11 +103,18 @@ async def approve_many(
     "/{message_id}",
     summary="Get a message awaiting (or past) approval, with its preview",
     response_model=ApprovalOut,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(
+        401,
+        404,
+        422,
+        codes={422: PREVIEW_CODES},
+    ),
 )
 async def get_approval(
     message_id: uuid.UUID, session: TenantSession, renderer: TemplateRenderer
 ) -> ApprovalOut:
+    """The message as it would be sent (rendered subject and body), its campaign and contact, and
+    where it stands: pending, approved or rejected."""
     return await service.get_approval(session, renderer, message_id)
 
 
@@ -83,9 +126,34 @@ async def get_approval(
     "(`TEMPLATE_SYNTAX_INVALID`, `TEMPLATE_UNKNOWN_TOKEN`, `TEMPLATE_FIELD_NOT_ALLOWED`, "
     "`TEMPLATE_TAG_NOT_ALLOWED`, `TEMPLATE_LIMIT_EXCEEDED`, ...).",
     response_model=ApprovalOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: STATE_CODES,
+            422: [
+                "APPROVAL_EDIT_BLANK",
+                "PREVIEW_MISSING_VALUES",
+                "PREVIEW_RENDER_FAILED",
+                "TEMPLATE_BODY_REQUIRED",
+                "TEMPLATE_FIELD_NOT_ALLOWED",
+                "TEMPLATE_LIMIT_EXCEEDED",
+                "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
+                "TEMPLATE_LINKEDIN_KIND_REQUIRED",
+                "TEMPLATE_PERSONALIZATION_REQUIRED",
+                "TEMPLATE_RENDER_FAILED",
+                "TEMPLATE_SUBJECT_REQUIRED",
+                "TEMPLATE_SYNTAX_INVALID",
+                "TEMPLATE_TAG_NOT_ALLOWED",
+                "TEMPLATE_UNKNOWN_TOKEN",
+            ],
+        },
+    ),
 )
-async def approve(
+async def approve_message(
     message_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -100,9 +168,29 @@ async def approve(
     summary="Reject a message; it is never sent",
     description=DECIDERS + NOT_PENDING + "Allowed whatever the campaign's status.",
     response_model=ApprovalOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: STATE_CODES,
+            422: [
+                "APPROVAL_EDIT_BLANK",
+                "PREVIEW_MISSING_VALUES",
+                "TEMPLATE_BODY_REQUIRED",
+                "TEMPLATE_FIELD_NOT_ALLOWED",
+                "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
+                "TEMPLATE_LINKEDIN_KIND_REQUIRED",
+                "TEMPLATE_PERSONALIZATION_REQUIRED",
+                "TEMPLATE_SUBJECT_REQUIRED",
+                "TEMPLATE_UNKNOWN_TOKEN",
+            ],
+        },
+    ),
 )
-async def reject(
+async def reject_message(
     message_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,

@@ -28,6 +28,8 @@ MAX_BODY_BYTES = 2 * 1024 * 1024  # per request, whatever OUTREACH_MAX_BODY_BYTE
 async def rotate_secret(
     request: Request, session: TenantSession, principal: CurrentPrincipal, settings: SettingsDep
 ) -> InboundSecretOut:
+    """The new secret is shown once. Signed events verify with it and with the previous one, so a
+    provider can be moved to the new secret without losing events. Admins and TA managers only."""
     base_url = settings.public_url or str(request.base_url).rstrip("/")
     return await service.rotate_secret(session, principal, base_url)
 
@@ -38,9 +40,9 @@ async def rotate_secret(
     description="Providers: `generic` (body signed with `X-Outreach-Signature: sha256=<hex>`), "
     "`ses` (SNS) and `postmark` (the webhook URL of `POST /inbound/secrets`, with its token).",
     response_model=InboundResult,
-    responses=problem_responses(401, 404, 413),
+    responses=problem_responses(401, 404, 413, codes={422: ["INBOUND_FORMAT_INVALID"]}),
 )
-async def receive(
+async def receive_inbound_events(
     provider: str,
     request: Request,
     sessionmaker: Sessionmaker,
