@@ -9,8 +9,10 @@ from fastapi import APIRouter, Header, Query, Request
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.dependencies import Sessionmaker, SettingsDep
 from outreach.inbound import service
+from outreach.inbound.generic import GenericPayload
 from outreach.inbound.schemas import InboundResult, InboundSecretOut
 from outreach.inbound.signature import SIGNATURE_HEADER
+from outreach.kit.openapi import documented_body
 from outreach.kit.problems import problem_responses
 
 router = APIRouter(prefix="/inbound", tags=["inbound"])
@@ -40,6 +42,10 @@ async def rotate_secret(
     description="Providers: `generic` (body signed with `X-Outreach-Signature: sha256=<hex>`), "
     "`ses` (SNS) and `postmark` (the webhook URL of `POST /inbound/secrets`, with its token).",
     response_model=InboundResult,
+    openapi_extra=documented_body(
+        GenericPayload,
+        description="For `generic`; `ses` and `postmark` send their own formats.",
+    ),
     responses=problem_responses(401, 404, 413, codes={422: ["INBOUND_FORMAT_INVALID"]}),
 )
 async def receive_inbound_events(

@@ -149,6 +149,8 @@ def _finish_operation(
         content = response.get("content", {})
         if problem is None or PROBLEM_MEDIA_TYPE not in content:
             continue
+        # FastAPI documents a response's model as JSON too; problems are only ever problem+json.
+        content.pop("application/json", None)
         codes = [*STATUS_CODES.get(int(status), ()), *declared]
         if idempotent:
             codes.extend(IDEMPOTENCY_CODES.get(int(status), ()))

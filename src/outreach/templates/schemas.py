@@ -40,7 +40,25 @@ class TemplateIn(BaseModel):
     """A new template. Tokens are Jinja2 expressions such as `{{first_name}}` or
     `{{custom.team}}`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "First touch",
+                    "channel": "email",
+                    "subject": "{{first_name}}, a role at {{custom.team}}",
+                    "body_text": "Hi {{first_name}},\n\nWould you have 15 minutes this week?",
+                },
+                {
+                    "name": "Connect",
+                    "channel": "linkedin",
+                    "linkedin_kind": "connection_request",
+                    "body_text": "Hi {{first_name}}, I enjoyed your talk on {{custom.topic}}.",
+                },
+            ]
+        },
+    )
 
     name: Name
     channel: Channel
@@ -75,7 +93,25 @@ class TemplatePatch(BaseModel):
 
 
 class TemplateOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7d4b7c1e-2f0a-4a53-9d35-0c5d1f6f2b11",
+                    "name": "First touch",
+                    "channel": "email",
+                    "linkedin_kind": None,
+                    "subject": "{{first_name}}, a role at {{custom.team}}",
+                    "body_text": "Hi {{first_name}},\n\nWould you have 15 minutes this week?",
+                    "body_html": None,
+                    "created_by": "5f1c2b3a-9e8d-4c7b-a6f5-e4d3c2b1a098",
+                    "created_at": "2026-11-23T09:00:00Z",
+                    "updated_at": "2026-11-23T09:00:00Z",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     name: str

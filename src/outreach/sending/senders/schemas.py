@@ -124,7 +124,25 @@ COMPLAINT_THRESHOLD = "Complaint rate (%) at which the circuit breaker pauses th
 class SenderIn(BaseModel):
     """A new sending mailbox."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_email": "recruiting@example.com",
+                    "from_name": "Example Recruiting",
+                    "smtp_host": "smtp.example.com",
+                    "smtp_port": 587,
+                    "smtp_tls": "starttls",
+                    "smtp_username": "recruiting@example.com",
+                    "smtp_password": "app-password",
+                    "daily_limit": 500,
+                    "warmup_start_per_day": 20,
+                    "warmup_increment_per_day": 10,
+                }
+            ]
+        },
+    )
 
     from_email: FromEmail
     from_name: FromName = None
