@@ -93,25 +93,7 @@ class TemplatePatch(BaseModel):
 
 
 class TemplateOut(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "7d4b7c1e-2f0a-4a53-9d35-0c5d1f6f2b11",
-                    "name": "First touch",
-                    "channel": "email",
-                    "linkedin_kind": None,
-                    "subject": "{{first_name}}, a role at {{custom.team}}",
-                    "body_text": "Hi {{first_name}},\n\nWould you have 15 minutes this week?",
-                    "body_html": None,
-                    "created_by": "5f1c2b3a-9e8d-4c7b-a6f5-e4d3c2b1a098",
-                    "created_at": "2026-11-23T09:00:00Z",
-                    "updated_at": "2026-11-23T09:00:00Z",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     name: str
