@@ -16,19 +16,11 @@ from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 from outreach.templates.dependencies import TemplateRenderer
+from outreach.templates.schemas import TEMPLATE_RULE_CODES
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 
-PREVIEW_CODES = [
-    "PREVIEW_MISSING_VALUES",
-    "TEMPLATE_BODY_REQUIRED",
-    "TEMPLATE_FIELD_NOT_ALLOWED",
-    "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
-    "TEMPLATE_LINKEDIN_KIND_REQUIRED",
-    "TEMPLATE_PERSONALIZATION_REQUIRED",
-    "TEMPLATE_SUBJECT_REQUIRED",
-    "TEMPLATE_UNKNOWN_TOKEN",
-]
+PREVIEW_CODES = [*TEMPLATE_RULE_CODES, "PREVIEW_MISSING_VALUES"]
 STATE_CODES = ["APPROVAL_NOT_PENDING", "CAMPAIGN_NOT_ACTIVE"]
 
 DECIDERS = "By the campaign's owner, an admin or a TA manager (else `403 FORBIDDEN`). "
@@ -75,18 +67,7 @@ async def list_approvals(
         422,
         codes={
             409: STATE_CODES,
-            422: [
-                "APPROVAL_EDIT_BLANK",
-                "TEMPLATE_BODY_REQUIRED",
-                "TEMPLATE_FIELD_NOT_ALLOWED",
-                "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
-                "TEMPLATE_LINKEDIN_KIND_REQUIRED",
-                "TEMPLATE_PERSONALIZATION_REQUIRED",
-                "TEMPLATE_SUBJECT_REQUIRED",
-                "TEMPLATE_SYNTAX_INVALID",
-                "TEMPLATE_TAG_NOT_ALLOWED",
-                "TEMPLATE_UNKNOWN_TOKEN",
-            ],
+            422: [*TEMPLATE_RULE_CODES, "APPROVAL_EDIT_BLANK"],
         },
     ),
 )
@@ -135,20 +116,11 @@ async def get_approval(
         codes={
             409: STATE_CODES,
             422: [
+                *TEMPLATE_RULE_CODES,
                 "APPROVAL_EDIT_BLANK",
                 "PREVIEW_MISSING_VALUES",
                 "PREVIEW_RENDER_FAILED",
-                "TEMPLATE_BODY_REQUIRED",
-                "TEMPLATE_FIELD_NOT_ALLOWED",
-                "TEMPLATE_LIMIT_EXCEEDED",
-                "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
-                "TEMPLATE_LINKEDIN_KIND_REQUIRED",
-                "TEMPLATE_PERSONALIZATION_REQUIRED",
                 "TEMPLATE_RENDER_FAILED",
-                "TEMPLATE_SUBJECT_REQUIRED",
-                "TEMPLATE_SYNTAX_INVALID",
-                "TEMPLATE_TAG_NOT_ALLOWED",
-                "TEMPLATE_UNKNOWN_TOKEN",
             ],
         },
     ),
@@ -176,17 +148,7 @@ async def approve_message(
         422,
         codes={
             409: STATE_CODES,
-            422: [
-                "APPROVAL_EDIT_BLANK",
-                "PREVIEW_MISSING_VALUES",
-                "TEMPLATE_BODY_REQUIRED",
-                "TEMPLATE_FIELD_NOT_ALLOWED",
-                "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
-                "TEMPLATE_LINKEDIN_KIND_REQUIRED",
-                "TEMPLATE_PERSONALIZATION_REQUIRED",
-                "TEMPLATE_SUBJECT_REQUIRED",
-                "TEMPLATE_UNKNOWN_TOKEN",
-            ],
+            422: [*TEMPLATE_RULE_CODES, "APPROVAL_EDIT_BLANK", "PREVIEW_MISSING_VALUES"],
         },
     ),
 )

@@ -13,6 +13,7 @@ from outreach.kit.problems import problem_responses
 from outreach.templates import service
 from outreach.templates.dependencies import TemplateRenderer
 from outreach.templates.schemas import (
+    TEMPLATE_RULE_CODES,
     Channel,
     PreviewIn,
     PreviewOut,
@@ -24,18 +25,9 @@ from outreach.templates.schemas import (
 router = APIRouter(prefix="/templates", tags=["templates"])
 
 TEMPLATE_CODES = [
-    "TEMPLATE_BODY_REQUIRED",
-    "TEMPLATE_FIELD_NOT_ALLOWED",
-    "TEMPLATE_LIMIT_EXCEEDED",
-    "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
-    "TEMPLATE_LINKEDIN_KIND_REQUIRED",
+    *TEMPLATE_RULE_CODES,
     "TEMPLATE_NAME_REQUIRED",
     "TEMPLATE_NAME_TOO_LONG",
-    "TEMPLATE_PERSONALIZATION_REQUIRED",
-    "TEMPLATE_SUBJECT_REQUIRED",
-    "TEMPLATE_SYNTAX_INVALID",
-    "TEMPLATE_TAG_NOT_ALLOWED",
-    "TEMPLATE_UNKNOWN_TOKEN",
     "VALUE_REQUIRED",
 ]
 
