@@ -29,7 +29,7 @@ from outreach.health.router import router as health_router
 from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES
 from outreach.inbound.router import router as inbound_router
 from outreach.inbox.router import router as inbox_router
-from outreach.kit import timezones
+from outreach.kit import openapi, timezones
 from outreach.kit.bodylimit import BodySizeLimit
 from outreach.kit.jsondepth import JsonDepthLimit
 from outreach.kit.logs import guard_log_handlers
@@ -74,9 +74,41 @@ DESCRIPTION = """
 Plan outreach campaigns, add contacts, and watch their metrics.
 
 Every `/api/v1` route needs `Authorization: Bearer <JWT>` with the claims `sub`, `org_id`,
-`role` and `exp`. Errors are `application/problem+json` with a machine `code`.
-Lists take `?limit=` and `?cursor=` and answer `{"items": [...], "next_cursor": ...}`.
+`role` and `exp`. Errors are `application/problem+json` with a machine `code`; each error
+response lists the codes it can carry. Lists take `?limit=` and `?cursor=` and answer
+`{"items": [...], "next_cursor": ...}`. A `POST` that creates or sends honours
+`Idempotency-Key` (24 hours; a replay says `Idempotent-Replayed: true`). Every answer carries
+`X-Request-ID` (yours, when you send one); quote it when reporting a problem.
 """
+
+# The tag of every route, in the order /docs shows them (tests/test_openapi.py: each is here).
+TAGS = [
+    (
+        "campaigns",
+        "Campaigns: create, edit, and move through draft, scheduled, active, "
+        "paused, completed and archived",
+    ),
+    ("contacts", "The contacts of a campaign: add up to 1,000 at a time, list, edit, remove"),
+    ("imports", "CSV imports of contacts, into a campaign or the organization, as jobs"),
+    ("events", "Events recorded by hand on a campaign contact (replies by phone, conversions)"),
+    ("people", "The organization's people, across campaigns: search, edit, tag, activity"),
+    ("segments", "Saved contact filters with a live count, to enroll from"),
+    ("data-subject requests", "Export or erase everything held about a person; the audit log"),
+    ("templates", "Message templates per channel, with personalization tokens and previews"),
+    ("senders", "Sending mailboxes: SMTP settings, limits, warm-up, circuit breaker, IMAP"),
+    ("sms", "The organization's SMS provider account"),
+    ("suppressions", "The organization's do-not-contact list"),
+    ("sending", "The outbox of messages and sending a manual campaign"),
+    ("approvals", "Co-pilot messages waiting for a person to approve, edit or reject"),
+    ("tasks", "Manual steps (LinkedIn, calls, letters) due for their owner"),
+    ("sequences", "Drip sequences: the graph, versions, enrollments, splits and triggers"),
+    ("analytics", "Metrics, A/B results, time series, links, events, reports, the dashboard"),
+    ("inbox", "Replies read from the senders' mailboxes, and answers to them"),
+    ("inbound", "Events pushed by email providers (signed by the organization's secret)"),
+    ("mail catcher", "Mail the embedded SMTP catcher received (local use)"),
+    ("tracking", "Public links in sent mail: open pixel, click redirect, unsubscribe"),
+    ("health", "Liveness and readiness of the process"),
+]
 
 
 class RequestIdMiddleware:
@@ -135,7 +167,11 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,
+        openapi_tags=[{"name": name, "description": about} for name, about in TAGS],
+        servers=[{"url": settings.public_url or "/", "description": "This service"}],
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     app.state.settings = settings
     app.state.known_principals = known_principals()
     app.state.token_verifier = TokenVerifier(settings)

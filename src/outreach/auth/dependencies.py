@@ -23,7 +23,9 @@ from outreach.auth.tokens import Principal, TokenVerifier
 from outreach.errors import Forbidden, Unauthorized
 from outreach.kit.tenancy import org_session
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT from your identity provider")
+_bearer = HTTPBearer(
+    auto_error=False, bearerFormat="JWT", description="A JWT from your identity provider"
+)
 
 
 # Async on purpose: a sync dependency would cost every request a hop to the thread pool.

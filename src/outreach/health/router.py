@@ -43,6 +43,7 @@ class Readiness(BaseModel):
 
 @router.get("/healthz", summary="The process is up", response_model=Health)
 async def healthz() -> Health:
+    """Answers while the process runs, whatever the database does: for a liveness probe."""
     return Health(status="ok")
 
 
@@ -53,6 +54,8 @@ async def healthz() -> Health:
     responses={503: {"description": "Not ready: the database is unreachable or not migrated"}},
 )
 async def readyz(sessionmaker: Sessionmaker, head: MigrationHead) -> Readiness | JSONResponse:
+    """503 while the database does not answer or its schema is not at the migration this code
+    expects: for a readiness probe. Also reports the background jobs' last runs."""
     try:
         async with sessionmaker() as session:
             current = await session.scalar(text("SELECT version_num FROM alembic_version"))

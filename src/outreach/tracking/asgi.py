@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from outreach.events.writer import EventWriter, get_event_writer
-from outreach.tracking.router import click, open_pixel
+from outreach.tracking.router import follow_click, open_pixel
 from outreach.tracking.tokens import TrackingSigner, get_tracking_signer
 
 Endpoint = Callable[[str, Request, TrackingSigner, EventWriter], Awaitable[Response]]
@@ -27,7 +27,7 @@ def _endpoint(method: str, path: str) -> tuple[Endpoint, str] | None:
     if path.startswith("/t/o/") and path.endswith(".gif") and method == "GET":
         endpoint, token = open_pixel, path[5:-4]
     elif path.startswith("/t/c/") and method in ("GET", "HEAD"):
-        endpoint, token = click, path[5:]
+        endpoint, token = follow_click, path[5:]
     else:
         return None
     if not token or "/" in token:  # the route's {token} is one non-empty path segment

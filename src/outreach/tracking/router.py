@@ -51,6 +51,8 @@ def hit(request: Request) -> Hit:
 async def open_pixel(
     token: str, request: Request, signer: Signer, writer: EventWriterDep
 ) -> Response:
+    """Records an open (flagged when a mail privacy proxy made it) and answers the same GIF with
+    `Cache-Control: no-store` for any token, valid or not."""
     service.record_open(signer, writer, hit(request), token)
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
@@ -62,14 +64,18 @@ async def open_pixel(
     status_code=302,
     responses={404: {"description": "The token does not verify: no redirect"}},
 )
-async def click(token: str, request: Request, signer: Signer, writer: EventWriterDep) -> Response:
+async def follow_click(
+    token: str, request: Request, signer: Signer, writer: EventWriterDep
+) -> Response:
+    """Records the click (flagged when a scanner made it) and answers `302` to the link the signed
+    token names. A token that does not verify is `404` and never redirects."""
     url = service.record_click(signer, writer, hit(request), token)
     if url is None:
         return Response("Not found", status_code=404, media_type="text/plain", headers=NO_STORE)
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
 
-router.add_api_route("/c/{token}", click, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/c/{token}", follow_click, methods=["HEAD"], include_in_schema=False)
 
 
 @router.get(
@@ -78,6 +84,8 @@ router.add_api_route("/c/{token}", click, methods=["HEAD"], include_in_schema=Fa
     response_class=HTMLResponse,
 )
 async def unsubscribe_page(token: str, request: Request, signer: Signer) -> HTMLResponse:
+    """An HTML page with a button that posts the unsubscribe. Mail scanners follow links, so a GET
+    changes nothing."""
     if not service.is_unsubscribe_token(signer, token):
         return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
     return HTMLResponse(unsubscribe_confirm(request.url.path), headers=NO_STORE)
