@@ -14,14 +14,8 @@ import hmac
 import secrets
 import uuid
 
-SIGNING_SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks form, not a secret
 _ORG_BYTES = 16
 _MAC_BYTES = hashlib.sha256().digest_size
-
-
-def new_signing_secret() -> str:
-    """A secret in the Standard Webhooks form (`whsec_` and 32 random bytes in base64)."""
-    return SIGNING_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def new_trigger_key() -> str:
