@@ -1,5 +1,5 @@
-"""A campaign workflow's secrets: the signing secret of its webhook actions, and the key of its
-webhook-trigger URL (`/triggers/{campaign_id}/{token}`) with the tokens minted from it.
+"""A campaign workflow's webhook-trigger key (`/triggers/{campaign_id}/{token}`) and the tokens
+minted from it (the signing secret of its webhook actions comes from `kit.webhooks`).
 
 The token carries the organization's id (the route has no user token to name it, and row-level
 security needs it before anything can be read) followed by an HMAC-SHA256 of the organization
