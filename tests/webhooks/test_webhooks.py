@@ -223,6 +223,34 @@ def test_a_paused_sender_and_a_completed_enrollment_are_queued(
     assert by_type["enrollment.completed"]["email"] == "ada@example.com"
 
 
+def test_a_person_s_click_is_queued_and_a_scanner_s_is_not(
+    client: TestClient, org: Org, receiver: HookServer, as_owner: psycopg.Connection
+) -> None:
+    hook = subscribe(client, org, receiver, event_types=("contact.clicked",))
+    campaign = create_campaign(client, org)
+    answer = post_contacts(client, org, campaign["id"], [{"email": "ada@example.com"}])
+    member = answer.json()["results"][0]["campaign_contact_id"]
+    with as_owner.transaction():
+        set_org(as_owner, org.id)
+        for url, machine in (
+            ("https://example.com/person", False),
+            ("https://example.com/bot", True),
+        ):
+            insert_row(
+                as_owner,
+                "engagement_events",
+                org,
+                campaign_id=campaign["id"],
+                campaign_contact_id=member,
+                event_type="clicked",
+                event_timestamp="2026-11-29T10:00:00Z",
+                clicked_url=url,
+                is_machine=machine,
+            )
+    [queued] = deliveries(client, org, hook["id"])
+    assert queued["payload"]["data"]["url"] == "https://example.com/person"
+
+
 # -- retries, crashes, disabling -----------------------------------------------------------
 
 
