@@ -50,6 +50,7 @@ from outreach.templates.router import router as templates_router
 from outreach.tracking.asgi import TrackingFastPath
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
+from outreach.webhooks.router import router as webhooks_router
 from outreach.workflows.enrollments.router import router as enrollments_router
 from outreach.workflows.splits.router import router as splits_router
 from outreach.workflows.triggers.router import router as triggers_router
@@ -210,6 +211,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         enrollments_router,
         triggers_router,
         versions_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # The pixel and the click are answered ahead of every middleware (tracking/asgi.py). Built

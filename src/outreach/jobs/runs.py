@@ -121,15 +121,19 @@ _MAILBOX_DUE_ORGS = text(
     "SELECT id FROM tenant_directory WHERE mailbox_due_at <= now() "
     "ORDER BY mailbox_due_at LIMIT :limit"
 )
+_WEBHOOK_DUE_ORGS = text(
+    "SELECT id FROM tenant_directory WHERE webhook_due_at <= now() "
+    "ORDER BY webhook_due_at LIMIT :limit"
+)
 _HOLD_DUE_TIMES = text("SELECT 1 FROM tenant_directory WHERE id = :org_id FOR NO KEY UPDATE")
 
 
 async def hold_due_times(session: AsyncSession, org_id: uuid.UUID) -> None:
-    """Lock the organization's due times (outbox, workflow, mailboxes) for this transaction; call it
-    before the statement that computes the next due time from the rows. That statement then
-    sees every wake-up committed before it: a single UPDATE that waited for the row would
-    compute from the snapshot it took before waiting, and overwrite the wake-up committed
-    meanwhile, leaving due work asleep."""
+    """Lock the organization's due times (outbox, workflow, mailboxes, webhooks) for this
+    transaction; call it before the statement that computes the next due time from the rows.
+    That statement then sees every wake-up committed before it: a single UPDATE that waited
+    for the row would compute from the snapshot it took before waiting, and overwrite the
+    wake-up committed meanwhile, leaving due work asleep."""
     await session.execute(_HOLD_DUE_TIMES, {"org_id": org_id})
 
 
@@ -141,19 +145,23 @@ async def for_each_org(
     outbox_due: bool = False,
     workflow_due_at: datetime | None = None,
     mailbox_due: bool = False,
+    webhook_due: bool = False,
     limit: int | None = None,
     stopping: asyncio.Event | None = None,
 ) -> OrgResults[T]:
     """Run `work` for every organization in turn (with `outbox_due`, only those with due
     outbox messages, the longest due first; with `workflow_due_at`, only those with workflow
     states due by then, the same way; with `mailbox_due`, only those with mailboxes due to
-    sync; at most `limit` of them); one organization's failure is
+    sync; with `webhook_due`, only those with webhook deliveries due; at most `limit` of them);
+    one organization's failure is
     logged and does not stop the others. A set `stopping` ends the pass early."""
     async with sessionmaker() as session:
         if workflow_due_at is not None:
             query, params = _WORKFLOW_DUE_ORGS, {"limit": limit, "at": workflow_due_at}
         elif mailbox_due:
             query, params = _MAILBOX_DUE_ORGS, {"limit": limit}
+        elif webhook_due:
+            query, params = _WEBHOOK_DUE_ORGS, {"limit": limit}
         else:
             query, params = (_OUTBOX_DUE_ORGS if outbox_due else _ALL_ORGS), {"limit": limit}
         org_ids = list((await session.execute(query, params)).scalars())
