@@ -108,9 +108,7 @@ def test_the_worker_refuses_to_start_without_a_public_url_or_a_running_serve(
 
 
 def test_every_command_line_option_says_what_it_is_for() -> None:
-    commands = next(
-        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
-    )
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for name, command in commands.choices.items():
         for option in command._actions:
             if not isinstance(option, argparse._HelpAction):
@@ -123,7 +121,8 @@ def test_token_help_says_what_each_role_may_do() -> None:
     for role in Role:
         assert re.search(rf"^  {role.value} +\w", shown.stdout, re.MULTILINE), role
     assert "audit log" in shown.stdout
-    assert "--email" in shown.stdout and "completion summar" in shown.stdout
+    assert "--email" in shown.stdout
+    assert "completion summar" in shown.stdout
 
 
 def test_serve_says_its_port_is_taken_and_what_to_do(

@@ -1,9 +1,11 @@
-"""The public tracking routes: open pixel, click redirect, one-click unsubscribe.
+"""The public tracking routes: open pixel, click redirect, one-click unsubscribe and its undo.
 
 No login here: each request carries a signed token that names the campaign contact (and, for
 a click, its link). A token that does not verify records nothing, the pixel answers the same
 either way, and a click goes only where its token says.
 """
+
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -15,10 +17,11 @@ from outreach.events.writer import EventWriterDep
 from outreach.kit.outage import RETRY_AFTER_SECONDS, is_unreachable, outage
 from outreach.tracking import service
 from outreach.tracking.pages import (
-    UNSUBSCRIBE_DONE,
     UNSUBSCRIBE_LATER,
     UNSUBSCRIBE_UNKNOWN,
+    resubscribed,
     unsubscribe_confirm,
+    unsubscribed,
 )
 from outreach.tracking.service import Hit
 from outreach.tracking.tokens import Signer
@@ -72,41 +75,97 @@ async def click(token: str, request: Request, signer: Signer, writer: EventWrite
 router.add_api_route("/c/{token}", click, methods=["HEAD"], include_in_schema=False)
 
 
+def _unreachable(exc: DBAPIError | PoolTimeout) -> bool:
+    if not is_unreachable(exc):
+        return False
+    outage.failed(exc)
+    return True
+
+
+def _later() -> HTMLResponse:
+    retry = {**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    return HTMLResponse(UNSUBSCRIBE_LATER, status_code=503, headers=retry)
+
+
+def _link(request: Request) -> str:
+    """The link's own path, as the request reached it (behind a proxy's prefix too)."""
+    return request.url.path.removesuffix("/resubscribe")
+
+
 @router.get(
     "/u/{token}",
-    summary="Unsubscribe page: asks to confirm (a GET never unsubscribes)",
+    summary="Unsubscribe page: names the organization and the address and asks to confirm (a "
+    "GET never unsubscribes); a link already used offers to undo it",
     response_class=HTMLResponse,
 )
-async def unsubscribe_page(token: str, request: Request, signer: Signer) -> HTMLResponse:
-    if not service.is_unsubscribe_token(signer, token):
+async def unsubscribe_page(
+    token: str, request: Request, signer: Signer, sessionmaker: Sessionmaker
+) -> HTMLResponse:
+    try:
+        page = await service.link_page(signer, sessionmaker, token)
+    except (DBAPIError, PoolTimeout) as exc:
+        if not _unreachable(exc):
+            raise
+        # The page still asks, naming nobody: the one-click post answers 503 until it is back.
+        if not service.is_unsubscribe_token(signer, token):
+            return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
+        return HTMLResponse(unsubscribe_confirm(_link(request)), headers=NO_STORE)
+    if page is None:
         return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
-    return HTMLResponse(unsubscribe_confirm(request.url.path), headers=NO_STORE)
+    if page.unsubscribed:
+        return HTMLResponse(unsubscribed(_link(request), page), headers=NO_STORE)
+    return HTMLResponse(unsubscribe_confirm(_link(request), page), headers=NO_STORE)
+
+
+_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "The token does not verify: nothing recorded"},
+    503: {
+        "description": "The database is unreachable: nothing recorded; try again after "
+        "Retry-After (mail clients do)"
+    },
+}
 
 
 @router.post(
     "/u/{token}",
     summary="One-click unsubscribe (RFC 8058); repeating it is harmless",
-    description="Recorded before it answers 200: once per contact, however often it is posted.",
+    description="Recorded before it answers 200: once per contact, however often it is "
+    "posted; again after an undo. The page offers to undo it.",
     response_class=HTMLResponse,
-    responses={
-        404: {"description": "The token does not verify: nothing recorded"},
-        503: {
-            "description": "The database is unreachable: nothing recorded; try again after "
-            "Retry-After (mail clients do)"
-        },
-    },
+    responses=_POST_RESPONSES,
 )
 async def unsubscribe(
     token: str, request: Request, signer: Signer, sessionmaker: Sessionmaker
 ) -> HTMLResponse:
     try:
-        recorded = await service.unsubscribe(signer, sessionmaker, hit(request), token)
+        page = await service.unsubscribe(signer, sessionmaker, hit(request), token)
     except (DBAPIError, PoolTimeout) as exc:
-        if not is_unreachable(exc):
+        if not _unreachable(exc):
             raise
-        outage.failed(exc)
-        retry = {**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)}
-        return HTMLResponse(UNSUBSCRIBE_LATER, status_code=503, headers=retry)
-    if not recorded:
+        return _later()
+    if page is None:
         return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
-    return HTMLResponse(UNSUBSCRIBE_DONE, headers=NO_STORE)
+    return HTMLResponse(unsubscribed(_link(request), page), headers=NO_STORE)
+
+
+@router.post(
+    "/u/{token}/resubscribe",
+    summary="Undo the unsubscribe made with this link",
+    description="Records a `resubscribed` event and takes the address off the do-not-contact "
+    "list only if this link's unsubscribe put it there (not a complaint, a bounce, a person "
+    "or another link). The contact's campaign stays stopped. Harmless to repeat.",
+    response_class=HTMLResponse,
+    responses=_POST_RESPONSES,
+)
+async def resubscribe(
+    token: str, request: Request, signer: Signer, sessionmaker: Sessionmaker
+) -> HTMLResponse:
+    try:
+        page = await service.resubscribe(signer, sessionmaker, hit(request), token)
+    except (DBAPIError, PoolTimeout) as exc:
+        if not _unreachable(exc):
+            raise
+        return _later()
+    if page is None:
+        return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
+    return HTMLResponse(resubscribed(_link(request), page), headers=NO_STORE)
