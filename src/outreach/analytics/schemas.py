@@ -164,20 +164,19 @@ class ReportRatesOut(BaseModel):
     unsubscribe_rate: Percentage = Field(description="Unsubscribes / emails sent, %")
 
 
-class ReportDayOut(BaseModel):
+class _ReportActivity(BaseModel):
+    sends: int
+    opens: int = Field(description="Opens by people")
+    clicks: int = Field(description="Clicks by people")
+    responses: int
+
+
+class ReportDayOut(_ReportActivity):
     day: date = Field(description="A UTC day")
-    sends: int
-    opens: int = Field(description="Opens by people")
-    clicks: int = Field(description="Clicks by people")
-    responses: int
 
 
-class ReportHourOut(BaseModel):
+class ReportHourOut(_ReportActivity):
     hour: datetime = Field(description="The start of a UTC hour")
-    sends: int
-    opens: int = Field(description="Opens by people")
-    clicks: int = Field(description="Clicks by people")
-    responses: int
 
 
 class CampaignReportOut(BaseModel):

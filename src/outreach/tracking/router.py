@@ -5,12 +5,14 @@ a click, its link). A token that does not verify records nothing, the pixel answ
 either way, and a click goes only where its token says.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.dependencies import Sessionmaker
 from outreach.events.writer import EventWriterDep
@@ -23,8 +25,8 @@ from outreach.tracking.pages import (
     unsubscribe_confirm,
     unsubscribed,
 )
-from outreach.tracking.service import Hit
-from outreach.tracking.tokens import Signer
+from outreach.tracking.service import Hit, LinkPage
+from outreach.tracking.tokens import Signer, TrackingSigner
 
 router = APIRouter(prefix="/t", tags=["tracking"])
 
@@ -75,18 +77,6 @@ async def click(token: str, request: Request, signer: Signer, writer: EventWrite
 router.add_api_route("/c/{token}", click, methods=["HEAD"], include_in_schema=False)
 
 
-def _unreachable(exc: DBAPIError | PoolTimeout) -> bool:
-    if not is_unreachable(exc):
-        return False
-    outage.failed(exc)
-    return True
-
-
-def _later() -> HTMLResponse:
-    retry = {**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)}
-    return HTMLResponse(UNSUBSCRIBE_LATER, status_code=503, headers=retry)
-
-
 def _link(request: Request) -> str:
     """The link's own path, as the request reached it (behind a proxy's prefix too)."""
     return request.url.path.removesuffix("/resubscribe")
@@ -104,8 +94,9 @@ async def unsubscribe_page(
     try:
         page = await service.link_page(signer, sessionmaker, token)
     except (DBAPIError, PoolTimeout) as exc:
-        if not _unreachable(exc):
+        if not is_unreachable(exc):
             raise
+        outage.failed(exc)
         # The page still asks, naming nobody: the one-click post answers 503 until it is back.
         if not service.is_unsubscribe_token(signer, token):
             return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
@@ -126,6 +117,31 @@ _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _decided(
+    decide: Callable[
+        [TrackingSigner, async_sessionmaker[AsyncSession], Hit, str], Awaitable[LinkPage | None]
+    ],
+    render: Callable[[str, LinkPage], str],
+    token: str,
+    request: Request,
+    signer: TrackingSigner,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> HTMLResponse:
+    """An unsubscribe or its undo, recorded before the page answers; 503 while the database
+    is unreachable (nothing recorded: mail clients try again)."""
+    try:
+        page = await decide(signer, sessionmaker, hit(request), token)
+    except (DBAPIError, PoolTimeout) as exc:
+        if not is_unreachable(exc):
+            raise
+        outage.failed(exc)
+        retry = {**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)}
+        return HTMLResponse(UNSUBSCRIBE_LATER, status_code=503, headers=retry)
+    if page is None:
+        return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
+    return HTMLResponse(render(_link(request), page), headers=NO_STORE)
+
+
 @router.post(
     "/u/{token}",
     summary="One-click unsubscribe (RFC 8058); repeating it is harmless",
@@ -137,15 +153,7 @@ _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def unsubscribe(
     token: str, request: Request, signer: Signer, sessionmaker: Sessionmaker
 ) -> HTMLResponse:
-    try:
-        page = await service.unsubscribe(signer, sessionmaker, hit(request), token)
-    except (DBAPIError, PoolTimeout) as exc:
-        if not _unreachable(exc):
-            raise
-        return _later()
-    if page is None:
-        return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
-    return HTMLResponse(unsubscribed(_link(request), page), headers=NO_STORE)
+    return await _decided(service.unsubscribe, unsubscribed, token, request, signer, sessionmaker)
 
 
 @router.post(
@@ -160,12 +168,4 @@ async def unsubscribe(
 async def resubscribe(
     token: str, request: Request, signer: Signer, sessionmaker: Sessionmaker
 ) -> HTMLResponse:
-    try:
-        page = await service.resubscribe(signer, sessionmaker, hit(request), token)
-    except (DBAPIError, PoolTimeout) as exc:
-        if not _unreachable(exc):
-            raise
-        return _later()
-    if page is None:
-        return HTMLResponse(UNSUBSCRIBE_UNKNOWN, status_code=404, headers=NO_STORE)
-    return HTMLResponse(resubscribed(_link(request), page), headers=NO_STORE)
+    return await _decided(service.resubscribe, resubscribed, token, request, signer, sessionmaker)
