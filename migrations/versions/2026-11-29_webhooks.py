@@ -14,8 +14,8 @@ due again when the lease ends (delivered again, never dropped), and a late worke
 over a newer claim. `tenant_directory.webhook_due_at` tells workers which organizations have
 deliveries due.
 
-Revision ID: 0017_webhooks
-Revises: 0015_contact_search_words
+Revision ID: 0018_webhooks
+Revises: 0017_resubscribe
 Create Date: 2026-11-29
 """
 
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from alembic import context, op
 from psycopg import sql
 
-revision: str = "0017_webhooks"
-down_revision: str | None = "0015_contact_search_words"
+revision: str = "0018_webhooks"
+down_revision: str | None = "0017_resubscribe"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -106,6 +106,7 @@ TAGS = [
     ("analytics", "Metrics, A/B results, time series, links, events, reports, the dashboard"),
     ("inbox", "Replies read from the senders' mailboxes, and answers to them"),
     ("inbound", "Events pushed by email providers (signed by the organization's secret)"),
+    ("webhooks", "Outbound webhooks: subscriptions, signed deliveries, their log, redelivery"),
     ("mail catcher", "Mail the embedded SMTP catcher received (local use)"),
     ("tracking", "Public links in sent mail: open pixel, click redirect, unsubscribe"),
     ("health", "Liveness and readiness of the process"),

@@ -1,10 +1,11 @@
-"""Liveness and readiness probes; readiness also shows how the background jobs last ran."""
+"""Liveness and readiness probes (readiness also shows how the background jobs last ran), and
+the root, which leads a newcomer to the API docs."""
 
 import logging
 from datetime import datetime
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +40,12 @@ class Readiness(BaseModel):
         description="Each background job's last run, in any process; a failed job does not "
         "make the service unready",
     )
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    # 307, not permanent: a landing page may take the root's place one day.
+    return RedirectResponse("/docs")
 
 
 @router.get("/healthz", summary="The process is up", response_model=Health)

@@ -1,6 +1,6 @@
 """Webhook queries: the subscriptions, and the delivery queue (claimed with SKIP LOCKED under a
 lease, each attempt recorded only by the claim that made it). The deliveries of events are
-written by the triggers of migration 0017_webhooks; the ones below are redeliveries and pings."""
+written by the triggers of migration 0018_webhooks; the ones below are redeliveries and pings."""
 
 import json
 import uuid

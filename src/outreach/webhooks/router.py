@@ -52,7 +52,16 @@ URL_RULE = (
     + MANAGERS_ONLY,
     status_code=201,
     response_model=WebhookCreated,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        409,
+        422,
+        codes={
+            409: ["WEBHOOK_LIMIT_REACHED"],
+            422: ["WEBHOOK_URL_INVALID", "WEBHOOK_EVENT_TYPES_REQUIRED", "TARGET_NOT_ALLOWED"],
+        },
+    ),
 )
 async def create_webhook(
     body: WebhookIn,
@@ -106,7 +115,20 @@ async def get_webhook(
     + " "
     + MANAGERS_ONLY,
     response_model=WebhookOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        422,
+        codes={
+            422: [
+                "WEBHOOK_URL_INVALID",
+                "WEBHOOK_EVENT_TYPES_REQUIRED",
+                "TARGET_NOT_ALLOWED",
+                "FIELD_REQUIRED",
+            ]
+        },
+    ),
 )
 async def update_webhook(
     webhook_id: uuid.UUID,
@@ -162,7 +184,9 @@ async def list_deliveries(
     "being attempted; `409 WEBHOOK_DISABLED` while the subscription is disabled. " + MANAGERS_ONLY,
     status_code=202,
     response_model=DeliveryOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401, 403, 404, 409, 422, codes={409: ["WEBHOOK_DISABLED", "WEBHOOK_DELIVERY_PENDING"]}
+    ),
 )
 async def redeliver(
     webhook_id: uuid.UUID,
@@ -181,7 +205,7 @@ async def redeliver(
     "`409 WEBHOOK_DISABLED` while the subscription is disabled. " + MANAGERS_ONLY,
     status_code=202,
     response_model=DeliveryOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, codes={409: ["WEBHOOK_DISABLED"]}),
 )
 async def ping(
     webhook_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal

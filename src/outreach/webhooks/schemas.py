@@ -13,8 +13,8 @@ from outreach.kit.webhooks import http_url
 MAX_URL_LENGTH = 2048
 
 
-class EventType(StrEnum):
-    """What a subscription may ask for (the migration 0017_webhooks lists the same)."""
+class WebhookEventType(StrEnum):
+    """What a subscription may ask for (the migration 0018_webhooks lists the same)."""
 
     CONTACT_REPLIED = "contact.replied"
     CONTACT_BOUNCED = "contact.bounced"
@@ -46,14 +46,14 @@ Url = Annotated[
 Description = Annotated[str, StringConstraints(max_length=500)]
 
 
-def _some_distinct(types: list[EventType]) -> list[EventType]:
+def _some_distinct(types: list[WebhookEventType]) -> list[WebhookEventType]:
     if not types:
         raise PydanticCustomError("WEBHOOK_EVENT_TYPES_REQUIRED", "Name at least one event type")
     return list(dict.fromkeys(types))
 
 
 EventTypes = Annotated[
-    list[EventType], Field(max_length=len(EventType)), AfterValidator(_some_distinct)
+    list[WebhookEventType], Field(max_length=len(WebhookEventType)), AfterValidator(_some_distinct)
 ]
 
 
