@@ -25,7 +25,7 @@ from outreach.embedded import (
 )
 from outreach.kit.logs import guard_log_handlers
 from outreach.observability.logs import configure_logging, logging_config
-from outreach.observability.metrics import shared_metrics_folder
+from outreach.observability.workers import shared_metrics_folder
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
 
 log = logging.getLogger("outreach")

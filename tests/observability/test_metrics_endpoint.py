@@ -30,7 +30,7 @@ from tests.factories import (
 )
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-METRICS_TOKEN = "a-metrics-token-for-the-test"  # noqa: S105
+METRICS_TOKEN = "a-metrics-token-for-the-test"
 
 
 def scrape(client: TestClient, **headers: str) -> Samples:

@@ -107,7 +107,7 @@ class TextFormatter(logging.Formatter):
 
 def json_formatter() -> JsonFormatter:
     return JsonFormatter(
-        "{levelname}{name}{message}",
+        "{levelname}{name}{process}{message}",
         style="{",
         rename_fields={"levelname": "level", "name": "logger"},
         # OneLineRecords' mark and uvicorn's colored copy of its message are not news.

@@ -12,14 +12,10 @@ answers the scrape adds them up. Counters of a worker that died still count (the
 its gauges are dropped (`sweep_dead_workers`).
 """
 
-import contextlib
 import glob
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 
 from prometheus_client import (
     Counter,
@@ -31,7 +27,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import REGISTRY, Collector
 
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+from outreach.observability.workers import multiprocess_dir
 
 # Requests: from a 1 ms pixel to a 10 s report.
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -99,31 +95,6 @@ WEBHOOK_DELIVERIES = Counter(
     "Outbound webhook delivery attempts, by outcome",
     ["outcome"],
 )
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get(MULTIPROC_DIR) or None
-
-
-@contextlib.contextmanager
-def shared_metrics_folder() -> Iterator[Path]:
-    """The folder the workers about to start share their figures in, empty: PROMETHEUS_MULTIPROC_DIR
-    when set (emptied now, kept after), else a temporary one, removed when they are done."""
-    given = multiprocess_dir()
-    if given is not None:
-        folder = Path(given)
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.db"):  # a previous run's: its counters are not ours
-            stale.unlink()
-        yield folder
-        return
-    folder = Path(tempfile.mkdtemp(prefix="outreach-metrics-"))
-    os.environ[MULTIPROC_DIR] = str(folder)
-    try:
-        yield folder
-    finally:
-        os.environ.pop(MULTIPROC_DIR, None)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
