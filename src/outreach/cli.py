@@ -20,10 +20,10 @@ from outreach.db import DatabaseUrls, resolve_database_urls
 from outreach.embedded import (
     MailCatcher,
     MailCatcherUnavailable,
-    is_running,
     start_mail_catcher_if_needed,
 )
 from outreach.kit.logs import guard_log_handlers
+from outreach.kit.processes import is_running
 from outreach.observability.logs import configure_logging, logging_config
 from outreach.observability.workers import shared_metrics_folder
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade

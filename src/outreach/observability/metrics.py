@@ -27,6 +27,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import REGISTRY, Collector
 
+from outreach.kit.processes import is_running
 from outreach.observability.workers import multiprocess_dir
 
 # Requests: from a 1 ms pixel to a 10 s report.
@@ -100,16 +101,6 @@ WEBHOOK_DELIVERIES = Counter(
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 
-def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_dead_workers(path: str) -> list[int]:
     """Drops the live gauges of workers that are gone (uvicorn restarts a worker that died, the
     new one has a new pid): a dead worker's event queue must not count. Done at each scrape, so
@@ -117,7 +108,7 @@ def sweep_dead_workers(path: str) -> list[int]:
     dead = set()
     for name in glob.glob(os.path.join(path, "gauge_live*.db")):
         found = _LIVE_GAUGE_FILE.search(name)
-        if found and not _is_running(int(found.group(1))):
+        if found and not is_running(int(found.group(1))):
             dead.add(int(found.group(1)))
     for pid in dead:
         multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
