@@ -181,7 +181,12 @@ def test_outside_input_cannot_start_a_line_of_the_log(
     while "FAKE LOG LINE" not in served.log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
     (warning,) = [line for line in served.log_lines() if "FAKE LOG LINE" in line]
-    assert warning.startswith("WARNING outreach.inbound.service confirm the SNS subscription")
+    # Every line starts with its time: 2026-11-30 14:02:11,532 WARNING ...
+    assert re.match(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING outreach.inbound.service "
+        "confirm the SNS subscription",
+        warning,
+    ), warning
     assert not [line for line in served.log_lines() if line.startswith("FAKE")]
 
 

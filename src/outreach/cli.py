@@ -22,10 +22,12 @@ from outreach.db import DatabaseUrls, resolve_database_urls
 from outreach.embedded import (
     MailCatcher,
     MailCatcherUnavailable,
-    is_running,
     start_mail_catcher_if_needed,
 )
 from outreach.kit.logs import guard_log_handlers
+from outreach.kit.processes import is_running
+from outreach.observability.logs import configure_logging, logging_config
+from outreach.observability.workers import shared_metrics_folder
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
 
 log = logging.getLogger("outreach")
@@ -72,14 +74,19 @@ def _serve(args: argparse.Namespace) -> int:
     # Before anything else: a taken port is said at once, not after the migrations.
     sock = _listen(args.host, args.port)
     _, catcher = _prepare_process()
+    if args.access_log is not None:  # for the workers, which read their settings anew
+        os.environ["OUTREACH_ACCESS_LOG"] = str(args.access_log).lower()
+        get_settings.cache_clear()
+    settings = get_settings()
     config = uvicorn.Config(
         "outreach.main:create_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level=get_settings().log_level.lower(),
-        access_log=args.access_log,
+        log_config=logging_config(settings.log_level, settings.log_format),
+        log_level=settings.log_level.lower(),
+        access_log=False,  # ours (observability/middleware.py) names the route and the org
     )
     # Bound before the app starts, so that its links name the port really listened on
     # (--port 0: the one the system picked).
@@ -90,7 +97,8 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if config.workers > 1:
-            Multiprocess(config, sockets=[sock]).run()
+            with shared_metrics_folder():
+                Multiprocess(config, sockets=[sock]).run()
         else:
             uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -378,7 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="API processes sharing the port (default: %(default)s)",
     )
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        help="log every request (default: OUTREACH_ACCESS_LOG, else on with "
+        "OUTREACH_LOG_FORMAT=json and off with text)",
+    )
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser(
@@ -456,11 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"refusing to start:\n{settings_problems(exc)}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
-    # two lines per run of every job, every few seconds; jobs/runs.py logs what a run did
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     guard_log_handlers()
     args = build_parser().parse_args(argv)
     try:

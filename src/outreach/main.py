@@ -37,6 +37,9 @@ from outreach.kit.problems import install_problem_handlers
 from outreach.kit.targets import TargetGuard
 from outreach.mailboxes.router import router as mailboxes_router
 from outreach.mailcatcher.router import router as mail_catcher_router
+from outreach.observability.middleware import RequestObservation
+from outreach.observability.router import router as metrics_router
+from outreach.observability.service import DatabaseFacts
 from outreach.scheduler import start_background_jobs
 from outreach.schema import check_app_role, head_revision
 from outreach.sending.outbox.router import router as outbox_router
@@ -146,6 +149,9 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         check_app_role(urls.app)
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.database_facts = DatabaseFacts(
+            app.state.sessionmaker, settings.metrics_db_seconds, settings.metrics_db_orgs
+        )
         async with engine.connect() as connection:
             await timezones.load(connection)
         jobs = start_background_jobs(settings, app.state.sessionmaker)
@@ -186,6 +192,8 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
+    if settings.metrics:
+        app.include_router(metrics_router)
     app.include_router(tracking_router)
     for router in (
         campaigns_router,
@@ -215,7 +223,13 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
-    # The pixel and the click are answered ahead of every middleware (tracking/asgi.py). Built
-    # here, so middleware is added above this line.
-    app.middleware_stack = TrackingFastPath(app.build_middleware_stack())
+    # The pixel and the click are answered ahead of every middleware (tracking/asgi.py), but
+    # counted and logged like every request. Built here, so middleware is added above this line.
+    access_log = settings.access_log
+    app.middleware_stack = RequestObservation(
+        TrackingFastPath(app.build_middleware_stack()),
+        metrics=settings.metrics,
+        access_log=settings.log_format == "json" if access_log is None else access_log,
+        prefixes=(API_PREFIX,),
+    )
     return app

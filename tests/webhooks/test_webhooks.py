@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from outreach.auth.tokens import Role
 from outreach.config import Settings
@@ -254,6 +255,16 @@ def test_a_person_s_click_is_queued_and_a_scanner_s_is_not(
 # -- retries, crashes, disabling -----------------------------------------------------------
 
 
+def attempts_counted(client: TestClient) -> dict[str, float]:
+    """outreach_webhook_deliveries_total by outcome, as GET /metrics shows it."""
+    return {
+        sample.labels["outcome"]: sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for sample in family.samples
+        if sample.name == "outreach_webhook_deliveries_total"
+    }
+
+
 def test_a_500_is_retried_then_delivered(
     client: TestClient,
     org: Org,
@@ -263,6 +274,7 @@ def test_a_500_is_retried_then_delivered(
 ) -> None:
     hook = subscribe(client, org, receiver, path=f"/flaky/1/{uuid.uuid4()}")
     replied(client, org)
+    before = attempts_counted(client)
 
     assert deliver(database_urls, settings, org) == 1
     [retrying] = deliveries(client, org, hook["id"])
@@ -278,6 +290,9 @@ def test_a_500_is_retried_then_delivered(
     assert (done["status"], done["attempts"], done["last_status_code"]) == ("delivered", 2, 200)
     assert [r.verified is not None for r in receiver.received] == [True, True]
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+    after = attempts_counted(client)
+    for outcome in ("retried", "delivered"):
+        assert after[outcome] == before.get(outcome, 0) + 1
 
 
 def test_a_retry_waits_for_its_backoff(

@@ -36,7 +36,9 @@ async def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(detail="Send 'Authorization: Bearer <token>'.")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
+    principal = verifier.verify(credentials.credentials)
+    request.state.org_id = principal.org_id  # the request's log lines name it
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -3,6 +3,7 @@ the per-organization fan-out every job shares, in which each campaign fails alon
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.kit.outage import is_unreachable, outage
+from outreach.observability.logs import log_context
+from outreach.observability.metrics import JOB_DURATION, JOB_RUNS
 
 # The jobs' way in to the tenancy module (kit/tenancy owns it).
 
@@ -54,26 +57,31 @@ async def run_recorded(
     job: Callable[[], Awaitable[JobReport]],
 ) -> JobReport:
     """Run the job, log what it did and record the run; a failing job is logged and
-    recorded as failed, never raised (the scheduler only wakes jobs up)."""
-    await _record(sessionmaker, _STARTED, {"job": name})
-    try:
-        report = await job()
-    except Exception as exc:
-        if is_unreachable(exc):  # logged once per outage
-            outage.failed(exc)
+    recorded as failed, never raised (the scheduler only wakes jobs up). What it logs carries
+    the job's name."""
+    with log_context(job=name):
+        await _record(sessionmaker, _STARTED, {"job": name})
+        started = time.perf_counter()
+        try:
+            report = await job()
+        except Exception as exc:
+            if is_unreachable(exc):  # logged once per outage
+                outage.failed(exc)
+            else:
+                log.exception("job %s failed", name)
+            report = JobReport(0, f"{type(exc).__name__}: {exc}", ok=False)
         else:
-            log.exception("job %s failed", name)
-        report = JobReport(0, f"{type(exc).__name__}: {exc}", ok=False)
-    else:
-        if not report.ok:
-            log.warning("job %s: %s", name, report.detail)
-        elif report.done:
-            log.info("job %s: %s", name, report.detail)
-        else:
-            log.debug("job %s: %s", name, report.detail)
-    detail = " ".join(report.detail.split())[:DETAIL_LENGTH]
-    outcome = "ok" if report.ok else "failed"
-    await _record(sessionmaker, _FINISHED, {"job": name, "outcome": outcome, "detail": detail})
+            if not report.ok:
+                log.warning("job %s: %s", name, report.detail)
+            elif report.done:
+                log.info("job %s: %s", name, report.detail)
+            else:
+                log.debug("job %s: %s", name, report.detail)
+        outcome = "ok" if report.ok else "failed"
+        JOB_DURATION.labels(name).observe(time.perf_counter() - started)
+        JOB_RUNS.labels(name, outcome).inc()
+        detail = " ".join(report.detail.split())[:DETAIL_LENGTH]
+        await _record(sessionmaker, _FINISHED, {"job": name, "outcome": outcome, "detail": detail})
     return report
 
 
@@ -170,7 +178,8 @@ async def for_each_org(
         if stopping is not None and stopping.is_set():
             break
         try:
-            outcome.results[org_id] = await work(org_id)
+            with log_context(org=org_id):
+                outcome.results[org_id] = await work(org_id)
         except Exception:
             log.exception("%s failed for organization %s", what, org_id)
             outcome.failed.append(org_id)

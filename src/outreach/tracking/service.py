@@ -17,6 +17,7 @@ from outreach.events.service import NewEvent, record_events
 from outreach.events.state import EventType
 from outreach.events.writer import EventWriter
 from outreach.kit.tenancy import org_session
+from outreach.observability.metrics import TRACKING_HITS
 from outreach.suppressions.service import lift_unsubscribe
 from outreach.tracking import repository
 from outreach.tracking.machines import is_machine_click, is_machine_open
@@ -33,6 +34,14 @@ class Hit:
     user_agent: str | None
     method: str
     path: str
+
+
+# Bound once: the pixel is the service's hottest path.
+_HITS = {
+    (kind, valid): TRACKING_HITS.labels(kind, "valid" if valid else "invalid")
+    for kind in ("open", "click", "unsubscribe")
+    for valid in (True, False)
+}
 
 
 def _verified(signer: TrackingSigner, text: str, kind: TokenKind) -> TrackingToken | None:
@@ -67,6 +76,7 @@ def _event(
 
 def record_open(signer: TrackingSigner, writer: EventWriter, hit: Hit, text: str) -> None:
     token = _verified(signer, text, TokenKind.OPEN)
+    _HITS["open", token is not None].inc()
     if token is not None:
         machine = is_machine_open(hit.ip, hit.user_agent)
         writer.submit(token.org_id, _event(hit, token, EventType.OPENED, is_machine=machine))
@@ -75,6 +85,7 @@ def record_open(signer: TrackingSigner, writer: EventWriter, hit: Hit, text: str
 def record_click(signer: TrackingSigner, writer: EventWriter, hit: Hit, text: str) -> str | None:
     """The link to redirect to, or None when the token does not verify."""
     token = _verified(signer, text, TokenKind.CLICK)
+    _HITS["click", token is not None and token.url is not None].inc()
     if token is None or token.url is None:
         return None
     since_sent = (datetime.now(UTC) - token.issued_at).total_seconds()
@@ -128,6 +139,7 @@ async def unsubscribe(
 ) -> LinkPage | None:
     """None when the token does not verify; raises when the database cannot record it."""
     token = _verified(signer, text, TokenKind.UNSUBSCRIBE)
+    _HITS["unsubscribe", token is not None].inc()
     if token is None:
         return None
     member_id = token.campaign_contact_id

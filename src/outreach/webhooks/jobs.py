@@ -34,6 +34,7 @@ from outreach.kit.webhooks import (
     send_signed,
     webhook_client,
 )
+from outreach.observability.metrics import WEBHOOK_DELIVERIES
 from outreach.sending.secrets import InvalidToken, SenderSecrets, sender_secrets
 from outreach.webhooks import repository
 from outreach.webhooks.repository import Attempt, ClaimedDelivery
@@ -206,13 +207,16 @@ class Dispatcher:
             error=result.error,
         )
         if result.ok:
+            WEBHOOK_DELIVERIES.labels("delivered").inc()
             await repository.record(session, delivery, seen)
             return
         retry_at = _now() + self.delay(delivery.attempts, result.retry_after)
         if result.status_code != 410 and retry_at < delivery.created_at + self.retry_for:
+            WEBHOOK_DELIVERIES.labels("retried").inc()
             retry = replace(seen, status="pending", next_attempt_at=retry_at)
             await repository.record(session, delivery, retry)
             return
+        WEBHOOK_DELIVERIES.labels("gave_up").inc()
         if not await repository.record(session, delivery, replace(seen, status="failed")):
             return  # another claim holds it now: that one decides
         if result.status_code == 410:
