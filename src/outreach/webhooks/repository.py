@@ -302,3 +302,14 @@ WHERE status <> 'pending' AND created_at < now() - make_interval(days => :days)
 async def forget_old(session: AsyncSession, days: int) -> int:
     result = await session.execute(_FORGET, {"days": days})
     return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+# name: forget-contact-deliveries (an erasure: pending ones are never sent)
+_FORGET_CONTACT = text("""
+DELETE FROM webhook_deliveries WHERE payload -> 'data' ->> 'contact_id' = :contact_id
+""")
+
+
+async def forget_contact(session: AsyncSession, contact_id: uuid.UUID) -> int:
+    result = await session.execute(_FORGET_CONTACT, {"contact_id": str(contact_id)})
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]

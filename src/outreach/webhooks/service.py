@@ -217,3 +217,9 @@ async def _get(
     if found is None:
         raise not_found("Webhook")
     return found
+
+
+async def forget_contact(session: AsyncSession, contact_id: uuid.UUID) -> int:
+    """A person's erasure: the deliveries about them go from the log, and those not sent yet
+    are never sent (their payloads name the person)."""
+    return await repository.forget_contact(session, contact_id)
