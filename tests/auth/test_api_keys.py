@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
+from outreach.kit.tenancy import set_org
 from outreach.main import create_app
 from tests.factories import Org, bearer, create_api_key, create_campaign, ok, post
 
@@ -42,12 +43,15 @@ def test_a_key_is_shown_once_and_only_its_hash_is_stored(
     created = create_api_key(client, org, Role.RECRUITER, name="ATS sync")
     key = created.pop("key")
     assert key.startswith(f"ok_live_{org.id.hex}_")
-    assert created["name"] == "ATS sync" and created["role"] == "recruiter"
-    assert created["created_by"] == str(org.user()) and created["revoked_at"] is None
+    assert created["name"] == "ATS sync"
+    assert created["role"] == "recruiter"
+    assert created["created_by"] == str(org.user())
+    assert created["revoked_at"] is None
     assert created["key_hint"] == f"ok_live_...{key[-4:]}"
     listed = ok(client.get(API_KEYS, headers=org.headers()))
     one = ok(client.get(f"{API_KEYS}/{created['id']}", headers=org.headers()))
-    assert listed["items"] == [created] and one == created
+    assert listed["items"] == [created]
+    assert one == created
     assert "key" not in one
     row = key_row(as_owner, created["id"])
     assert bytes(row["key_hash"]) == hashlib.sha256(key.encode()).digest()
@@ -79,7 +83,9 @@ def test_a_viewer_key_reads_but_cannot_write(client: TestClient, org: Org) -> No
     key = create_api_key(client, org, Role.VIEWER)["key"]
     campaign = create_campaign(client, org)
     assert client.get(f"{CAMPAIGNS}/{campaign['id']}", headers=bearer(key)).status_code == 200
-    answer = client.post(CAMPAIGNS, json={"name": "Not allowed", "channel": "email"}, headers=bearer(key))
+    answer = client.post(
+        CAMPAIGNS, json={"name": "Not allowed", "channel": "email"}, headers=bearer(key)
+    )
     assert answer.status_code == 403
     assert answer.json()["code"] == "FORBIDDEN"
 
@@ -131,7 +137,9 @@ def test_a_wrong_secret_of_a_known_organization_is_refused(client: TestClient, o
 def test_an_expired_key_is_refused(
     client: TestClient, org: Org, as_owner: psycopg.Connection
 ) -> None:
-    created = create_api_key(client, org, expires_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+    created = create_api_key(
+        client, org, expires_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    )
     assert client.get(CAMPAIGNS, headers=bearer(created["key"])).status_code == 200
     as_owner.execute(
         "UPDATE api_keys SET created_at = now() - interval '2 hours', "
@@ -281,3 +289,31 @@ def test_an_invalid_key_request_is_refused(
     assert answer.status_code == 422, answer.text
     errors = answer.json()["errors"]
     assert [(e["field"], e["code"]) for e in errors] == [(field, code)]
+
+
+def visible_keys(conn: psycopg.Connection, org: Org) -> set[str]:
+    with conn.transaction():
+        set_org(conn, org.id)
+        return {str(row[0]) for row in conn.execute("SELECT id FROM api_keys")}
+
+
+def test_the_app_role_sees_only_its_organizations_keys(
+    client: TestClient, org: Org, other_org: Org, as_app: psycopg.Connection
+) -> None:
+    mine, theirs = create_api_key(client, org)["id"], create_api_key(client, other_org)["id"]
+    assert visible_keys(as_app, org) == {mine}
+    assert visible_keys(as_app, other_org) == {theirs}
+    assert as_app.execute("SELECT count(*) FROM api_keys").fetchone() == (0,)  # no org: none
+
+
+def test_without_its_policy_the_app_role_would_see_every_key(
+    client: TestClient, org: Org, other_org: Org, as_owner: psycopg.Connection
+) -> None:
+    """The test above proves the policy: with it dropped, the other organization's key shows."""
+    theirs = create_api_key(client, other_org)["id"]
+    with as_owner.transaction(force_rollback=True):
+        as_owner.execute("DROP POLICY tenant_isolation ON api_keys")
+        as_owner.execute("ALTER TABLE api_keys DISABLE ROW LEVEL SECURITY")
+        as_owner.execute("SET LOCAL ROLE outreach_app")
+        set_org(as_owner, org.id)
+        assert theirs in {str(row[0]) for row in as_owner.execute("SELECT id FROM api_keys")}

@@ -39,12 +39,15 @@ async def _user_allowance(state: State, principal: Principal) -> Allowance | Non
     budget: RequestBudget = state.request_budget
     if not budget.enabled:
         return None
+    caller = f"user:{principal.org_id}:{principal.user_id}"
+    spent = budget.spend(caller)
+    if spent is not None:
+        return spent
     params = {"org_id": principal.org_id, "user_id": principal.user_id}
-    statement, params = budget.statement(_USER, params)
     [rows] = await pipelined_in_org(
-        state.engine, principal.org_id, [(statement, params)], durable=False
+        state.engine, principal.org_id, [budget.statement(_USER, params)], durable=False
     )
-    return budget.allowance(rows[0])
+    return budget.granted(caller, rows[0])
 
 
 # Async on purpose: a sync dependency would cost every request a hop to the thread pool.

@@ -6,10 +6,13 @@ The same statement counts an organization's operations (the sender test, `take_o
 each caller's requests (`RequestBudget`, sent with the API key's lookup in one round trip).
 """
 
+import math
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,11 +22,11 @@ WINDOW_SECONDS = 60
 
 
 def take_statement(who: str) -> str:
-    """Counts one use in the current window of the key that the SQL `who` gives (one row with a
-    column `key`; no row counts nothing and answers `uses` null). psycopg parameters: `org_id`,
-    `seconds`, and those of `who`.
+    """Counts `uses` uses in the current window of the key that the SQL `who` gives (one row
+    with a column `key`; no row counts nothing and answers `uses` null). psycopg parameters:
+    `org_id`, `seconds`, `uses` and those of `who`.
 
-    -- name: take-one. Side effects: counts one use, and deletes the key's older windows."""
+    -- name: take. Side effects: counts the uses, and deletes the key's older windows."""
     return f"""
 WITH window_start AS (
   SELECT to_timestamp(floor(extract(epoch FROM now()) / %(seconds)s) * %(seconds)s) AS at
@@ -33,8 +36,9 @@ WITH window_start AS (
     AND window_start < (SELECT at FROM window_start)
 ), counted AS (
   INSERT INTO rate_limit_windows (org_id, key, window_start, uses)
-  SELECT %(org_id)s, who.key, window_start.at, 1 FROM who, window_start
-  ON CONFLICT (org_id, key, window_start) DO UPDATE SET uses = rate_limit_windows.uses + 1
+  SELECT %(org_id)s, who.key, window_start.at, %(uses)s FROM who, window_start
+  ON CONFLICT (org_id, key, window_start)
+    DO UPDATE SET uses = rate_limit_windows.uses + excluded.uses
   RETURNING uses
 )
 SELECT (SELECT uses FROM counted) AS uses,
@@ -60,18 +64,15 @@ class Allowance:
         }
 
 
-def allowance_of(row: dict[str, Any], limit: int, window_seconds: int) -> Allowance:
-    """What is left after the use `row` (of `take_statement`) counted; raises RateLimited
-    (with Retry-After and the RateLimit headers) past `limit`."""
-    uses = int(row["uses"] or 0)
-    reset = max(1, int(row["reset"]))
-    allowance = Allowance(limit, max(0, limit - uses), reset)
-    if uses > limit:
-        raise RateLimited(
-            detail=f"At most {limit} per {window_seconds} seconds; try again in {reset} s.",
-            headers={"Retry-After": str(reset), **allowance.headers()},
-        )
-    return allowance
+def refusal(
+    limit: int, reset: int, what: str = "", window_seconds: int = WINDOW_SECONDS
+) -> RateLimited:
+    """429 with Retry-After and the RateLimit headers, nothing left for `reset` seconds."""
+    allowance = Allowance(limit, 0, reset)
+    return RateLimited(
+        detail=f"At most {limit} {what}per {window_seconds} seconds; try again in {reset} s.",
+        headers={"Retry-After": str(reset), **allowance.headers()},
+    )
 
 
 async def take_one(
@@ -81,27 +82,72 @@ async def take_one(
     (with Retry-After) past `limit`. The count holds once the session's transaction commits."""
     connection = await session.connection()
     result = await connection.exec_driver_sql(
-        TAKE_KEY, {"org_id": org_id, "key": key, "seconds": window_seconds}
+        TAKE_KEY, {"org_id": org_id, "key": key, "seconds": window_seconds, "uses": 1}
     )
-    return allowance_of(dict(result.one()._mapping), limit, window_seconds)
+    row = result.mappings().one()
+    reset = max(1, int(row["reset"]))
+    if row["uses"] > limit:
+        raise refusal(limit, reset, window_seconds=window_seconds)
+    return Allowance(limit, limit - row["uses"], reset)
 
 
-@dataclass(frozen=True)
+@dataclass
+class _Lease:
+    """Requests of one caller this process was granted in the current window, not yet made."""
+
+    left: int
+    others: int  # what the database had left for everyone else once it granted them
+    ends: float  # epoch seconds, at most the window's end
+
+
 class RequestBudget:
     """Requests per minute per caller (a user, an API key): OUTREACH_RATE_LIMIT_PER_MINUTE,
-    0 for none. Its statement runs in the request's first round trip to the database."""
+    0 for none.
 
-    per_minute: int
+    Counted in PostgreSQL, shared by every replica, but not one write per request: a process
+    takes a slice of its caller's budget at once (1 % of it, at least 1: 6 of 600) and spends
+    it from memory until the slice or the window runs out. Never more than the budget is
+    granted across the replicas in a window; a caller may be refused while other processes
+    still hold unspent slices (at most a slice less one per process)."""
+
+    def __init__(self, per_minute: int, callers: int = 10_000) -> None:
+        self.per_minute = per_minute
+        self.slice = max(1, per_minute // 100)
+        self._leases: LRUCache[str, _Lease] = LRUCache(maxsize=callers)
 
     @property
     def enabled(self) -> bool:
         return self.per_minute > 0
 
-    def statement(self, who: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return take_statement(who), {**params, "seconds": WINDOW_SECONDS}
+    def spend(self, caller: str) -> Allowance | None:
+        """One request from the caller's slice in this process; None when the database must be
+        asked (no slice, spent, or its window over)."""
+        lease = self._leases.get(caller)
+        now = time.time()
+        if lease is None or lease.left <= 0 or now >= lease.ends:
+            return None
+        lease.left -= 1
+        reset = max(1, math.ceil(lease.ends - now))
+        return Allowance(self.per_minute, lease.others + lease.left, reset)
 
-    def allowance(self, row: dict[str, Any]) -> Allowance:
-        return allowance_of(row, self.per_minute, WINDOW_SECONDS)
+    def statement(self, who: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The statement that takes a slice for the caller that `who` names (see take_statement)."""
+        return take_statement(who), {**params, "seconds": WINDOW_SECONDS, "uses": self.slice}
+
+    def granted(self, caller: str, row: dict[str, Any]) -> Allowance:
+        """The allowance once the slice of `row` (the statement's answer) is taken: this request
+        is its first; 429 when none of it could be granted."""
+        reset = max(1, int(row["reset"]))
+        if row["uses"] is None:  # nothing counted (the organization's very first request)
+            return Allowance(self.per_minute, self.per_minute, reset)
+        uses = int(row["uses"])
+        granted = min(self.slice, self.per_minute - (uses - self.slice))
+        others = max(0, self.per_minute - uses)
+        if granted <= 0:
+            raise refusal(self.per_minute, reset, "requests ")
+        # The window ends within `reset` seconds (rounded up): the slice ends a second early.
+        self._leases[caller] = _Lease(granted - 1, others, time.time() + reset - 1)
+        return Allowance(self.per_minute, others + granted - 1, reset)
 
 
 REQUEST_ALLOWANCE = "rate_limit"  # where the request's Allowance is kept (the ASGI scope's state)

@@ -7,8 +7,9 @@ else is known. Only the key's SHA-256 is stored. A slow password hash (argon2, b
 secrets a person chose, which an attacker with the hashes could guess; a 256-bit random secret
 cannot be guessed, and a slow hash would cost every request tens of milliseconds for nothing.
 
-Nothing about a key is remembered in memory: each request reads it (with its rate limit, in
-the same round trip), so a revoked or expired key is refused at once by every replica.
+Nothing about a key's validity is remembered in memory: each request reads it (with its rate
+limit when a slice of it is due, in the same round trip), so a revoked or expired key is
+refused at once by every replica.
 """
 
 import hashlib
@@ -62,9 +63,15 @@ async def authenticate(
     if found is None:
         raise Unauthorized(detail=f"Not a valid API key: keys look like {PREFIX}<32 hex>_<43>.")
     org_id = uuid.UUID(found.group(1))
-    params = {"org_id": org_id, "key_hash": key_hash(key)}
+    hashed = key_hash(key)
+    params = {"org_id": org_id, "key_hash": hashed}
+    caller = f"key:{hashed.hex()}"
+    # From this process's slice of the key's budget when it has one (the key is still looked
+    # up); else the database grants a slice, to a usable key only.
+    spent = budget.spend(caller) if budget.enabled else None
+    counted = budget.enabled and spent is None
     statements = [(FIND_KEY, params)]
-    if budget.enabled:
+    if counted:
         statements.append(budget.statement(USABLE_KEY, params))
     results = await pipelined_in_org(engine, org_id, statements, durable=False)
     if not results[0]:
@@ -77,4 +84,6 @@ async def authenticate(
     principal = Principal(
         user_id=row["id"], org_id=org_id, role=Role(row["role"]), name=row["name"], api_key=True
     )
-    return principal, budget.allowance(results[1][0]) if budget.enabled else None
+    if counted:
+        return principal, budget.granted(caller, results[1][0])
+    return principal, spent
