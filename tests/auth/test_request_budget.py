@@ -45,6 +45,16 @@ def early_in_a_window(client: TestClient, headers: dict[str, str]) -> httpx.Resp
     return client.get(CAMPAIGNS, headers=headers)
 
 
+def counted_uses(as_owner: psycopg.Connection, org: Org) -> int:
+    row = as_owner.execute(
+        "SELECT coalesce(sum(uses), 0) FROM rate_limit_windows "
+        "WHERE org_id = %s AND key LIKE 'requests:%%'",
+        (org.id,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_a_counted_answer_says_what_is_left(client: TestClient, org: Org) -> None:
     headers = org.headers(Role.VIEWER)
     client.get(CAMPAIGNS, headers=headers)  # the organization's first request creates it
@@ -128,16 +138,11 @@ def test_an_unknown_key_is_not_counted(
 ) -> None:
     key = create_api_key(client, org)["key"]
     wrong = key[:-1] + ("a" if key[-1] != "a" else "b")
-    before = as_owner.execute(
-        "SELECT count(*) FROM rate_limit_windows WHERE org_id = %s", (org.id,)
-    ).fetchone()
+    before = counted_uses(as_owner, org)
     answer = client.get(CAMPAIGNS, headers=bearer(wrong))
     assert answer.status_code == 401
     assert "RateLimit-Limit" not in answer.headers
-    after = as_owner.execute(
-        "SELECT count(*) FROM rate_limit_windows WHERE org_id = %s", (org.id,)
-    ).fetchone()
-    assert after == before
+    assert counted_uses(as_owner, org) == before
 
 
 def test_no_budget_when_the_limit_is_zero(
@@ -147,16 +152,6 @@ def test_no_budget_when_the_limit_is_zero(
         answers = [unlimited.get(CAMPAIGNS, headers=org.headers()) for _ in range(2)]
     assert [a.status_code for a in answers] == [200, 200]
     assert "RateLimit-Limit" not in answers[1].headers
-
-
-def counted_uses(as_owner: psycopg.Connection, org: Org) -> int:
-    row = as_owner.execute(
-        "SELECT coalesce(sum(uses), 0) FROM rate_limit_windows "
-        "WHERE org_id = %s AND key LIKE 'requests:%%'",
-        (org.id,),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 @pytest.mark.parametrize("caller", ["token", "key"])
@@ -192,3 +187,30 @@ def test_a_slice_never_grants_more_than_the_budget(replicas: list[TestClient], o
     early_in_a_window(replicas[0], headers)
     answers = [replicas[n % 2].get(CAMPAIGNS, headers=headers) for n in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 429, 429]
+
+
+def test_a_refused_caller_costs_no_more_writes_until_the_minute_ends(
+    replicas: list[TestClient], org: Org, as_owner: psycopg.Connection
+) -> None:
+    client, headers = replicas[0], org.headers()
+    client.get(CAMPAIGNS, headers=headers)
+    early_in_a_window(client, headers)
+    answers = [client.get(CAMPAIGNS, headers=headers) for _ in range(BUDGET)]
+    assert answers[-1].status_code == 429
+    counted = counted_uses(as_owner, org)
+    again = [client.get(CAMPAIGNS, headers=headers) for _ in range(3)]
+    assert [a.status_code for a in again] == [429] * 3
+    assert all(1 <= int(a.headers["Retry-After"]) <= 60 for a in again)
+    assert counted_uses(as_owner, org) == counted
+
+
+def test_a_refused_key_that_is_then_revoked_is_told_so(
+    replicas: list[TestClient], client: TestClient, org: Org
+) -> None:
+    created = create_api_key(client, org)
+    key, limited = bearer(created["key"]), replicas[0]
+    early_in_a_window(limited, key)
+    answers = [limited.get(CAMPAIGNS, headers=key) for _ in range(BUDGET)]
+    assert answers[-1].status_code == 429
+    client.delete(f"/api/v1/api-keys/{created['id']}", headers=org.headers())
+    assert limited.get(CAMPAIGNS, headers=key).status_code == 401

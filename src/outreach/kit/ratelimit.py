@@ -98,6 +98,7 @@ class _Lease:
     left: int
     others: int  # what the database had left for everyone else once it granted them
     ends: float  # epoch seconds, at most the window's end
+    refused: bool = False  # nothing was left: refused until the window ends
 
 
 class RequestBudget:
@@ -108,7 +109,9 @@ class RequestBudget:
     takes a slice of its caller's budget at once (1 % of it, at least 1: 6 of 600) and spends
     it from memory until the slice or the window runs out. Never more than the budget is
     granted across the replicas in a window; a caller may be refused while other processes
-    still hold unspent slices (at most a slice less one per process)."""
+    still hold unspent slices (at most a slice less one per process). A refusal is remembered
+    until the window ends (the count only grows within a window): a caller that keeps asking
+    past its budget costs the database nothing more."""
 
     def __init__(self, per_minute: int, callers: int = 10_000) -> None:
         self.per_minute = per_minute
@@ -121,10 +124,15 @@ class RequestBudget:
 
     def spend(self, caller: str) -> Allowance | None:
         """One request from the caller's slice in this process; None when the database must be
-        asked (no slice, spent, or its window over)."""
+        asked (no slice, spent, or its window over); 429 when the caller was refused in this
+        window already."""
         lease = self._leases.get(caller)
         now = time.time()
-        if lease is None or lease.left <= 0 or now >= lease.ends:
+        if lease is None or now >= lease.ends:
+            return None
+        if lease.refused:
+            raise refusal(self.per_minute, math.ceil(lease.ends + 1 - now), "requests ")
+        if lease.left <= 0:
             return None
         lease.left -= 1
         reset = max(1, math.ceil(lease.ends - now))
@@ -143,10 +151,12 @@ class RequestBudget:
         uses = int(row["uses"])
         granted = min(self.slice, self.per_minute - (uses - self.slice))
         others = max(0, self.per_minute - uses)
-        if granted <= 0:
-            raise refusal(self.per_minute, reset, "requests ")
         # The window ends within `reset` seconds (rounded up): the slice ends a second early.
-        self._leases[caller] = _Lease(granted - 1, others, time.time() + reset - 1)
+        ends = time.time() + reset - 1
+        if granted <= 0:
+            self._leases[caller] = _Lease(0, 0, ends, refused=True)
+            raise refusal(self.per_minute, reset, "requests ")
+        self._leases[caller] = _Lease(granted - 1, others, ends)
         return Allowance(self.per_minute, others + granted - 1, reset)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from outreach.auth.keys.repository import FIND_KEY, USABLE_KEY
 from outreach.auth.tokens import Principal, Role
-from outreach.errors import Unauthorized
+from outreach.errors import RateLimited, Unauthorized
 from outreach.kit.ratelimit import Allowance, RequestBudget
 from outreach.kit.tenancy import pipelined_in_org
 
@@ -67,9 +67,14 @@ async def authenticate(
     params = {"org_id": org_id, "key_hash": hashed}
     caller = f"key:{hashed.hex()}"
     # From this process's slice of the key's budget when it has one (the key is still looked
-    # up); else the database grants a slice, to a usable key only.
-    spent = budget.spend(caller) if budget.enabled else None
-    counted = budget.enabled and spent is None
+    # up, and a refused key is told so before its budget); else the database grants a slice,
+    # to a usable key only.
+    refused: RateLimited | None = None
+    try:
+        spent = budget.spend(caller) if budget.enabled else None
+    except RateLimited as exc:
+        spent, refused = None, exc
+    counted = budget.enabled and spent is None and refused is None
     statements = [(FIND_KEY, params)]
     if counted:
         statements.append(budget.statement(USABLE_KEY, params))
@@ -84,6 +89,8 @@ async def authenticate(
     principal = Principal(
         user_id=row["id"], org_id=org_id, role=Role(row["role"]), name=row["name"], api_key=True
     )
+    if refused is not None:
+        raise refused
     if counted:
         return principal, budget.granted(caller, results[1][0])
     return principal, spent
