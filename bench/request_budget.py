@@ -2,10 +2,11 @@
 campaign list: the same requests against the app with the limit off (0) and on (high enough
 never to refuse, so every request is counted), with a user's token and with an API key.
 
-Phases: a fresh database (as campaign_reads.py) with one organization of 100 campaigns; then two
-apps on it in one process (limit off, limit on), served over ASGI (no network, no uvicorn),
-called in turns: each round sends one request to each of the four (off/on x token/key) in a
-rotating order, then a burst of 8 concurrent requests of one caller to each. On a busy machine
+Phases: a fresh database (as campaign_reads.py) with one organization of 100 campaigns; then
+three apps on it in one process (limit off; on; on without slices, one write per request),
+served over ASGI (no network, no uvicorn), called in turns: each round sends one request to
+each of the six (app x token/key) in a rotating order, then a burst of 8 concurrent requests
+of one caller to each. On a busy machine
 the noise then falls on all four alike; the figures are medians over the rounds.
 
     .venv/bin/python bench/request_budget.py                 # about 30 s
@@ -45,11 +46,13 @@ async def timed(client: httpx.AsyncClient, headers: dict[str, str], count: int) 
 async def bench(urls: DatabaseUrls, token: str, rounds: int) -> None:
     async with AsyncExitStack() as stack:
         clients = {}
-        for state, limit in (("off", 0), ("on", ON)):
+        for state, limit in (("off", 0), ("on", ON), ("each", ON)):
             settings = Settings(  # type: ignore[call-arg]
                 database_url=urls.app, run_jobs=False, rate_limit_per_minute=limit, _env_file=None
             )
             app = create_app(settings, urls)
+            if state == "each":  # the same count without slices: one write per request
+                app.state.request_budget.slice = 1
             await stack.enter_async_context(app.router.lifespan_context(app))
             clients[state] = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
@@ -62,7 +65,7 @@ async def bench(urls: DatabaseUrls, token: str, rounds: int) -> None:
         key = {"Authorization": f"Bearer {made.json()['key']}"}
         cases = [
             (state, who, h)
-            for state in ("off", "on")
+            for state in ("off", "on", "each")
             for who, h in (("token", admin), ("key", key))
         ]
         for state, _, headers in cases:  # warm up: pools, caches, prepared statements
@@ -81,9 +84,11 @@ async def bench(urls: DatabaseUrls, token: str, rounds: int) -> None:
             for label, samples in (("1 at a time", single), (f"{BURST} at once", burst)):
                 off = statistics.median(samples["off", who]) * 1000
                 on = statistics.median(samples["on", who]) * 1000
+                each = statistics.median(samples["each", who]) * 1000
                 print(
-                    f"{who:<5} {label:<11}  limit off {off:6.2f}  on {on:6.2f}  "
-                    f"({on - off:+5.2f} ms, {(on / off - 1) * 100:+5.1f} %)"
+                    f"{who:<5} {label:<11}  limit off {off:6.2f}  on {on:6.2f} "
+                    f"({(on / off - 1) * 100:+5.1f} %)  a write each {each:6.2f} "
+                    f"({(each / off - 1) * 100:+5.1f} %)"
                 )
         off_token = statistics.median(single["off", "token"]) * 1000
         off_key = statistics.median(single["off", "key"]) * 1000
