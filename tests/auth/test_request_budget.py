@@ -214,3 +214,18 @@ def test_a_refused_key_that_is_then_revoked_is_told_so(
     assert answers[-1].status_code == 429
     client.delete(f"/api/v1/api-keys/{created['id']}", headers=org.headers())
     assert limited.get(CAMPAIGNS, headers=key).status_code == 401
+
+
+def test_a_request_is_counted_once_whatever_its_route_needs(
+    replicas: list[TestClient], org: Org
+) -> None:
+    """Creating a campaign needs the caller twice (its session and its role): counted once."""
+    client, headers = replicas[0], org.headers()
+    client.get(CAMPAIGNS, headers=headers)
+    first = early_in_a_window(client, headers)
+    body = {"name": "Counted once", "channel": "email"}
+    created = client.post(CAMPAIGNS, json=body, headers=headers)
+    assert created.status_code == 201
+    assert int(created.headers["RateLimit-Remaining"]) == (
+        int(first.headers["RateLimit-Remaining"]) - 1
+    )
