@@ -1,5 +1,6 @@
 # The outreach API. Point DATABASE_URL (app role) and DATABASE_OWNER_URL (schema owner) at
-# PostgreSQL; see docker-compose.yml. `outreach serve` migrates, then serves on port 8000.
+# PostgreSQL; see docker-compose.yml. `outreach serve` migrates, then serves on port 8000;
+# `outreach worker` (docker-compose.yml's worker) runs the background jobs.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md LICENSE alembic.ini ./
 COPY migrations ./migrations
 COPY src ./src
 # Editable install: the service finds alembic.ini and migrations/ next to src/ (in /app).

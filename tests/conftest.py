@@ -20,6 +20,7 @@ from outreach.kit.dburls import libpq_url
 from outreach.main import create_app
 from tests.databases import migrated_database
 from tests.factories import Engine, MailSink, Org, Walker, free_port
+from tests.problem_codes import LEDGER
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +39,15 @@ def settings(database_urls: DatabaseUrls) -> Settings:
 def client(settings: Settings, database_urls: DatabaseUrls) -> Iterator[TestClient]:
     app = create_app(settings, database_urls)
     with TestClient(app, raise_server_exceptions=False) as test_client:
+        LEDGER.watch(test_client, app.openapi())
         yield test_client
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if LEDGER.undocumented:
+        listed = "\n  ".join(sorted(LEDGER.undocumented))
+        print(f"\n\nProblems answered but not in the OpenAPI document:\n  {listed}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

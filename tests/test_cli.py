@@ -1,7 +1,9 @@
 """`outreach serve` and `outreach worker` as real processes: where the links in their mail
 point, what refuses to start, what outside input can do to their log, how big a body may be."""
 
+import argparse
 import json
+import os
 import re
 import socket
 import subprocess
@@ -16,9 +18,11 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
+from outreach.auth.tokens import Role
+from outreach.cli import build_parser
 from outreach.db import DatabaseUrls
 from tests.factories import Org, autopilot_campaign_all_week
-from tests.served import OUTREACH, Served, environment, run, serve
+from tests.served import ANSWERS_ON, OUTREACH, Served, environment, run, serve
 
 MAX_BODY_BYTES = 100_000
 FORGED = "\r\nFAKE LOG LINE"
@@ -103,6 +107,43 @@ def test_the_worker_refuses_to_start_without_a_public_url_or_a_running_serve(
     assert "OUTREACH_PUBLIC_URL is unset and no `outreach serve`" in refused.stderr
 
 
+def test_every_command_line_option_says_what_it_is_for() -> None:
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        for option in command._actions:
+            if not isinstance(option, argparse._HelpAction):
+                assert option.help, f"outreach {name} {option.dest} has no help"
+
+
+def test_token_help_says_what_each_role_may_do() -> None:
+    shown = run(["token", "--help"], {**os.environ}, Path.cwd())
+    assert shown.returncode == 0
+    for role in Role:
+        assert re.search(rf"^  {role.value} +\w", shown.stdout, re.MULTILINE), role
+    assert "audit log" in shown.stdout
+    assert "--email" in shown.stdout
+    assert "completion summar" in shown.stdout
+
+
+def test_serve_says_its_port_is_taken_and_what_to_do(
+    database_urls: DatabaseUrls, tmp_path: Path
+) -> None:
+    with socket.socket() as holder:  # another program listening on the port
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        refused = run(
+            ["serve", "--port", str(port)], environment(database_urls, tmp_path / "data"), tmp_path
+        )
+    assert refused.returncode == 2
+    assert f"port {port} on 127.0.0.1 is taken" in refused.stderr
+    assert "--port 0" in refused.stderr
+    # checked first: nothing announced, nothing migrated, no traceback
+    assert ANSWERS_ON not in refused.stdout
+    assert "applying migrations" not in refused.stdout
+    assert "Traceback" not in refused.stderr
+
+
 def test_production_refuses_to_start_without_a_public_url(
     database_urls: DatabaseUrls, tmp_path: Path
 ) -> None:
@@ -140,7 +181,12 @@ def test_outside_input_cannot_start_a_line_of_the_log(
     while "FAKE LOG LINE" not in served.log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
     (warning,) = [line for line in served.log_lines() if "FAKE LOG LINE" in line]
-    assert warning.startswith("WARNING outreach.inbound.service confirm the SNS subscription")
+    # Every line starts with its time: 2026-11-30 14:02:11,532 WARNING ...
+    assert re.match(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING outreach.inbound.service "
+        "confirm the SNS subscription",
+        warning,
+    ), warning
     assert not [line for line in served.log_lines() if line.startswith("FAKE")]
 
 

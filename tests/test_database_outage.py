@@ -207,6 +207,8 @@ def test_an_outage_is_a_503_and_loses_no_open_or_click(database: Database, tmp_p
         assert refused.status_code in (200, 503)
         if refused.status_code == 503:
             assert int(refused.headers["retry-after"]) > 0
+        asks = service.request("GET", unsubscribe)  # the page still asks, naming nobody
+        assert (asks.status_code, f'action="{unsubscribe}"' in asks.text) == (200, True)
         time.sleep(1.5)  # the writer tries the database, and fails, at least once
 
         database.server.start()

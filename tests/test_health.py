@@ -14,6 +14,13 @@ def test_readyz_reports_database_at_head(client: TestClient, database_urls: Data
     assert answer.json()["migration"] == head_revision(database_urls)
 
 
+def test_the_root_leads_to_the_docs(client: TestClient) -> None:
+    answer = client.get("/", follow_redirects=False)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/docs"
+    assert client.get("/").url.path == "/docs"
+
+
 def test_docs_are_served_without_a_cdn(client: TestClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200

@@ -5,8 +5,8 @@ Only the SHA-256 of a key is stored. The key names its organization (`ok_live_<o
 so the request that presents it looks it up under row-level security like any tenant row: no
 table or function reads keys across organizations.
 
-Revision ID: 0016_api_keys
-Revises: 0015_contact_search_words
+Revision ID: 0019_api_keys
+Revises: 0018_webhooks
 Create Date: 2026-11-29
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from alembic import context, op
 from psycopg import sql
 
-revision: str = "0016_api_keys"
-down_revision: str | None = "0015_contact_search_words"
+revision: str = "0019_api_keys"
+down_revision: str | None = "0018_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,10 +2,12 @@
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -20,10 +22,12 @@ from outreach.db import DatabaseUrls, resolve_database_urls
 from outreach.embedded import (
     MailCatcher,
     MailCatcherUnavailable,
-    is_running,
     start_mail_catcher_if_needed,
 )
 from outreach.kit.logs import guard_log_handlers
+from outreach.kit.processes import is_running
+from outreach.observability.logs import configure_logging, logging_config
+from outreach.observability.workers import shared_metrics_folder
 from outreach.schema import UnsafeDatabaseRole, check_app_role, upgrade
 
 log = logging.getLogger("outreach")
@@ -67,19 +71,25 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    # Before anything else: a taken port is said at once, not after the migrations.
+    sock = _listen(args.host, args.port)
     _, catcher = _prepare_process()
+    if args.access_log is not None:  # for the workers, which read their settings anew
+        os.environ["OUTREACH_ACCESS_LOG"] = str(args.access_log).lower()
+        get_settings.cache_clear()
+    settings = get_settings()
     config = uvicorn.Config(
         "outreach.main:create_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level=get_settings().log_level.lower(),
-        access_log=args.access_log,
+        log_config=logging_config(settings.log_level, settings.log_format),
+        log_level=settings.log_level.lower(),
+        access_log=False,  # ours (observability/middleware.py) names the route and the org
     )
-    # Bound here, before the app starts, so that its links name the port really listened on
+    # Bound before the app starts, so that its links name the port really listened on
     # (--port 0: the one the system picked).
-    sock = config.bind_socket()
     url = _publish_url(args.host, sock.getsockname()[1])
     print(f"outreach answers on {url} (API docs: /docs)")
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the
@@ -87,7 +97,8 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if config.workers > 1:
-            Multiprocess(config, sockets=[sock]).run()
+            with shared_metrics_folder():
+                Multiprocess(config, sockets=[sock]).run()
         else:
             uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -95,6 +106,27 @@ def _serve(args: argparse.Namespace) -> int:
         if catcher is not None:
             catcher.stop()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, as uvicorn would bind it; refused with what to do when the port
+    is taken. Listening at once makes the port ours: a bind alone can be shared."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise _Refused(
+                f"port {port} on {host} is taken: another program (perhaps another "
+                "`outreach serve`) listens there. Stop it, or choose another port: "
+                f"`outreach serve --port {port % 65535 + 1}`, or `--port 0` for any free one."
+            ) from exc
+        raise _Refused(f"cannot listen on {host} port {port}: {exc.strerror}") from exc
+    sock.set_inheritable(True)  # --workers: the worker processes take it over
+    return sock
 
 
 def _local_url(host: str, port: int) -> str:
@@ -313,28 +345,96 @@ def _import(args: argparse.Namespace) -> int:
     return 2
 
 
+ROLES_HELP = """roles (what the token's bearer may do in its organization):
+  admin       everything in the organization, the audit log included
+  ta_manager  everything but the audit log: any campaign, whoever owns it (and campaigns
+              for another owner), taking people off the do-not-contact list, erasing a
+              person's data, emptying the mail catcher
+  recruiter   creates campaigns and changes only the campaigns it owns; reads every
+              campaign of the organization
+  viewer      reads only (any change is 403 FORBIDDEN)
+
+The organization and the user are created on the token's first request, with the token's
+--email: the owner of a campaign gets its completion summary at that address (a user created
+without one gets no summary)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the API (and its scheduler)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve = commands.add_parser(
+        "serve",
+        help="run the API (and its scheduler)",
+        description="Migrate the database, then serve the API (docs at /docs) and run the "
+        "background jobs. Without DATABASE_URL, an embedded PostgreSQL under .data/.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s; 0.0.0.0 for every interface)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="port to listen on (default: %(default)s; 0 lets the system pick a free one)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes sharing the port (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        help="log every request (default: OUTREACH_ACCESS_LOG, else on with "
+        "OUTREACH_LOG_FORMAT=json and off with text)",
+    )
     serve.set_defaults(handler=_serve)
 
-    worker = commands.add_parser("worker", help="run the background jobs without the API")
+    worker = commands.add_parser(
+        "worker",
+        help="run the background jobs without the API",
+        description="Sending, planning and the scheduled jobs, without the API: run it next to "
+        "`outreach serve` processes started with OUTREACH_RUN_JOBS=false, or as extra capacity.",
+    )
     worker.set_defaults(handler=_worker)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(handler=_migrate)
 
-    token = commands.add_parser("token", help="mint a JWT for local use")
-    token.add_argument("--org", type=uuid.UUID, default=uuid.uuid4())
-    token.add_argument("--user", type=uuid.UUID, default=uuid.uuid4())
-    token.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
-    token.add_argument("--email")
+    token = commands.add_parser(
+        "token",
+        help="mint a JWT for local use",
+        description="Mint a token signed with OUTREACH_JWT_SECRET, for local use.",
+        epilog=ROLES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    token.add_argument(
+        "--org",
+        type=uuid.UUID,
+        default=uuid.uuid4(),
+        help="the organization's id (default: a new one, so a new organization)",
+    )
+    token.add_argument(
+        "--user",
+        type=uuid.UUID,
+        default=uuid.uuid4(),
+        help="the user's id (default: a new one, so a new user)",
+    )
+    token.add_argument(
+        "--role",
+        choices=[r.value for r in Role],
+        default=Role.ADMIN.value,
+        help="what the user may do (default: %(default)s; see the roles below)",
+    )
+    token.add_argument(
+        "--email",
+        help="the user's address, where the completion summaries of the campaigns it owns "
+        "go; kept when the user is created (its first request), so give it from the start",
+    )
     token.add_argument(
         "--hours",
         type=float,
@@ -345,8 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     imports = commands.add_parser(
         "import", help="import a CSV file of contacts, with a progress bar"
     )
-    imports.add_argument("file", type=Path)
-    imports.add_argument("--org", type=uuid.UUID, required=True)
+    imports.add_argument("file", type=Path, help="the CSV file (UTF-8 or Windows-1252)")
+    imports.add_argument(
+        "--org", type=uuid.UUID, required=True, help="the organization to import into"
+    )
     imports.add_argument(
         "--campaign", type=uuid.UUID, help="into this campaign; without it, the org's contacts"
     )
@@ -367,11 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"refusing to start:\n{settings_problems(exc)}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP connection
-    # two lines per run of every job, every few seconds; jobs/runs.py logs what a run did
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     guard_log_handlers()
     args = build_parser().parse_args(argv)
     try:

@@ -72,6 +72,21 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    # text: one readable line per record; json: one JSON object per line, with the request id,
+    # organization, route and job of the record (observability/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # One line per HTTP request. Unset: on with the json format, off with text.
+    access_log: bool | None = None
+    # GET /metrics and the request metrics behind it (observability/); false: neither.
+    metrics: bool = True
+    # Set: GET /metrics asks for `Authorization: Bearer <this>`. Unset: it is open, like
+    # /healthz (keep it to your network).
+    metrics_token: str | None = Field(default=None, min_length=16)
+    # The database facts of /metrics (outbox depth, due walks, lags) are read again after this
+    # many seconds, by the process answering the scrape; at most metrics_db_orgs organizations
+    # are counted (those with the oldest due work first).
+    metrics_db_seconds: float = Field(default=15, ge=1, le=3600)
+    metrics_db_orgs: int = Field(default=1000, ge=1, le=100_000)
 
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "OUTREACH_DATABASE_URL")

@@ -26,6 +26,7 @@ from sqlalchemy import make_url
 from outreach.config import Settings, get_settings
 from outreach.kit.dburls import libpq_url
 from outreach.kit.outage import is_unreachable, outage
+from outreach.kit.processes import is_running
 from outreach.kit.tenancy import set_org
 from outreach.sending.transports.catcher import INSTANCE_HEADER, ORG_HEADER
 
@@ -67,16 +68,6 @@ def _forget_dead_users(pgdata: Path) -> None:
     alive = [pid for pid in pids if is_running(pid)]
     if alive != pids:
         pid_file.write_text(json.dumps(alive))
-
-
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 CATCHER_HOST = "127.0.0.1"

@@ -30,7 +30,7 @@ from outreach.health.router import router as health_router
 from outreach.inbound.router import MAX_BODY_BYTES as INBOUND_MAX_BODY_BYTES
 from outreach.inbound.router import router as inbound_router
 from outreach.inbox.router import router as inbox_router
-from outreach.kit import timezones
+from outreach.kit import openapi, timezones
 from outreach.kit.bodylimit import BodySizeLimit
 from outreach.kit.jsondepth import JsonDepthLimit
 from outreach.kit.logs import guard_log_handlers
@@ -39,6 +39,9 @@ from outreach.kit.ratelimit import RateLimitHeaders, RequestBudget
 from outreach.kit.targets import TargetGuard
 from outreach.mailboxes.router import router as mailboxes_router
 from outreach.mailcatcher.router import router as mail_catcher_router
+from outreach.observability.middleware import RequestObservation
+from outreach.observability.router import router as metrics_router
+from outreach.observability.service import DatabaseFacts
 from outreach.scheduler import start_background_jobs
 from outreach.schema import check_app_role, head_revision
 from outreach.sending.outbox.router import router as outbox_router
@@ -52,6 +55,7 @@ from outreach.templates.router import router as templates_router
 from outreach.tracking.asgi import TrackingFastPath
 from outreach.tracking.router import router as tracking_router
 from outreach.tracking.tokens import TrackingSigner
+from outreach.webhooks.router import router as webhooks_router
 from outreach.workflows.enrollments.router import router as enrollments_router
 from outreach.workflows.splits.router import router as splits_router
 from outreach.workflows.triggers.router import router as triggers_router
@@ -77,11 +81,45 @@ Plan outreach campaigns, add contacts, and watch their metrics.
 
 Every `/api/v1` route needs `Authorization: Bearer <JWT>` with the claims `sub`, `org_id`,
 `role` and `exp`, or `Authorization: Bearer <API key>` (`ok_live_...`, from `POST /api-keys`).
-Each user and each key may make OUTREACH_RATE_LIMIT_PER_MINUTE requests a minute (600 by
-default): the `RateLimit-*` headers say what is left, past it `429 RATE_LIMITED`.
-Errors are `application/problem+json` with a machine `code`.
-Lists take `?limit=` and `?cursor=` and answer `{"items": [...], "next_cursor": ...}`.
+Errors are `application/problem+json` with a machine `code`; each error response lists the
+codes it can carry. Lists take `?limit=` and `?cursor=` and answer
+`{"items": [...], "next_cursor": ...}`. A `POST` that creates or sends honours
+`Idempotency-Key` (24 hours; a replay says `Idempotent-Replayed: true`). Every answer carries
+`X-Request-ID` (yours, when you send one); quote it when reporting a problem. Each user and
+each API key may make OUTREACH_RATE_LIMIT_PER_MINUTE requests a minute (600 by default): the
+`RateLimit-*` headers say what is left; past it, `429 RATE_LIMITED` with `Retry-After`.
 """
+
+# The tag of every route, in the order /docs shows them (tests/test_openapi.py: each is here).
+TAGS = [
+    (
+        "campaigns",
+        "Campaigns: create, edit, and move through draft, scheduled, active, "
+        "paused, completed and archived",
+    ),
+    ("contacts", "The contacts of a campaign: add up to 1,000 at a time, list, edit, remove"),
+    ("imports", "CSV imports of contacts, into a campaign or the organization, as jobs"),
+    ("events", "Events recorded by hand on a campaign contact (replies by phone, conversions)"),
+    ("people", "The organization's people, across campaigns: search, edit, tag, activity"),
+    ("segments", "Saved contact filters with a live count, to enroll from"),
+    ("data-subject requests", "Export or erase everything held about a person; the audit log"),
+    ("templates", "Message templates per channel, with personalization tokens and previews"),
+    ("senders", "Sending mailboxes: SMTP settings, limits, warm-up, circuit breaker, IMAP"),
+    ("sms", "The organization's SMS provider account"),
+    ("suppressions", "The organization's do-not-contact list"),
+    ("sending", "The outbox of messages and sending a manual campaign"),
+    ("approvals", "Co-pilot messages waiting for a person to approve, edit or reject"),
+    ("tasks", "Manual steps (LinkedIn, calls, letters) due for their owner"),
+    ("sequences", "Drip sequences: the graph, versions, enrollments, splits and triggers"),
+    ("analytics", "Metrics, A/B results, time series, links, events, reports, the dashboard"),
+    ("inbox", "Replies read from the senders' mailboxes, and answers to them"),
+    ("inbound", "Events pushed by email providers (signed by the organization's secret)"),
+    ("webhooks", "Outbound webhooks: subscriptions, signed deliveries, their log, redelivery"),
+    ("api-keys", "API keys for machine clients (admins): shown once, kept hashed, with a role"),
+    ("mail catcher", "Mail the embedded SMTP catcher received (local use)"),
+    ("tracking", "Public links in sent mail: open pixel, click redirect, unsubscribe"),
+    ("health", "Liveness and readiness of the process"),
+]
 
 
 class RequestIdMiddleware:
@@ -118,6 +156,9 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.database_facts = DatabaseFacts(
+            app.state.sessionmaker, settings.metrics_db_seconds, settings.metrics_db_orgs
+        )
         async with engine.connect() as connection:
             await timezones.load(connection)
         jobs = start_background_jobs(settings, app.state.sessionmaker)
@@ -141,7 +182,11 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,
+        openapi_tags=[{"name": name, "description": about} for name, about in TAGS],
+        servers=[{"url": settings.public_url or "/", "description": "This service"}],
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     app.state.settings = settings
     app.state.known_principals = known_principals()
     app.state.token_verifier = TokenVerifier(settings)
@@ -156,6 +201,8 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
+    if settings.metrics:
+        app.include_router(metrics_router)
     app.include_router(tracking_router)
     for router in (
         campaigns_router,
@@ -182,10 +229,17 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         enrollments_router,
         triggers_router,
         versions_router,
+        webhooks_router,
         api_keys_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
-    # The pixel and the click are answered ahead of every middleware (tracking/asgi.py). Built
-    # here, so middleware is added above this line.
-    app.middleware_stack = TrackingFastPath(app.build_middleware_stack())
+    # The pixel and the click are answered ahead of every middleware (tracking/asgi.py), but
+    # counted and logged like every request. Built here, so middleware is added above this line.
+    access_log = settings.access_log
+    app.middleware_stack = RequestObservation(
+        TrackingFastPath(app.build_middleware_stack()),
+        metrics=settings.metrics,
+        access_log=settings.log_format == "json" if access_log is None else access_log,
+        prefixes=(API_PREFIX,),
+    )
     return app

@@ -21,6 +21,7 @@ from outreach.jobs.runs import run_recorded
 from outreach.mailboxes import jobs as mailboxes_jobs
 from outreach.sending.delivery import jobs as delivery_jobs
 from outreach.sending.planner import jobs as planner_jobs
+from outreach.webhooks import jobs as webhooks_jobs
 from outreach.workflows.engine import jobs as engine_jobs
 from outreach.workflows.splits import jobs as splits_jobs
 from outreach.workflows.triggers import jobs as triggers_jobs
@@ -43,6 +44,7 @@ JOBS: tuple[Job | Loop, ...] = (
     *triggers_jobs.JOBS,
     *mailboxes_jobs.JOBS,
     *imports_jobs.JOBS,
+    *webhooks_jobs.JOBS,
 )
 
 

@@ -21,7 +21,8 @@ from tests.factories import (
 )
 
 NOW = datetime.now(UTC)
-DAY1 = (NOW - timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
+# Three days back at least: more than the span a report charts by the hour.
+DAY1 = (NOW - timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
 DAY2 = DAY1 + timedelta(days=1)
 
 
@@ -97,6 +98,83 @@ def test_the_report_counts_what_the_events_say(
     assert (day2["sends"], day2["opens"], day2["clicks"], day2["responses"]) == (0, 3, 1, 1)
     assert sum(day["opens"] for day in body["daily"]) == 4  # every human open, repeats too
     assert body["daily"][-1]["day"] == str(datetime.now(UTC).date())
+
+
+def test_a_campaign_of_several_days_is_charted_by_the_day(
+    client: TestClient, org: Org, campaign: dict[str, Any]
+) -> None:
+    body = report(client, org, campaign["id"]).json()
+    assert body["hourly"] == []
+    assert "Activity per day (UTC)" in report(client, org, campaign["id"], format="html").text
+
+
+def one_day_campaign(
+    client: TestClient, org: Org, database_urls: DatabaseUrls, delivery_reports: int
+) -> tuple[dict[str, Any], datetime]:
+    """An active campaign whose 4 contacts were sent to 5 hours ago; `delivery_reports` of
+    them reported delivered; #1 opened, #2 clicked (no open seen: images blocked), #3 replied
+    an hour later."""
+    created = create_campaign(client, org)
+    added = add_contacts(client, org, created["id"], 4)
+    m = [uuid.UUID(r["campaign_contact_id"]) for r in added["results"]]
+    answer = client.post(f"/api/v1/campaigns/{created['id']}/activate", headers=org.headers())
+    assert answer.status_code == 200, answer.text
+    sent = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+    hour = timedelta(hours=1)
+    events = [
+        *(NewEvent(who, EventType.EMAIL_SENT, sent) for who in m),
+        *(NewEvent(who, EventType.DELIVERED, sent) for who in m[:delivery_reports]),
+        NewEvent(m[1], EventType.OPENED, sent + hour),
+        NewEvent(m[2], EventType.CLICKED, sent + hour, clicked_url="https://jobs.example.com"),
+        NewEvent(m[3], EventType.RESPONSE_RECEIVED, sent + 2 * hour),
+    ]
+    asyncio.run(record_concurrently(database_urls, org.id, events, writers=1))
+    return created, sent
+
+
+def test_delivered_is_never_below_opened(
+    client: TestClient, org: Org, database_urls: DatabaseUrls
+) -> None:
+    created, _ = one_day_campaign(client, org, database_urls, delivery_reports=1)
+    body = report(client, org, created["id"]).json()
+    funnel = {step["key"]: step["count"] for step in body["funnel"]}
+    # #0 reported delivered; #1's open and #2's click prove theirs arrived (#3's reply is
+    # not counted: a response may come over another channel)
+    assert (funnel["sent"], funnel["delivered"], funnel["opened"]) == (4, 3, 2)
+    assert any("2 people whose open or click proves" in note for note in body["notes"])
+
+
+def test_delivery_reports_alone_make_no_note(
+    client: TestClient, org: Org, database_urls: DatabaseUrls
+) -> None:
+    created, _ = one_day_campaign(client, org, database_urls, delivery_reports=4)
+    body = report(client, org, created["id"]).json()
+    assert {step["key"]: step["count"] for step in body["funnel"]}["delivered"] == 4
+    assert not any("proves" in note for note in body["notes"])
+
+
+def test_a_one_day_campaign_is_charted_by_the_hour(
+    client: TestClient, org: Org, database_urls: DatabaseUrls
+) -> None:
+    created, sent = one_day_campaign(client, org, database_urls, delivery_reports=0)
+    body = report(client, org, created["id"]).json()
+    hours = {hour["hour"][:13]: hour for hour in body["hourly"]}
+    assert 6 <= len(hours) <= 7  # from 5 hours ago to now
+    first = hours[sent.strftime("%Y-%m-%dT%H")]
+    assert (first["sends"], first["opens"], first["clicks"]) == (4, 0, 0)
+    assert hours[(sent + timedelta(hours=1)).strftime("%Y-%m-%dT%H")]["opens"] == 1
+    assert sum(hour["responses"] for hour in body["hourly"]) == 1
+
+    page = report(client, org, created["id"], format="html").text
+    assert "Activity per hour (UTC)" in page
+    chart = page[page.index('<svg id="daily-chart"') : page.index("</svg>")]
+    assert f"{sent:%Y-%m-%d %H}:00 UTC: 4 sent" in chart
+    assert len(re.findall("<rect ", chart)) == 4 * len(body["hourly"])
+    # a few groups spread over the plot, with bars a reader can see and point at
+    widths = {int(w) for w in re.findall(r'<rect [^>]*width="(\d+)"', chart)}
+    assert min(widths) >= 12
+    assert int(re.search(r'<svg [^>]*width="(\d+)"', chart)[1]) >= 500  # type: ignore[index]
+    assert f">{(sent + timedelta(hours=1)):%H}:00<" in chart or f">{sent:%H}:00<" in chart
 
 
 def test_a_running_campaign_has_a_report_so_far(

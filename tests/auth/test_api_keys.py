@@ -202,7 +202,8 @@ def test_a_token_naming_a_keys_profile_is_refused(
     """A key's profile is not a person's: a token cannot take it over (and change its role)."""
     created = create_api_key(client, org, Role.VIEWER)
     token = mint_token(settings, org_id=org.id, user_id=uuid.UUID(created["id"]), role=Role.ADMIN)
-    answer = client.get(CAMPAIGNS, headers=bearer(token))
+    body = {"name": "Taken over", "channel": "email"}
+    answer = client.post(CAMPAIGNS, json=body, headers=bearer(token))
     assert answer.status_code == 403
 
 

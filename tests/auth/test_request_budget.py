@@ -229,3 +229,23 @@ def test_a_request_is_counted_once_whatever_its_route_needs(
     assert int(created.headers["RateLimit-Remaining"]) == (
         int(first.headers["RateLimit-Remaining"]) - 1
     )
+
+
+def test_every_counted_operation_documents_the_budget(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    secured = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and operation.get("security")
+    ]
+    assert len(secured) > 50
+    for path, method, operation in secured:
+        refused = operation["responses"]["429"]
+        assert "Retry-After" in refused["headers"], (method, path)
+        schema = refused["content"]["application/problem+json"]["schema"]
+        assert schema["$ref"].endswith("/RateLimitedProblem"), (method, path)
+        answered = [r for status, r in operation["responses"].items() if status.startswith("2")]
+        assert all("RateLimit-Remaining" in r["headers"] for r in answered), (method, path)
+    public = document["paths"]["/healthz"]["get"]
+    assert "429" not in public["responses"]

@@ -202,6 +202,97 @@ def test_repeated_one_click_unsubscribes_record_one_event(
     assert [kind for kind, _, _ in events(as_owner, member)] == ["unsubscribed"]
 
 
+def suppressions(as_owner: psycopg.Connection, org: Org) -> list[tuple[Any, ...]]:
+    return as_owner.execute(
+        "SELECT email, reason, event_id IS NOT NULL FROM suppressions WHERE org_id = %s",
+        (org.id,),
+    ).fetchall()
+
+
+def test_the_unsubscribe_page_names_the_organization_and_the_address(
+    client: TestClient, org: Org, member: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    link = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE)}"
+    client.get("/api/v1/campaigns", headers=org.headers())  # the organization exists
+    as_owner.execute(
+        "UPDATE organizations SET name = 'Acme <Talent> & Co' WHERE id = %s", (org.id,)
+    )
+    for page in (client.get(link), client.post(link, data={"List-Unsubscribe": "One-Click"})):
+        assert page.status_code == 200
+        assert "<strong>Acme &lt;Talent&gt; &amp; Co</strong>" in page.text
+        assert "<strong>person0@example.com</strong>" in page.text
+        assert "<Talent>" not in page.text
+
+
+def test_an_unsubscribe_is_undone_with_its_own_link_and_can_be_made_again(
+    client: TestClient, org: Org, member: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    link = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE)}"
+    done = client.post(link, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+    assert f'action="{link}/resubscribe"' in done.text
+    assert suppressions(as_owner, org) == [("person0@example.com", "unsubscribed", True)]
+    assert 'action="' + link + '/resubscribe"' in client.get(link).text  # a used link offers it
+
+    for _ in range(2):  # repeating the undo is harmless
+        undone = client.post(f"{link}/resubscribe")
+        assert undone.status_code == 200
+        assert "may write to <strong>person0@example.com</strong> again" in undone.text
+        assert f'action="{link}"' in undone.text  # and offers to unsubscribe again
+    assert suppressions(as_owner, org) == []
+    assert [kind for kind, _, _ in events(as_owner, member)] == ["unsubscribed", "resubscribed"]
+    # the unsubscribe stays in the campaign's figures and stopped its sequence
+    assert campaign(client, org, member)["unsubscribes"] == 1
+    assert f'action="{link}/resubscribe"' not in client.get(link).text  # it asks again
+
+    for _ in range(2):  # RFC 8058 one-click again, retried by the mail client
+        assert client.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert suppressions(as_owner, org) == [("person0@example.com", "unsubscribed", True)]
+    assert [kind for kind, _, _ in events(as_owner, member)] == [
+        "unsubscribed",
+        "resubscribed",
+        "unsubscribed",
+    ]
+
+
+def test_an_undo_leaves_a_suppression_its_link_did_not_make(
+    client: TestClient, org: Org, member: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    added = client.post(
+        "/api/v1/suppressions",
+        json={"email": "person0@example.com", "reason": "manual"},
+        headers=org.headers(),
+    )
+    assert added.status_code == 201, added.text
+    link = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE)}"
+    assert client.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    undone = client.post(f"{link}/resubscribe")
+    assert undone.status_code == 200
+    assert "stays on" in undone.text
+    assert "do-not-contact list" in undone.text
+    assert suppressions(as_owner, org) == [("person0@example.com", "manual", False)]
+    assert [kind for kind, _, _ in events(as_owner, member)] == ["unsubscribed", "resubscribed"]
+
+
+def test_an_undo_without_an_unsubscribe_records_nothing(
+    client: TestClient, org: Org, member: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    link = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE)}"
+    assert client.post(f"{link}/resubscribe").status_code == 200
+    assert events(as_owner, member) == []
+
+
+def test_an_undo_needs_a_verified_unsubscribe_token(
+    client: TestClient, org: Org, member: dict[str, Any], as_owner: psycopg.Connection
+) -> None:
+    link = f"/t/u/{token(client, org, member, TokenKind.UNSUBSCRIBE)}"
+    assert client.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    opener = token(client, org, member, TokenKind.OPEN)
+    assert client.post(f"/t/u/{opener}/resubscribe").status_code == 404
+    assert client.post(f"{link[:-4]}AAAA/resubscribe").status_code == 404
+    assert len(suppressions(as_owner, org)) == 1
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [

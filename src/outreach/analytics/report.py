@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.analytics import ab_test, repository
 from outreach.analytics.schemas import (
+    HOURLY_SPAN_HOURS,
     AbTestOut,
     CampaignReportOut,
     FunnelStepOut,
     ReportDayOut,
+    ReportHourOut,
     ReportRatesOut,
 )
 from outreach.campaigns.rules import percentage
@@ -36,11 +38,19 @@ async def campaign_report(
             key=key, label=label, count=count, percent_of_contacts=percentage(count, contacts)
         )
 
+    # Most SMTP servers and providers report no delivery: an open (a click sets one too)
+    # proves the message arrived. Once the contacts' data is gone (retention), only the
+    # counters are left, and the larger of the two is what they prove.
+    delivered = max(
+        campaign.emails_delivered,
+        campaign.opens_unique,
+        await repository.delivered_or_opened(session, campaign.id),
+    )
     funnel = [
         step("contacts", "Contacts", contacts),
         step("reached", "Reached", campaign.contacts_reached),
         step("sent", "Emails sent", campaign.emails_sent),
-        step("delivered", "Delivered", campaign.emails_delivered),
+        step("delivered", "Delivered", delivered),
         step("opened", "Opened", campaign.opens_unique),
         step("clicked", "Clicked", campaign.clicks_unique),
         step("responded", "Responded", campaign.responses_received),
@@ -78,12 +88,21 @@ async def campaign_report(
             "Its contact data was deleted under the retention policy: the figures are the "
             "campaign's kept counters, and the daily chart is empty."
         )
+    if delivered > campaign.emails_delivered:
+        notes.append(
+            f"Delivered counts {delivered - campaign.emails_delivered} people whose open or "
+            "click proves their message arrived, though no delivery report said so "
+            f"({campaign.emails_delivered} reported)."
+        )
     if campaign.machine_opens or campaign.machine_clicks:
         notes.append(
             f"Left out as machine activity: {campaign.machine_opens} opens by mail privacy "
             f"proxies and {campaign.machine_clicks} clicks by link scanners."
         )
 
+    daily, hourly = await _activity(
+        session, campaign.id, campaign.started_at or campaign.created_at, end
+    )
     return CampaignReportOut(
         campaign_id=campaign.id,
         name=campaign.name,
@@ -101,32 +120,31 @@ async def campaign_report(
         losses=losses,
         contact_counts=campaign.contact_counts,
         rates=rates,
-        daily=await _daily(session, campaign.id, campaign.started_at or campaign.created_at, end),
+        daily=daily,
+        hourly=hourly,
         ab_test=ab,
         notes=notes,
     )
 
 
-async def _daily(
+async def _activity(
     session: AsyncSession, campaign_id: uuid.UUID, start: datetime, end: datetime
-) -> list[ReportDayOut]:
-    """Each UTC day from the campaign's start (or first event) to its end (or last event)."""
+) -> tuple[list[ReportDayOut], list[ReportHourOut]]:
+    """Each UTC day from the campaign's start (or first event) to its end (or last event);
+    each hour too when that is short enough to chart by the hour."""
     first, last = await repository.event_span(session, campaign_id)
     since = min(start, first) if first else start
     until = max(end, last) if last else end
     since = max(since, until - timedelta(days=MAX_DAYS - 1))
-    # The timeseries counts events before `until`: the last event's own instant is included.
-    points = await repository.timeseries(
-        session, campaign_id, "day", since, until + timedelta(microseconds=1), "UTC"
-    )
-    return [_day(point) for point in points]
+    # The timeseries counts events before its end: the last event's own instant is included.
+    after_last = until + timedelta(microseconds=1)
+    days = await repository.timeseries(session, campaign_id, "day", since, after_last, "UTC")
+    daily = [ReportDayOut(day=p["bucket"].astimezone(UTC).date(), **_counts(p)) for p in days]
+    if until - since > timedelta(hours=HOURLY_SPAN_HOURS):
+        return daily, []
+    hours = await repository.timeseries(session, campaign_id, "hour", since, after_last, "UTC")
+    return daily, [ReportHourOut(hour=p["bucket"].astimezone(UTC), **_counts(p)) for p in hours]
 
 
-def _day(point: dict[str, Any]) -> ReportDayOut:
-    return ReportDayOut(
-        day=point["bucket"].astimezone(UTC).date(),
-        sends=point["sends"],
-        opens=point["opens"],
-        clicks=point["clicks"],
-        responses=point["responses"],
-    )
+def _counts(point: dict[str, Any]) -> dict[str, int]:
+    return {key: point[key] for key in ("sends", "opens", "clicks", "responses")}

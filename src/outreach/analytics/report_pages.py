@@ -33,10 +33,12 @@ SERIES = (
     ("responses", "Responded", "#10b981"),
 )
 CHART_HEIGHT = 160
-BAR_WIDTH = 4
-DAY_WIDTH = len(SERIES) * BAR_WIDTH + 6
+BAR_WIDTH = 4  # at the least: a long campaign's chart scrolls sideways
+GAP = 6  # between two buckets' groups of bars
+PLOT_WIDTH = 640  # a short campaign's few groups widen to fill it
 LEFT = 36  # room for the scale's labels
 BOTTOM = 20  # room for the dates
+MAX_LABELS = 12
 
 
 @dataclass(frozen=True)
@@ -51,42 +53,69 @@ class Bar:
 
 @dataclass(frozen=True)
 class Chart:
+    title: str
     width: int
     height: int
     plot_height: int
     left: int
     largest: int
     bars: list[Bar]
-    labels: list[tuple[float, str]]  # x, date
+    labels: list[tuple[float, str]]  # x, date or hour
 
 
-def daily_chart(report: CampaignReportOut) -> Chart:
-    """The daily chart's geometry: one group of bars per day, scaled to the largest count."""
-    largest = max((getattr(day, key) for day in report.daily for key, _, _ in SERIES), default=0)
+@dataclass(frozen=True)
+class _Bucket:
+    label: str  # under the chart
+    name: str  # in each bar's title
+    counts: Any  # a ReportDayOut or ReportHourOut
+
+
+def _buckets(report: CampaignReportOut) -> tuple[str, list[_Bucket]]:
+    if report.hourly:
+        return "Activity per hour (UTC)", [
+            _Bucket(
+                h.hour.strftime("%H:00") if h.hour.hour else h.hour.strftime("%d %b"),
+                h.hour.strftime("%Y-%m-%d %H:00 UTC"),
+                h,
+            )
+            for h in report.hourly
+        ]
+    return "Activity per day (UTC)", [
+        _Bucket(d.day.strftime("%d %b"), d.day.isoformat(), d) for d in report.daily
+    ]
+
+
+def activity_chart(report: CampaignReportOut) -> Chart:
+    """The activity chart's geometry: a group of bars per hour (a short campaign) or per day,
+    scaled to the largest count; a few groups widen to fill the plot rather than huddle."""
+    title, buckets = _buckets(report)
+    largest = max((getattr(b.counts, key) for b in buckets for key, _, _ in SERIES), default=0)
     scale = CHART_HEIGHT / largest if largest else 0.0
+    bar_width = max(BAR_WIDTH, min(24, (PLOT_WIDTH // max(len(buckets), 1) - GAP) // len(SERIES)))
+    group_width = len(SERIES) * bar_width + GAP
     bars: list[Bar] = []
     labels: list[tuple[float, str]] = []
-    every = max(1, math.ceil(len(report.daily) / 10))
-    for i, day in enumerate(report.daily):
-        x0 = LEFT + i * DAY_WIDTH
+    every = max(1, math.ceil(len(buckets) / MAX_LABELS))
+    for i, bucket in enumerate(buckets):
+        x0 = LEFT + i * group_width
         for j, (key, label, color) in enumerate(SERIES):
-            count = getattr(day, key)
+            count = getattr(bucket.counts, key)
             height = round(count * scale, 1)
             bars.append(
                 Bar(
-                    x=x0 + j * BAR_WIDTH,
+                    x=x0 + j * bar_width,
                     y=round(CHART_HEIGHT - height, 1),
-                    width=BAR_WIDTH,
+                    width=bar_width,
                     height=height,
                     color=color,
-                    title=f"{day.day.isoformat()}: {count} {label.lower()}",
+                    title=f"{bucket.name}: {count} {label.lower()}",
                 )
             )
         if i % every == 0:
-            labels.append((x0, day.day.strftime("%d %b")))
-    width = LEFT + max(len(report.daily), 1) * DAY_WIDTH + 10
+            labels.append((x0, bucket.label))
     return Chart(
-        width=width,
+        title=title,
+        width=LEFT + max(len(buckets), 1) * group_width + 10,
         height=CHART_HEIGHT + BOTTOM,
         plot_height=CHART_HEIGHT,
         left=LEFT,
@@ -102,7 +131,7 @@ def _context(report: CampaignReportOut, report_url: str | None) -> dict[str, Any
         "report": report,
         "bars": [(step, percentage(step.count, widest)) for step in report.funnel],
         "losses": [(step, percentage(step.count, widest)) for step in report.losses],
-        "chart": daily_chart(report),
+        "chart": activity_chart(report),
         "series": SERIES,
         "report_url": report_url,
     }

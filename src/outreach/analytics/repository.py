@@ -172,6 +172,20 @@ async def dashboard(
     return await _rows(session, _DASHBOARD, params)
 
 
+# A click sets opened_at too (events/state.py): this counts the opened and clicked as well.
+_DELIVERED_OR_OPENED = text("""
+SELECT count(*) FROM campaign_contacts
+WHERE campaign_id = :campaign_id AND (delivered_at IS NOT NULL OR opened_at IS NOT NULL)
+""")
+
+
+async def delivered_or_opened(session: AsyncSession, campaign_id: uuid.UUID) -> int:
+    """The campaign's contacts whose message was reported delivered, or was opened."""
+    connection = await session.connection()
+    found = await connection.scalar(_DELIVERED_OR_OPENED, {"campaign_id": campaign_id})
+    return int(found or 0)
+
+
 _EVENT_SPAN = text("""
 SELECT min(event_timestamp), max(event_timestamp) FROM engagement_events
 WHERE campaign_id = :campaign_id

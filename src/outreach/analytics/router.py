@@ -31,9 +31,12 @@ router = APIRouter(tags=["analytics"])
     "/campaigns/{campaign_id}/ab-test",
     summary="An A/B test's figures per variant, p-values, and the winner or why none yet",
     response_model=AbTestOut,
-    responses=problem_responses(401, 404, 409),
+    responses=problem_responses(401, 404, 409, codes={409: ["CAMPAIGN_NOT_AB_TEST"]}),
 )
 async def get_ab_test(campaign_id: uuid.UUID, session: TenantSession) -> AbTestOut:
+    """Per variant over all its contacts: sent, opened, clicked, replied and converted with rates,
+    the p-value of the difference, the confidence, and the winner or why there is none yet. A
+    campaign that is not an A/B test is `409 CAMPAIGN_NOT_AB_TEST`."""
     return await service.get_ab_test(session, campaign_id)
 
 
@@ -46,6 +49,8 @@ async def get_ab_test(campaign_id: uuid.UUID, session: TenantSession) -> AbTestO
 async def get_dashboard(
     session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[DashboardCampaignOut]:
+    """Active and paused campaigns with their metrics, plus what waits for people: approvals pending
+    and tasks due."""
     return await service.get_dashboard(session, limit, cursor)
 
 
@@ -53,7 +58,9 @@ async def get_dashboard(
     "/campaigns/{campaign_id}/timeseries",
     summary="Sends, opens, clicks, responses and conversions per day or hour",
     response_model=TimeseriesOut,
-    responses=problem_responses(401, 404),
+    responses=problem_responses(
+        401, 404, codes={422: ["RANGE_INVALID", "RANGE_TOO_LONG", "TIMEZONE_INVALID"]}
+    ),
 )
 async def get_timeseries(
     campaign_id: uuid.UUID,
@@ -70,6 +77,8 @@ async def get_timeseries(
         ),
     ] = "UTC",
 ) -> TimeseriesOut:
+    """Counts per `bucket` (`day`, default, or `hour`) between `since` and `until`, in the time zone
+    `tz` (default: the campaign's). A range that is inverted or too long is `422`."""
     return await service.get_timeseries(session, campaign_id, bucket, since, until, tz)
 
 
@@ -84,6 +93,8 @@ async def get_links(
     session: TenantSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> LinksOut:
+    """Clicked URLs of the campaign's messages, most clicked first: total clicks and unique people
+    who clicked."""
     return await service.get_links(session, campaign_id, limit)
 
 
@@ -99,6 +110,8 @@ async def get_engaged_contacts(
     min_clicks: Annotated[int, Query(ge=1, le=1000)] = 3,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EngagedContactsOut:
+    """Contacts whose clicks by people (scanner clicks left out) reach `min_clicks`, most engaged
+    first, with their engagement score."""
     return await service.get_engaged_contacts(session, campaign_id, min_clicks, limit)
 
 
@@ -115,6 +128,8 @@ async def list_events(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[EventOut]:
+    """Every event of the campaign (sent, delivered, opened, clicked, bounced, replied, ...),
+    machine opens and scanner clicks flagged. Filter by `event_type`."""
     types = [t.value for t in event_type or []]
     return await service.list_events(session, campaign_id, types, limit, cursor)
 

@@ -10,6 +10,10 @@ from outreach.analytics.ab_test import NoWinnerReason, Variant
 from outreach.campaigns.schemas import CampaignOut
 from outreach.kit.numbers import Percentage
 
+# A report whose activity spans at most this many hours has its chart by the hour: by the day
+# it would be one or two groups of bars.
+HOURLY_SPAN_HOURS = 48
+
 
 class _FromResult(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -160,12 +164,19 @@ class ReportRatesOut(BaseModel):
     unsubscribe_rate: Percentage = Field(description="Unsubscribes / emails sent, %")
 
 
-class ReportDayOut(BaseModel):
-    day: date = Field(description="A UTC day")
+class _ReportActivity(BaseModel):
     sends: int
     opens: int = Field(description="Opens by people")
     clicks: int = Field(description="Clicks by people")
     responses: int
+
+
+class ReportDayOut(_ReportActivity):
+    day: date = Field(description="A UTC day")
+
+
+class ReportHourOut(_ReportActivity):
+    hour: datetime = Field(description="The start of a UTC hour")
 
 
 class CampaignReportOut(BaseModel):
@@ -188,13 +199,19 @@ class CampaignReportOut(BaseModel):
         description="Days from the start to completion (or to now while it runs), one decimal"
     )
     funnel: list[FunnelStepOut] = Field(
-        description="contacts, reached, sent, delivered, opened, clicked, responded, converted"
+        description="contacts, reached, sent, delivered, opened, clicked, responded, "
+        "converted. Delivered counts the contacts whose message was reported delivered or was "
+        "opened (an open or a click proves it arrived), so it is never below opened"
     )
     losses: list[FunnelStepOut] = Field(description="bounced and unsubscribed")
     contact_counts: dict[str, int] = Field(description="Campaign contacts per status")
     rates: ReportRatesOut
     daily: list[ReportDayOut] = Field(
         description="Sends, human opens and clicks, and responses per UTC day, from the events"
+    )
+    hourly: list[ReportHourOut] = Field(
+        description="The same per UTC hour when the campaign's activity spans at most "
+        f"{HOURLY_SPAN_HOURS} hours (the chart then shows hours); otherwise empty"
     )
     ab_test: AbTestOut | None = Field(description="The A/B results, for an A/B test campaign")
     notes: list[str] = Field(description="What the reader should know about the figures")

@@ -16,8 +16,12 @@ from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 from outreach.templates.dependencies import TemplateRenderer
+from outreach.templates.schemas import TEMPLATE_RULE_CODES
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
+
+PREVIEW_CODES = [*TEMPLATE_RULE_CODES, "PREVIEW_MISSING_VALUES"]
+STATE_CODES = ["APPROVAL_NOT_PENDING", "CAMPAIGN_NOT_ACTIVE"]
 
 DECIDERS = "By the campaign's owner, an admin or a TA manager (else `403 FORBIDDEN`). "
 NOT_PENDING = "`409 APPROVAL_NOT_PENDING` when the message no longer awaits approval. "
@@ -31,7 +35,11 @@ NOT_PENDING = "`409 APPROVAL_NOT_PENDING` when the message no longer awaits appr
     "(`TEMPLATE_LIMIT_EXCEEDED` when over a rendering limit, `TEMPLATE_TAG_NOT_ALLOWED`, "
     "`PREVIEW_RENDER_FAILED`).",
     response_model=Page[ApprovalOut],
-    responses=problem_responses(401, 422),
+    responses=problem_responses(
+        401,
+        422,
+        codes={422: PREVIEW_CODES},
+    ),
 )
 async def list_approvals(
     session: TenantSession,
@@ -52,7 +60,16 @@ async def list_approvals(
     "recruiter's call for another owner's campaign), `campaign_not_active`, or `invalid` "
     "(with the template rule its text breaks). Viewers get `403 FORBIDDEN`.",
     response_model=ApproveManyOut,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(
+        401,
+        403,
+        409,
+        422,
+        codes={
+            409: STATE_CODES,
+            422: [*TEMPLATE_RULE_CODES, "APPROVAL_EDIT_BLANK"],
+        },
+    ),
 )
 async def approve_many(
     body: ApproveManyIn,
@@ -67,11 +84,18 @@ async def approve_many(
     "/{message_id}",
     summary="Get a message awaiting (or past) approval, with its preview",
     response_model=ApprovalOut,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(
+        401,
+        404,
+        422,
+        codes={422: PREVIEW_CODES},
+    ),
 )
 async def get_approval(
     message_id: uuid.UUID, session: TenantSession, renderer: TemplateRenderer
 ) -> ApprovalOut:
+    """The message as it would be sent (rendered subject and body), its campaign and contact, and
+    where it stands: pending, approved or rejected."""
     return await service.get_approval(session, renderer, message_id)
 
 
@@ -83,9 +107,25 @@ async def get_approval(
     "(`TEMPLATE_SYNTAX_INVALID`, `TEMPLATE_UNKNOWN_TOKEN`, `TEMPLATE_FIELD_NOT_ALLOWED`, "
     "`TEMPLATE_TAG_NOT_ALLOWED`, `TEMPLATE_LIMIT_EXCEEDED`, ...).",
     response_model=ApprovalOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: STATE_CODES,
+            422: [
+                *TEMPLATE_RULE_CODES,
+                "APPROVAL_EDIT_BLANK",
+                "PREVIEW_MISSING_VALUES",
+                "PREVIEW_RENDER_FAILED",
+                "TEMPLATE_RENDER_FAILED",
+            ],
+        },
+    ),
 )
-async def approve(
+async def approve_message(
     message_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -100,9 +140,19 @@ async def approve(
     summary="Reject a message; it is never sent",
     description=DECIDERS + NOT_PENDING + "Allowed whatever the campaign's status.",
     response_model=ApprovalOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: STATE_CODES,
+            422: [*TEMPLATE_RULE_CODES, "APPROVAL_EDIT_BLANK", "PREVIEW_MISSING_VALUES"],
+        },
+    ),
 )
-async def reject(
+async def reject_message(
     message_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,

@@ -28,7 +28,9 @@ from outreach.kit.tenancy import org_session, pipelined_in_org
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="A JWT from your identity provider, or an API key (`ok_live_...`)",
+    bearerFormat="JWT",
+    description="A JWT from your identity provider, or an API key (`ok_live_...`, see "
+    "`POST /api-keys`)",
 )
 
 # A user's requests are counted once the organization exists (its first request creates it).
@@ -69,6 +71,7 @@ async def get_principal(
         verifier: TokenVerifier = state.token_verifier
         principal = verifier.verify(credentials.credentials)
         allowance = await _user_allowance(state, principal)
+    request.state.org_id = principal.org_id  # the request's log lines name it
     if allowance is not None:
         request.scope.setdefault("state", {})[REQUEST_ALLOWANCE] = allowance
     return principal

@@ -25,8 +25,35 @@ from outreach.models.campaign import CampaignStatus
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
+CAMPAIGN_FIELD_CODES = [
+    "CAMPAIGN_AB_SAME_TEMPLATES",
+    "CAMPAIGN_ALLOCATION_INVALID",
+    "CAMPAIGN_INVALID_DATES",
+    "CAMPAIGN_NAME_INVALID",
+    "CAMPAIGN_NAME_LENGTH",
+    "CAMPAIGN_NAME_REQUIRED",
+    "CAMPAIGN_SENDER_NOT_FOUND",
+    "CAMPAIGN_SEND_DAYS_INVALID",
+    "CAMPAIGN_SEND_HOURS_INVALID",
+    "CAMPAIGN_START_DATE_IN_PAST",
+    "CAMPAIGN_TIMEZONE_INVALID",
+    "OWNER_NOT_FOUND",
+    "TEMPLATE_CHANNEL_MISMATCH",
+    "TEMPLATE_NOT_FOUND",
+]
+
+# What stops a change of status (activation's rules included).
+TRANSITION_CODES = [
+    "CAMPAIGN_AB_MISSING_TEMPLATES",
+    "CAMPAIGN_AB_SAME_TEMPLATES",
+    "CAMPAIGN_ALREADY_ACTIVE",
+    "CAMPAIGN_INVALID_DATES",
+    "CAMPAIGN_NO_CONTACTS",
+    "CAMPAIGN_READ_ONLY",
+    "INVALID_STATUS_TRANSITION",
+]
+
 READ_ERRORS = problem_responses(401, 404)
-WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
 @router.post(
@@ -34,7 +61,13 @@ WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
     summary="Create a campaign (as a draft)",
     status_code=201,
     response_model=CampaignDetail,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        409,
+        422,
+        codes={422: CAMPAIGN_FIELD_CODES},
+    ),
 )
 async def create_campaign(
     body: CampaignCreate,
@@ -43,6 +76,9 @@ async def create_campaign(
     principal: CurrentPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """The campaign starts as a `draft` owned by the caller; admins and TA managers may name another
+    `owner_id`. Viewers may not create (`403 FORBIDDEN`). An A/B test needs two different templates
+    of the campaign's channel. Send an `Idempotency-Key` to make a retry safe."""
     return await idempotent(
         session,
         request,
@@ -74,6 +110,9 @@ async def list_campaigns(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[CampaignOut]:
+    """The organization's campaigns (deleted ones left out). Filters combine: `status` may be
+    repeated. `order_by` is `created_at` (default), `name`, `start_date` or `response_rate`; page
+    with `limit` and `cursor`."""
     filters = CampaignFilters(
         statuses=list(status or []),
         campaign_type=campaign_type,
@@ -93,6 +132,8 @@ async def list_campaigns(
     responses=READ_ERRORS,
 )
 async def get_campaign(campaign_id: uuid.UUID, session: TenantSession) -> CampaignDetail:
+    """The campaign with its counters, the number of its contacts per status, `progress_percentage`
+    (contacted of total) and `response_rate_band`."""
     return await service.get_campaign_detail(session, campaign_id)
 
 
@@ -100,7 +141,17 @@ async def get_campaign(campaign_id: uuid.UUID, session: TenantSession) -> Campai
     "/{campaign_id}",
     summary="Edit a campaign (what may change depends on its status)",
     response_model=CampaignDetail,
-    responses=WRITE_ERRORS,
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["CAMPAIGN_FIELD_LOCKED", "CAMPAIGN_READ_ONLY"],
+            422: CAMPAIGN_FIELD_CODES,
+        },
+    ),
 )
 async def update_campaign(
     campaign_id: uuid.UUID,
@@ -108,6 +159,9 @@ async def update_campaign(
     session: TenantSession,
     principal: CurrentPrincipal,
 ) -> CampaignDetail:
+    """A partial edit: absent fields stay, `null` clears an optional one. A draft or scheduled
+    campaign may change anything; an active or paused one not what it is or whom it sends what (`409
+    CAMPAIGN_FIELD_LOCKED`); a completed or archived one nothing (`409 CAMPAIGN_READ_ONLY`)."""
     return await service.update_campaign(session, principal, campaign_id, body)
 
 
@@ -121,11 +175,13 @@ async def update_campaign(
 async def delete_campaign(
     campaign_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> Response:
+    """A soft delete: the campaign disappears from lists and reads (its rows stay for the metrics of
+    the organization). Recruiters may delete only the campaigns they own."""
     await service.delete_campaign(session, principal, campaign_id)
     return Response(status_code=204)
 
 
-def _transition_route(action: Action, summary: str) -> None:
+def _transition_route(action: Action, summary: str, description: str) -> None:
     async def run(
         campaign_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
     ) -> CampaignDetail:
@@ -137,23 +193,55 @@ def _transition_route(action: Action, summary: str) -> None:
         run,
         methods=["POST"],
         summary=summary,
+        description=f"{description} {TRANSITION_RULES}",
         response_model=CampaignDetail,
-        responses=WRITE_ERRORS,
+        responses=problem_responses(401, 403, 404, 409, 422, codes={409: TRANSITION_CODES}),
     )
 
 
-_transition_route(Action.ACTIVATE, "Activate a draft, scheduled or paused campaign")
-_transition_route(Action.PAUSE, "Pause an active campaign")
-_transition_route(Action.RESUME, "Resume a paused campaign (metrics kept)")
-_transition_route(Action.COMPLETE, "Complete an active or paused campaign (sets end_date)")
-_transition_route(Action.ARCHIVE, "Archive a completed campaign (read-only forever)")
+TRANSITION_RULES = (
+    "From another status: `409 INVALID_STATUS_TRANSITION`. By the campaign's owner, an admin or "
+    "a TA manager (else `403 FORBIDDEN`)."
+)
+_transition_route(
+    Action.ACTIVATE,
+    "Activate a draft, scheduled or paused campaign",
+    "The campaign needs contacts (`409 CAMPAIGN_NO_CONTACTS`), valid dates and, as an A/B test, "
+    "two different templates; a changed sequence draft is published. It then sends by itself "
+    "(autopilot, co-pilot) or on `POST /campaigns/{id}/send` (manual).",
+)
+_transition_route(
+    Action.PAUSE, "Pause an active campaign", "Nothing more is sent until it is resumed."
+)
+_transition_route(
+    Action.RESUME,
+    "Resume a paused campaign (metrics kept)",
+    "Sending goes on where it stopped, under the activation rules.",
+)
+_transition_route(
+    Action.COMPLETE,
+    "Complete an active or paused campaign (sets end_date)",
+    "Nothing more is sent; the campaign becomes read-only except for archiving.",
+)
+_transition_route(
+    Action.ARCHIVE,
+    "Archive a completed campaign (read-only forever)",
+    "An archived campaign stays readable with its metrics and can never change again.",
+)
 
 
 @router.post(
     "/{campaign_id}/schedule",
     summary="Schedule a draft campaign to become active at `scheduled_at`",
     response_model=CampaignDetail,
-    responses=WRITE_ERRORS,
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={409: TRANSITION_CODES, 422: ["CAMPAIGN_SCHEDULE_IN_PAST"]},
+    ),
 )
 async def schedule_campaign(
     campaign_id: uuid.UUID,
@@ -161,6 +249,8 @@ async def schedule_campaign(
     session: TenantSession,
     principal: CurrentPrincipal,
 ) -> CampaignDetail:
+    """The scheduler activates it at `scheduled_at` (in the future, else `422
+    CAMPAIGN_SCHEDULE_IN_PAST`) if the activation rules hold then; they are checked now too."""
     return await service.transition(
         session, principal, campaign_id, Action.SCHEDULE, body.scheduled_at
     )

@@ -185,6 +185,27 @@ class _CampaignFields(BaseModel):
 class CampaignCreate(_CampaignFields):
     """A new campaign, created as a draft. Unset fields take the spec's defaults."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Senior backend engineers, Berlin",
+                    "campaign_type": "talent_sourcing",
+                    "channel": "email",
+                    "permission_mode": "co_pilot",
+                    "template_id": "7d4b7c1e-2f0a-4a53-9d35-0c5d1f6f2b11",
+                    "sender_id": "0b7e9a8c-5d61-4c1b-8f7e-3a2d9c4e6f10",
+                    "daily_lead_limit": 50,
+                    "target_locations": ["Berlin"],
+                    "timezone": "Europe/Berlin",
+                    "send_days": [1, 2, 3, 4, 5],
+                    "send_start": "09:00",
+                    "send_end": "17:00",
+                }
+            ]
+        },
+    )
     name: CampaignName = Field(default=None, validate_default=True)
 
 

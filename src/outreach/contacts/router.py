@@ -49,7 +49,24 @@ MemberToEdit = Annotated[EditableMember, Depends(_member_to_edit)]
         "transaction. The person is created or updated by email (any case), else by lead_id."
     ),
     response_model=BulkAddOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["CAMPAIGN_READ_ONLY"],
+            422: [
+                "CONTACTS_BATCH_EMPTY",
+                "CONTACTS_BATCH_TOO_LARGE",
+                "CONTACT_EMAIL_REQUIRED",
+                "CONTACT_LINKEDIN_URL_REQUIRED",
+                "CONTACT_TYPE_MISMATCH",
+                "CUSTOM_FIELDS_TOO_LARGE",
+            ],
+        },
+    ),
 )
 async def add_contacts(
     campaign_id: uuid.UUID,
@@ -87,6 +104,8 @@ async def list_contacts(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[CampaignContactOut]:
+    """The members of the campaign with their status, A/B variant and engagement times. Filters:
+    `status`, `ab_variant`, `contact_type`, `q` (name, email or company contains)."""
     filters = MemberFilters(list(status or []), ab_variant, contact_type, q)
     return await service.list_members(session, campaign_id, filters, limit, cursor)
 
@@ -100,6 +119,8 @@ async def list_contacts(
 async def get_contact(
     campaign_id: uuid.UUID, contact_id: uuid.UUID, session: TenantSession
 ) -> CampaignContactOut:
+    """`contact_id` is the campaign contact (the membership, as listed by the campaign's contacts);
+    the person is its `contact`."""
     return await service.get_member(session, campaign_id, contact_id)
 
 
@@ -119,7 +140,26 @@ async def get_contact(
         "whatever the body."
     ),
     response_model=CampaignContactOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["CAMPAIGN_FIELD_LOCKED", "CONTACT_DUPLICATE"],
+            422: [
+                "CONTACTS_BATCH_EMPTY",
+                "CONTACTS_BATCH_TOO_LARGE",
+                "CONTACT_AB_VARIANT_INVALID",
+                "CONTACT_EMAIL_REQUIRED",
+                "CONTACT_FIELD_GIVEN_TWICE",
+                "CONTACT_LINKEDIN_URL_REQUIRED",
+                "CONTACT_TYPE_MISMATCH",
+                "CUSTOM_FIELDS_TOO_LARGE",
+            ],
+        },
+    ),
 )
 async def update_contact(
     member: MemberToEdit, body: CampaignContactUpdate, session: TenantSession
@@ -132,7 +172,7 @@ async def update_contact(
     summary="Remove a contact from the campaign (the person stays in the organization)",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, codes={409: ["CAMPAIGN_READ_ONLY"]}),
 )
 async def remove_contact(
     campaign_id: uuid.UUID,
@@ -140,5 +180,8 @@ async def remove_contact(
     session: TenantSession,
     principal: CurrentPrincipal,
 ) -> Response:
+    """Takes the contact out of the campaign. The person stays in the organization's contacts, with
+    the other campaigns they are in. A completed or archived campaign is `409 CAMPAIGN_READ_ONLY`.
+    """
     await service.remove_member(session, principal, campaign_id, contact_id)
     return Response(status_code=204)

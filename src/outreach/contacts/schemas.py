@@ -170,7 +170,27 @@ def _batch_size(rows: list[Any]) -> list[Any]:
 
 
 class BulkAddIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "contacts": [
+                        {
+                            "email": "ada@example.com",
+                            "first_name": "Ada",
+                            "last_name": "Lovelace",
+                            "company_name": "Analytical Engines",
+                            "title": "Staff engineer",
+                            "lead_tier": "warm",
+                            "tags": ["python"],
+                        },
+                        {"email": "grace@example.com", "first_name": "Grace"},
+                    ]
+                }
+            ]
+        },
+    )
 
     # Rows stay raw here and are validated one by one, so one bad row does not refuse the call.
     contacts: Annotated[

@@ -32,7 +32,7 @@ FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e (
   event_timestamp timestamptz, tracking_id text, user_agent text, ip_address text,
   clicked_url text, provider text, provider_event_id text, is_machine boolean)
 ON CONFLICT (org_id, provider, provider_event_id) DO NOTHING
-RETURNING campaign_contact_id, event_type, event_timestamp, is_machine, event_data,
+RETURNING id, campaign_contact_id, event_type, event_timestamp, is_machine, event_data,
   provider_event_id
 """)
 
@@ -59,9 +59,10 @@ WHERE cc.id = r.id
 """)  # noqa: S608 - the column names are the Engagement dataclass's own fields
 
 _SUPPRESS = text("""
-INSERT INTO suppressions (org_id, email, reason, campaign_id)
-SELECT :org_id, s.email, s.reason, s.campaign_id
-FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s (email text, reason text, campaign_id uuid)
+INSERT INTO suppressions (org_id, email, reason, campaign_id, event_id)
+SELECT :org_id, s.email, s.reason, s.campaign_id, s.event_id
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s (
+  email text, reason text, campaign_id uuid, event_id uuid)
 ON CONFLICT (org_id, email_hash) DO NOTHING  -- the hash: an erased person's row has no email
 """)
 

@@ -19,7 +19,6 @@ from outreach.events import repository
 from outreach.events.schemas import Outcome
 from outreach.events.state import (
     ENGAGEMENT_FIELDS,
-    Engagement,
     EventType,
     Occurrence,
     advance,
@@ -81,16 +80,31 @@ def _occurrence(row: dict[str, Any]) -> Occurrence:
         response_text=data.get("response_text"),
         conversion_type=data.get("conversion_type"),
         conversion_entity_id=uuid.UUID(entity) if entity else None,
+        event_id=row["id"],
     )
 
 
-def _suppression_reason(before: Engagement, after: Engagement) -> str | None:
-    if after.complained_at and not before.complained_at:
-        return "complaint"
-    if after.unsubscribed_at and not before.unsubscribed_at:
-        return "unsubscribed"
-    if after.bounced_at and not before.bounced_at and after.bounce_type == "hard":
-        return "hard_bounce"
+# What puts an address on the do-not-contact list, the strongest reason first.
+_SUPPRESSING = (
+    (EventType.SPAM_REPORTED, "complaint"),
+    (EventType.UNSUBSCRIBED, "unsubscribed"),
+    (EventType.BOUNCED, "hard_bounce"),
+)
+
+
+def _suppression(happened: list[Occurrence]) -> tuple[str, Occurrence] | None:
+    """The reason and the event that put the address on the list, if one of these does.
+    Every new such event does, not only a contact's first: an unsubscribe undone from its
+    link (and so lifted) and then made again must suppress again. A suppression already
+    there stays as it is."""
+    for kind, reason in _SUPPRESSING:
+        causes = [
+            o
+            for o in happened
+            if o.event_type is kind and (kind is not EventType.BOUNCED or o.bounce_type == "hard")
+        ]
+        if causes:
+            return reason, min(causes, key=lambda o: o.at)
     return None
 
 
@@ -158,9 +172,15 @@ async def record_events(
         if after != before:
             fields = {name: getattr(after, name) for name in ENGAGEMENT_FIELDS}
             changed.append({"id": contact_id, "status": after.status, **fields})
-        if (reason := _suppression_reason(before, after)) and email:
+        if (suppression := _suppression(happened)) and email:
+            reason, cause = suppression
             suppressions.append(
-                {"email": email.lower(), "reason": reason, "campaign_id": campaign_id}
+                {
+                    "email": email.lower(),
+                    "reason": reason,
+                    "campaign_id": campaign_id,
+                    "event_id": cause.event_id,
+                }
             )
 
     await repository.write_contacts(session, changed)

@@ -31,6 +31,9 @@ class EventType(StrEnum):
     SMS_SENT = "sms_sent"
     CALL_COMPLETED = "call_completed"  # a call made, whatever its outcome: the attempt is a touch
     LETTER_SENT = "letter_sent"
+    # An unsubscribe undone from its own link. It changes no state (an unsubscribe stays in
+    # the campaign's figures and its contact's timeline): it lifts the suppression it made.
+    RESUBSCRIBED = "resubscribed"
 
 
 # Touches on channels without their own timestamps: they only say the contact was reached.
@@ -98,6 +101,7 @@ class Occurrence:
     response_text: str | None = None
     conversion_type: str | None = None
     conversion_entity_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = None
 
 
 def _first(current: datetime | None, at: datetime) -> datetime:

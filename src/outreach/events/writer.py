@@ -17,7 +17,7 @@ import contextlib
 import itertools
 import logging
 import uuid
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +29,7 @@ from outreach.events.service import NewEvent, record_events
 from outreach.events.spool import Pending, Spool
 from outreach.kit.outage import is_unreachable, outage
 from outreach.kit.tenancy import org_session
+from outreach.observability.metrics import EVENT_QUEUE, EVENTS_SPOOLED, EVENTS_WRITTEN
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class EventWriter:
             self._pending.append((org_id, event))
         else:
             self._spool.append([(org_id, event)])
+            EVENTS_SPOOLED.inc()
         self._wakeup.set()
 
     async def stop(self) -> None:
@@ -91,7 +93,9 @@ class EventWriter:
         if self._pending:
             self._spool.append(list(self._pending))
             log.warning("spooled %d tracking events for the next start", len(self._pending))
+            EVENTS_SPOOLED.inc(len(self._pending))
             self._pending.clear()
+            EVENT_QUEUE.set(0)
         self._spool.close()
 
     async def _run(self) -> None:
@@ -101,6 +105,8 @@ class EventWriter:
             if not stopping:
                 await asyncio.sleep(self._gather_seconds)  # let a batch gather
             self._wakeup.clear()
+            # Set once a pass, not on each submit: a gauge in shared memory costs a lock.
+            EVENT_QUEUE.set(len(self._pending))
             while not await self._write_all():  # unreachable: try again in a while
                 if self._stopping.is_set():
                     return  # stop() spools what is left
@@ -131,6 +137,7 @@ class EventWriter:
                 return False
             for _ in batch:
                 self._pending.popleft()
+            EVENT_QUEUE.set(len(self._pending))
         return True
 
     async def _flush(self, batch: list[Pending]) -> bool:
@@ -164,6 +171,8 @@ class EventWriter:
                 log.exception("lost %d tracking events of organization %s", len(events), org_id)
                 return True
             self.recorded += len(events)
+            for event_type, count in Counter(str(e.event_type) for e in events).items():
+                EVENTS_WRITTEN.labels(event_type).inc(count)
             return True
 
 

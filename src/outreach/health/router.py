@@ -1,10 +1,11 @@
-"""Liveness and readiness probes; readiness also shows how the background jobs last ran."""
+"""Liveness and readiness probes (readiness also shows how the background jobs last ran), and
+the root, which leads a newcomer to the API docs."""
 
 import logging
 from datetime import datetime
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,8 +42,15 @@ class Readiness(BaseModel):
     )
 
 
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    # 307, not permanent: a landing page may take the root's place one day.
+    return RedirectResponse("/docs")
+
+
 @router.get("/healthz", summary="The process is up", response_model=Health)
 async def healthz() -> Health:
+    """Answers while the process runs, whatever the database does: for a liveness probe."""
     return Health(status="ok")
 
 
@@ -53,6 +61,8 @@ async def healthz() -> Health:
     responses={503: {"description": "Not ready: the database is unreachable or not migrated"}},
 )
 async def readyz(sessionmaker: Sessionmaker, head: MigrationHead) -> Readiness | JSONResponse:
+    """503 while the database does not answer or its schema is not at the migration this code
+    expects: for a readiness probe. Also reports the background jobs' last runs."""
     try:
         async with sessionmaker() as session:
             current = await session.scalar(text("SELECT version_num FROM alembic_version"))

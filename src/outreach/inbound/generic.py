@@ -76,7 +76,36 @@ class GenericEvent(BaseModel):
 
 
 class GenericPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Events of an email provider in outreach's own format; sign the raw body with the
+    organization's inbound secret (`X-Outreach-Signature: sha256=<hex HMAC-SHA256>`)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "id": "evt-1001",
+                            "type": "bounced",
+                            "occurred_at": "2026-11-23T09:00:00Z",
+                            "recipient": "ada@example.com",
+                            "message_id": "<abc123@outreach.example.com>",
+                            "bounce_type": "hard",
+                            "reason": "550 5.1.1 mailbox unknown",
+                        },
+                        {
+                            "id": "evt-1002",
+                            "type": "replied",
+                            "occurred_at": "2026-11-23T10:30:00Z",
+                            "recipient": "grace@example.com",
+                            "text": "Thanks, let's talk on Friday.",
+                        },
+                    ]
+                }
+            ]
+        },
+    )
 
     events: list[GenericEvent] = Field(min_length=1, max_length=MAX_EVENTS)
 

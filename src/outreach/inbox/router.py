@@ -51,6 +51,8 @@ async def list_replies(
     responses=problem_responses(401, 404),
 )
 async def get_reply(reply_id: uuid.UUID, session: TenantSession) -> InboxReplyOut:
+    """The reply with its text (quoted history and signature trimmed), its campaign and contact, and
+    the thread it answers."""
     return await service.get_reply(session, reply_id)
 
 
@@ -77,9 +79,19 @@ async def mark_read(
     "it, `502 REPLY_NOT_SENT` with the server's words, and nothing is recorded. Answers the "
     "reply, now `answered_at`, with its thread holding the answer.",
     response_model=InboxReplyOut,
-    responses=problem_responses(401, 403, 404, 409, 502),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        502,
+        codes={
+            409: ["ADDRESS_SUPPRESSED", "SENDER_LIMIT_REACHED", "SENDER_PAUSED"],
+            502: ["REPLY_NOT_SENT"],
+        },
+    ),
 )
-async def answer(
+async def answer_reply(
     reply_id: uuid.UUID,
     body: AnswerIn,
     session: TenantSession,

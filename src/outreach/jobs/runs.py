@@ -3,6 +3,7 @@ the per-organization fan-out every job shares, in which each campaign fails alon
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach.kit.outage import is_unreachable, outage
+from outreach.observability.logs import log_context
+from outreach.observability.metrics import JOB_DURATION, JOB_RUNS
 
 # The jobs' way in to the tenancy module (kit/tenancy owns it).
 
@@ -54,26 +57,31 @@ async def run_recorded(
     job: Callable[[], Awaitable[JobReport]],
 ) -> JobReport:
     """Run the job, log what it did and record the run; a failing job is logged and
-    recorded as failed, never raised (the scheduler only wakes jobs up)."""
-    await _record(sessionmaker, _STARTED, {"job": name})
-    try:
-        report = await job()
-    except Exception as exc:
-        if is_unreachable(exc):  # logged once per outage
-            outage.failed(exc)
+    recorded as failed, never raised (the scheduler only wakes jobs up). What it logs carries
+    the job's name."""
+    with log_context(job=name):
+        await _record(sessionmaker, _STARTED, {"job": name})
+        started = time.perf_counter()
+        try:
+            report = await job()
+        except Exception as exc:
+            if is_unreachable(exc):  # logged once per outage
+                outage.failed(exc)
+            else:
+                log.exception("job %s failed", name)
+            report = JobReport(0, f"{type(exc).__name__}: {exc}", ok=False)
         else:
-            log.exception("job %s failed", name)
-        report = JobReport(0, f"{type(exc).__name__}: {exc}", ok=False)
-    else:
-        if not report.ok:
-            log.warning("job %s: %s", name, report.detail)
-        elif report.done:
-            log.info("job %s: %s", name, report.detail)
-        else:
-            log.debug("job %s: %s", name, report.detail)
-    detail = " ".join(report.detail.split())[:DETAIL_LENGTH]
-    outcome = "ok" if report.ok else "failed"
-    await _record(sessionmaker, _FINISHED, {"job": name, "outcome": outcome, "detail": detail})
+            if not report.ok:
+                log.warning("job %s: %s", name, report.detail)
+            elif report.done:
+                log.info("job %s: %s", name, report.detail)
+            else:
+                log.debug("job %s: %s", name, report.detail)
+        outcome = "ok" if report.ok else "failed"
+        JOB_DURATION.labels(name).observe(time.perf_counter() - started)
+        JOB_RUNS.labels(name, outcome).inc()
+        detail = " ".join(report.detail.split())[:DETAIL_LENGTH]
+        await _record(sessionmaker, _FINISHED, {"job": name, "outcome": outcome, "detail": detail})
     return report
 
 
@@ -121,15 +129,19 @@ _MAILBOX_DUE_ORGS = text(
     "SELECT id FROM tenant_directory WHERE mailbox_due_at <= now() "
     "ORDER BY mailbox_due_at LIMIT :limit"
 )
+_WEBHOOK_DUE_ORGS = text(
+    "SELECT id FROM tenant_directory WHERE webhook_due_at <= now() "
+    "ORDER BY webhook_due_at LIMIT :limit"
+)
 _HOLD_DUE_TIMES = text("SELECT 1 FROM tenant_directory WHERE id = :org_id FOR NO KEY UPDATE")
 
 
 async def hold_due_times(session: AsyncSession, org_id: uuid.UUID) -> None:
-    """Lock the organization's due times (outbox, workflow, mailboxes) for this transaction; call it
-    before the statement that computes the next due time from the rows. That statement then
-    sees every wake-up committed before it: a single UPDATE that waited for the row would
-    compute from the snapshot it took before waiting, and overwrite the wake-up committed
-    meanwhile, leaving due work asleep."""
+    """Lock the organization's due times (outbox, workflow, mailboxes, webhooks) for this
+    transaction; call it before the statement that computes the next due time from the rows.
+    That statement then sees every wake-up committed before it: a single UPDATE that waited
+    for the row would compute from the snapshot it took before waiting, and overwrite the
+    wake-up committed meanwhile, leaving due work asleep."""
     await session.execute(_HOLD_DUE_TIMES, {"org_id": org_id})
 
 
@@ -141,19 +153,23 @@ async def for_each_org(
     outbox_due: bool = False,
     workflow_due_at: datetime | None = None,
     mailbox_due: bool = False,
+    webhook_due: bool = False,
     limit: int | None = None,
     stopping: asyncio.Event | None = None,
 ) -> OrgResults[T]:
     """Run `work` for every organization in turn (with `outbox_due`, only those with due
     outbox messages, the longest due first; with `workflow_due_at`, only those with workflow
     states due by then, the same way; with `mailbox_due`, only those with mailboxes due to
-    sync; at most `limit` of them); one organization's failure is
+    sync; with `webhook_due`, only those with webhook deliveries due; at most `limit` of them);
+    one organization's failure is
     logged and does not stop the others. A set `stopping` ends the pass early."""
     async with sessionmaker() as session:
         if workflow_due_at is not None:
             query, params = _WORKFLOW_DUE_ORGS, {"limit": limit, "at": workflow_due_at}
         elif mailbox_due:
             query, params = _MAILBOX_DUE_ORGS, {"limit": limit}
+        elif webhook_due:
+            query, params = _WEBHOOK_DUE_ORGS, {"limit": limit}
         else:
             query, params = (_OUTBOX_DUE_ORGS if outbox_due else _ALL_ORGS), {"limit": limit}
         org_ids = list((await session.execute(query, params)).scalars())
@@ -162,7 +178,8 @@ async def for_each_org(
         if stopping is not None and stopping.is_set():
             break
         try:
-            outcome.results[org_id] = await work(org_id)
+            with log_context(org=org_id):
+                outcome.results[org_id] = await work(org_id)
         except Exception:
             log.exception("%s failed for organization %s", what, org_id)
             outcome.failed.append(org_id)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from outreach.errors import ValidationFailed
 
+CURSOR_INVALID = "CURSOR_INVALID"
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1-200)")]
 Cursor = Annotated[
     str | None, Query(max_length=512, description="`next_cursor` of the previous page")
@@ -46,5 +47,5 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
 
 def invalid_cursor() -> ValidationFailed:
     return ValidationFailed.field(
-        "cursor", "CURSOR_INVALID", "The cursor is not one this API gave out"
+        "cursor", CURSOR_INVALID, "The cursor is not one this API gave out"
     )

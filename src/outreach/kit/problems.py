@@ -2,7 +2,7 @@
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from outreach.errors import AppError, FieldError
 from outreach.kit.jsondepth import JSON_TOO_DEEP, JsonTooDeep
 from outreach.kit.outage import RETRY_AFTER_SECONDS, is_unreachable, outage
+from outreach.kit.pagination import CURSOR_INVALID
+from outreach.kit.text import CONTROL_CHARACTERS
+from outreach.kit.times import DATETIME_OUT_OF_RANGE
 
 log = logging.getLogger(__name__)
 
@@ -212,29 +215,61 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+# Where a route declares the codes of its own in a response (read by `outreach.kit.openapi`).
+CODES_KEY = "x-problem-codes"
+_FIELD_CODES = (
+    *_PYDANTIC_CODES.values(),
+    "VALUE_INVALID",
+    CONTROL_CHARACTERS,
+    DATETIME_OUT_OF_RANGE,
+)
+# The codes any route may answer with each status, whatever it does.
+STATUS_CODES: dict[int, tuple[str, ...]] = {
+    401: ("UNAUTHORIZED",),
+    403: ("FORBIDDEN",),
+    404: ("NOT_FOUND",),
+    413: ("PAYLOAD_TOO_LARGE",),
+    422: ("VALIDATION_ERROR", "TEXT_INVALID", JSON_TOO_DEEP, *_FIELD_CODES),
+    429: ("RATE_LIMITED",),
+    503: ("DATABASE_UNAVAILABLE",),
+}
+# ... of a route that takes an Idempotency-Key, and of a list that takes a cursor.
+IDEMPOTENCY_CODES = {409: ("IDEMPOTENCY_KEY_IN_PROGRESS",), 422: ("IDEMPOTENCY_KEY_REUSED",)}
+CURSOR_CODES = {422: (CURSOR_INVALID,)}
+
+
+def problem_responses(
+    *statuses: int, codes: Mapping[int, Iterable[str]] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route: each listed status, 422 (any parameter can be invalid)
     and 503 (any route needs the database), documented as a Problem. Any body may also be
-    413 PAYLOAD_TOO_LARGE."""
+    413 PAYLOAD_TOO_LARGE. `codes` are the route's own machine codes per status (beyond
+    those of `STATUS_CODES`): the document lists them as the enum of the problem's `code`."""
     descriptions = {
-        401: "Missing, invalid or expired token (UNAUTHORIZED)",
-        403: "The caller's role may not do this (FORBIDDEN)",
-        404: "Not found, or belongs to another organization (NOT_FOUND)",
+        401: "Missing, invalid or expired token",
+        403: "The caller's role may not do this",
+        404: "Not found, or belongs to another organization",
         409: "Conflicts with the resource's state",
-        422: "Invalid input: VALIDATION_ERROR or a field's own code (TEXT_CONTROL_CHARACTERS: "
-        "a line break or another control character in text that must stay on one line; "
-        "JSON_TOO_DEEP: a body nested deeper than 64 levels; DATETIME_OUT_OF_RANGE: a time "
-        "beyond year 9999 or before year 1 in UTC)",
-        429: "Too many requests (RATE_LIMITED)",
+        413: "The body is larger than this route takes",
+        422: "Invalid input: VALIDATION_ERROR (several problems, each in `errors`) or the code "
+        "of the one problem (TEXT_CONTROL_CHARACTERS: a line break or another control "
+        "character in text that must stay on one line; JSON_TOO_DEEP: a body nested deeper "
+        "than 64 levels; DATETIME_OUT_OF_RANGE: a time beyond year 9999 or before year 1 in UTC)",
+        429: "Too many requests: try again after Retry-After",
         502: "A server this service connects to (a sender's SMTP server) refused or failed",
-        503: "The database is unreachable: try again after Retry-After (DATABASE_UNAVAILABLE)",
+        503: "The database is unreachable: try again after Retry-After",
     }
+    own = {status: list(dict.fromkeys(listed)) for status, listed in (codes or {}).items()}
+    undeclared = set(own) - {*statuses, 422, 503}
+    if undeclared:
+        raise ValueError(f"codes given for statuses not listed: {sorted(undeclared)}")
     schema = {"$ref": "#/components/schemas/Problem"}
     return {
         status: {
             "model": Problem,
             "description": descriptions.get(status, "Error"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+            CODES_KEY: own.get(status, []),
         }
         for status in sorted({*statuses, 422, 503})
     }

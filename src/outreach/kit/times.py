@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime
 from pydantic_core import PydanticCustomError
 
+DATETIME_OUT_OF_RANGE = "DATETIME_OUT_OF_RANGE"
+
 
 def to_utc(moment: datetime) -> datetime:
     """Raises a ValueError (pydantic's, with its code) for a time UTC cannot hold."""
@@ -15,7 +17,7 @@ def to_utc(moment: datetime) -> datetime:
         return moment.astimezone(UTC)
     except OverflowError as exc:
         raise PydanticCustomError(
-            "DATETIME_OUT_OF_RANGE",
+            DATETIME_OUT_OF_RANGE,
             "{moment} is out of range in UTC (years 1 to 9999)",
             {"moment": moment.isoformat()},
         ) from exc

@@ -32,7 +32,17 @@ MANAGERS_ONLY = "Admins and TA managers only. "
     "`422 TARGET_NOT_ALLOWED`. The system sender has no mailbox: `409 "
     "SENDER_SYSTEM_READ_ONLY`.",
     response_model=SenderOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["SENDER_SYSTEM_READ_ONLY"],
+            422: ["MAILBOX_SECRET_CONFLICT", "MAILBOX_SECRET_REQUIRED", "TARGET_NOT_ALLOWED"],
+        },
+    ),
 )
 async def put_mailbox(
     sender_id: uuid.UUID,

@@ -45,6 +45,7 @@ async def list_messages(
     responses=problem_responses(401, 404, 422),
 )
 async def get_message(message_id: uuid.UUID, session: TenantSession) -> CaughtMessageDetailOut:
+    """One caught message as received, with its parsed parts."""
     return await service.get_message(session, message_id)
 
 
@@ -56,5 +57,6 @@ async def get_message(message_id: uuid.UUID, session: TenantSession) -> CaughtMe
     responses=problem_responses(401, 403),
 )
 async def delete_messages(session: TenantSession, principal: CurrentPrincipal) -> Response:
+    """Deletes every message the catcher kept for the organization."""
     await service.delete_messages(session, principal)
     return Response(status_code=204)

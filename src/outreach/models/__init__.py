@@ -22,6 +22,8 @@ from outreach.models.sms_provider import SmsProvider
 from outreach.models.suppression import Suppression
 from outreach.models.task import Task
 from outreach.models.user_profile import UserProfile
+from outreach.models.webhook_delivery import WebhookDelivery
+from outreach.models.webhook_subscription import WebhookSubscription
 from outreach.models.workflow_state import WorkflowState
 
 __all__ = [
@@ -49,5 +51,7 @@ __all__ = [
     "Suppression",
     "Task",
     "UserProfile",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WorkflowState",
 ]

@@ -21,6 +21,9 @@ class Suppression(IdMixin, TenantMixin, Base):
     note: Mapped[str | None] = mapped_column(Text)
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The engagement event that put the address here (an unsubscribe, a complaint, a hard
+    # bounce); an undone unsubscribe lifts only the suppression its own event made.
+    event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

@@ -81,6 +81,20 @@ async def add_suppression(
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def delete_unsubscribe(session: AsyncSession, email: str, event_ids: list[uuid.UUID]) -> bool:
+    """Delete `email`'s `unsubscribed` suppression if one of `event_ids` made it."""
+    deleted = await session.execute(
+        delete(Suppression)
+        .where(
+            Suppression.email_hash == email_hash(email),
+            Suppression.reason == "unsubscribed",
+            Suppression.event_id.in_(event_ids),
+        )
+        .returning(Suppression.id)
+    )
+    return deleted.first() is not None
+
+
 async def delete_suppression(session: AsyncSession, suppression_id: uuid.UUID) -> bool:
     deleted = await session.execute(
         delete(Suppression).where(Suppression.id == suppression_id).returning(Suppression.id)

@@ -31,6 +31,8 @@ async def list_suppressions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[SuppressionOut]:
+    """Addresses never contacted again, with why: `unsubscribed`, `hard_bounce`, `complaint` or
+    `manual`. Filters: `reason`, `q` (address contains)."""
     return await service.list_suppressions(session, reason=reason, q=q, limit=limit, cursor=cursor)
 
 
@@ -41,6 +43,7 @@ async def list_suppressions(
     responses=problem_responses(401, 404, 422),
 )
 async def get_suppression(suppression_id: uuid.UUID, session: TenantSession) -> SuppressionOut:
+    """One entry of the do-not-contact list."""
     return await service.get_suppression(session, suppression_id)
 
 
@@ -49,7 +52,9 @@ async def get_suppression(suppression_id: uuid.UUID, session: TenantSession) -> 
     summary="Add an email to the do-not-contact list",
     status_code=201,
     response_model=SuppressionOut,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(
+        401, 403, 409, 422, codes={409: ["SUPPRESSION_EXISTS"], 422: ["CONTACT_EMAIL_INVALID"]}
+    ),
 )
 async def add_suppression(
     body: SuppressionIn,
@@ -58,6 +63,8 @@ async def add_suppression(
     principal: CurrentPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """The address is skipped by every campaign of the organization from now on. An address already
+    listed is `409 SUPPRESSION_EXISTS`. Send an `Idempotency-Key` to make a retry safe."""
     return await idempotent(
         session, request, idempotency_key, lambda: service.add_suppression(session, principal, body)
     )
@@ -73,5 +80,6 @@ async def add_suppression(
 async def remove_suppression(
     suppression_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> Response:
+    """The address may be contacted again."""
     await service.remove_suppression(session, principal, suppression_id)
     return Response(status_code=204)

@@ -56,3 +56,15 @@ async def remove_suppression(
     require_manager(principal)
     if not await repository.delete_suppression(session, suppression_id):
         raise not_found("Suppression")
+
+
+async def lift_unsubscribe(
+    session: AsyncSession, email: str, unsubscribe_event_ids: list[uuid.UUID]
+) -> bool:
+    """An unsubscribe undone from its own link: the address leaves the list only if one of
+    those unsubscribes put it there, never when a complaint, a bounce, a person or another
+    campaign's link did. Answers whether the address is still on the list. No principal:
+    the link's signature is the authority."""
+    if unsubscribe_event_ids:
+        await repository.delete_unsubscribe(session, email, unsubscribe_event_ids)
+    return bool(await repository.suppressed_emails(session, [email]))

@@ -56,6 +56,7 @@ async def list_tasks(
     responses=problem_responses(401, 404, 422),
 )
 async def get_task(task_id: uuid.UUID, session: TenantSession) -> TaskOut:
+    """One manual step with its rendered message, its contact and campaign, and its due time."""
     return await service.get_task(session, task_id)
 
 
@@ -67,7 +68,14 @@ async def get_task(task_id: uuid.UUID, session: TenantSession) -> TaskOut:
     "no longer open; `409 CAMPAIGN_NOT_ACTIVE` when its campaign is not active or paused; "
     "`422 FIELD_NOT_ALLOWED` for an `outcome` on a task that is not a call.",
     response_model=TaskOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={409: ["CAMPAIGN_NOT_ACTIVE", "TASK_NOT_OPEN"], 422: ["FIELD_NOT_ALLOWED"]},
+    ),
 )
 async def complete_task(
     task_id: uuid.UUID,
@@ -84,7 +92,7 @@ async def complete_task(
     description=CLOSERS + "`409 TASK_NOT_OPEN` when the task is no longer open. Allowed "
     "whatever the campaign's status.",
     response_model=TaskOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, codes={409: ["TASK_NOT_OPEN"]}),
 )
 async def skip_task(
     task_id: uuid.UUID,

@@ -13,6 +13,7 @@ from outreach.kit.problems import problem_responses
 from outreach.templates import service
 from outreach.templates.dependencies import TemplateRenderer
 from outreach.templates.schemas import (
+    TEMPLATE_RULE_CODES,
     Channel,
     PreviewIn,
     PreviewOut,
@@ -22,6 +23,13 @@ from outreach.templates.schemas import (
 )
 
 router = APIRouter(prefix="/templates", tags=["templates"])
+
+TEMPLATE_CODES = [
+    *TEMPLATE_RULE_CODES,
+    "TEMPLATE_NAME_REQUIRED",
+    "TEMPLATE_NAME_TOO_LONG",
+    "VALUE_REQUIRED",
+]
 
 CHECKED = (
     "Templates are Jinja2 in a sandbox with limits: `{% include %}`, `{% import %}`, "
@@ -38,7 +46,13 @@ CHECKED = (
     description=CHECKED,
     status_code=201,
     response_model=TemplateOut,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        409,
+        422,
+        codes={422: TEMPLATE_CODES},
+    ),
 )
 async def create_template(
     body: TemplateIn,
@@ -71,6 +85,7 @@ async def list_templates(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[TemplateOut]:
+    """The organization's templates. Filters: `channel`, `q` (name contains)."""
     return await service.list_templates(session, channel=channel, q=q, limit=limit, cursor=cursor)
 
 
@@ -81,6 +96,7 @@ async def list_templates(
     responses=problem_responses(401, 404, 422),
 )
 async def get_template(template_id: uuid.UUID, session: TenantSession) -> TemplateOut:
+    """One template with its subject and bodies and the personalization tokens it uses."""
     return await service.get_template(session, template_id)
 
 
@@ -90,7 +106,13 @@ async def get_template(template_id: uuid.UUID, session: TenantSession) -> Templa
     description="Absent fields stay as they are, `null` clears an optional field; the "
     "resulting template is checked as a whole. " + CHECKED,
     response_model=TemplateOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        422,
+        codes={422: TEMPLATE_CODES},
+    ),
 )
 async def update_template(
     template_id: uuid.UUID,
@@ -109,7 +131,7 @@ async def update_template(
     "refers to it.",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, codes={409: ["TEMPLATE_IN_USE"]}),
 )
 async def delete_template(
     template_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
@@ -126,7 +148,22 @@ async def delete_template(
     "one with a refused tag `422 TEMPLATE_TAG_NOT_ALLOWED`, one that fails otherwise "
     "(`{{ 1/0 }}`, a sandbox refusal) `422 TEMPLATE_RENDER_FAILED`.",
     response_model=PreviewOut,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(
+        401,
+        404,
+        422,
+        codes={
+            422: [
+                "TEMPLATE_LIMIT_EXCEEDED",
+                "TEMPLATE_NAME_REQUIRED",
+                "TEMPLATE_NAME_TOO_LONG",
+                "TEMPLATE_RENDER_FAILED",
+                "TEMPLATE_SYNTAX_INVALID",
+                "TEMPLATE_TAG_NOT_ALLOWED",
+                "VALUE_REQUIRED",
+            ]
+        },
+    ),
 )
 async def preview_template(
     template_id: uuid.UUID,

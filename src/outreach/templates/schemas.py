@@ -36,11 +36,44 @@ Subject = Annotated[str | None, Field(max_length=998), AfterValidator(_blank_to_
 Body = Annotated[str | None, Field(max_length=100_000), AfterValidator(_blank_to_none)]
 
 
+# The codes of the template rules a message's text must follow (templates/service.py).
+TEMPLATE_RULE_CODES = [
+    "TEMPLATE_BODY_REQUIRED",
+    "TEMPLATE_FIELD_NOT_ALLOWED",
+    "TEMPLATE_LIMIT_EXCEEDED",
+    "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",
+    "TEMPLATE_LINKEDIN_KIND_REQUIRED",
+    "TEMPLATE_PERSONALIZATION_REQUIRED",
+    "TEMPLATE_SUBJECT_REQUIRED",
+    "TEMPLATE_SYNTAX_INVALID",
+    "TEMPLATE_TAG_NOT_ALLOWED",
+    "TEMPLATE_UNKNOWN_TOKEN",
+]
+
+
 class TemplateIn(BaseModel):
     """A new template. Tokens are Jinja2 expressions such as `{{first_name}}` or
     `{{custom.team}}`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "First touch",
+                    "channel": "email",
+                    "subject": "{{first_name}}, a role at {{custom.team}}",
+                    "body_text": "Hi {{first_name}},\n\nWould you have 15 minutes this week?",
+                },
+                {
+                    "name": "Connect",
+                    "channel": "linkedin",
+                    "linkedin_kind": "connection_request",
+                    "body_text": "Hi {{first_name}}, I enjoyed your talk on {{custom.topic}}.",
+                },
+            ]
+        },
+    )
 
     name: Name
     channel: Channel

@@ -11,15 +11,24 @@ the app.
 
 from collections.abc import Awaitable, Callable
 
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from outreach.events.writer import EventWriter, get_event_writer
-from outreach.tracking.router import click, open_pixel
+from outreach.tracking.router import follow_click, open_pixel, router
 from outreach.tracking.tokens import TrackingSigner, get_tracking_signer
 
 Endpoint = Callable[[str, Request, TrackingSigner, EventWriter], Awaitable[Response]]
+# The routes the fast path stands in for, put in the scope as routing would (metrics and logs
+# read the route template there).
+_ROUTES = {
+    (route.endpoint, method): route
+    for route in router.routes
+    if isinstance(route, APIRoute)
+    for method in route.methods or ()
+}
 
 
 def _endpoint(method: str, path: str) -> tuple[Endpoint, str] | None:
@@ -27,7 +36,7 @@ def _endpoint(method: str, path: str) -> tuple[Endpoint, str] | None:
     if path.startswith("/t/o/") and path.endswith(".gif") and method == "GET":
         endpoint, token = open_pixel, path[5:-4]
     elif path.startswith("/t/c/") and method in ("GET", "HEAD"):
-        endpoint, token = click, path[5:]
+        endpoint, token = follow_click, path[5:]
     else:
         return None
     if not token or "/" in token:  # the route's {token} is one non-empty path segment
@@ -44,6 +53,7 @@ class TrackingFastPath:
             found = _endpoint(scope["method"], scope["path"])
             if found is not None:
                 endpoint, token = found
+                scope["route"] = _ROUTES[endpoint, scope["method"]]
                 request = Request(scope, receive)
                 # What FastAPI would inject, from the same dependencies
                 signer, writer = await get_tracking_signer(request), await get_event_writer(request)

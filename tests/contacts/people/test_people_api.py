@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from outreach.auth.tokens import Role
+from outreach.contacts.people import repository as people_repository
 from outreach.contacts.people.filters import (
     MAX_WORD_LENGTH,
     ContactFilters,
@@ -60,6 +61,15 @@ def people(client: TestClient, org: Org, campaign: dict[str, Any]) -> dict[str, 
     return members(client, org, campaign["id"], PEOPLE)
 
 
+@pytest.fixture(params=["led by the rarest word", "walking the people"])
+def search_plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each search test runs through both of people_page's plans: the threshold decides which
+    (the tests' words are all rare, so a threshold of 0 makes every search a walk)."""
+    if request.param == "walking the people":
+        monkeypatch.setattr(people_repository, "WORD_LEADS_BELOW", 0)
+    return str(request.param)
+
+
 def found(client: TestClient, org: Org, **params: Any) -> set[str]:
     return {item["email"] for item in listed(client, org, URL, **params)["items"]}
 
@@ -91,13 +101,13 @@ def test_search_splits_the_query_as_the_words_of_a_person() -> None:
     ],
 )
 def test_search_by_word_prefixes(
-    client: TestClient, org: Org, people: dict[str, Any], q: str, emails: set[str]
+    client: TestClient, org: Org, people: dict[str, Any], search_plan: str, q: str, emails: set[str]
 ) -> None:
     assert found(client, org, q=q) == emails
 
 
 def test_search_prefixes_end_exactly_in_code_point_order(
-    client: TestClient, org: Org, campaign: dict[str, Any]
+    client: TestClient, org: Org, campaign: dict[str, Any], search_plan: str
 ) -> None:
     """A prefix's range ends at its last character's successor: `zoé` is not `zoê` (é + 1),
     `東京` not `東亭` (京 + 1); a word is cut to MAX_WORD_LENGTH, in a person as in a query."""
@@ -192,6 +202,40 @@ def test_pages_follow_the_cursor_newest_first(
     assert second["next_cursor"] is None
     ids = [item["id"] for item in first["items"] + second["items"]]
     assert len(set(ids)) == 3
+
+
+def test_a_search_pages_newest_first_with_the_other_filters(
+    client: TestClient, org: Org, campaign: dict[str, Any], search_plan: str
+) -> None:
+    """Pages of a search follow the cursor without a repeat or a gap, the people newest first,
+    the other filters applied to the people its words find."""
+    rows = [
+        {"email": f"p{n}@example.org", "last_name": f"Page{n}", "tags": ["even"] if n % 2 else []}
+        for n in range(7)
+    ]
+    members(client, org, campaign["id"], rows)
+    members(client, org, campaign["id"], [{"email": "other@example.org", "last_name": "Else"}])
+    seen: list[str] = []
+    cursor: dict[str, str] = {}
+    while True:
+        page = listed(client, org, URL, q="page example", limit=3, **cursor)
+        seen += [item["email"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = {"cursor": page["next_cursor"]}
+    assert sorted(seen) == sorted(row["email"] for row in rows)
+    created = [item["created_at"] for item in listed(client, org, URL, q="page", limit=50)["items"]]
+    assert created == sorted(created, reverse=True)
+    assert found(client, org, q="page", tag="even") == {
+        "p1@example.org",
+        "p3@example.org",
+        "p5@example.org",
+    }
+    assert found(client, org, q="page", tag="even", limit=1) <= {
+        "p5@example.org",
+        "p3@example.org",
+        "p1@example.org",
+    }
 
 
 @pytest.mark.parametrize(

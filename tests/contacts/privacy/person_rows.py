@@ -56,6 +56,12 @@ def person_everywhere(
         "SELECT contact_id::text FROM campaign_contacts WHERE id = %s", (member,)
     ).fetchone()
     assert contact_id is not None
+    # a subscription, so that the events below queue webhook deliveries naming the person
+    hook = {
+        "url": "http://127.0.0.1:9/hooks",
+        "event_types": ["contact.replied", "contact.clicked"],
+    }
+    ok(client.post("/api/v1/webhooks", json=hook, headers=org.headers(Role.ADMIN)), 201)
     _record(urls, org, member)
     sender = add_sender(client, org)["id"]
     walk = enrollment_row(as_owner, org, campaign.id, member)

@@ -2,7 +2,8 @@
 
 It checks each request's signature with the `standardwebhooks` library's own verifier (401
 when it fails), and the path picks the answer: `/ok`, `/status/<code>` (with the Retry-After
-`?retry_after=`, 7 by default), `/slow`, `/endless` (a body that never ends),
+`?retry_after=`, 7 by default), `/flaky/<n>/<key>` (500 for the first n requests to the
+path, then 200), `/slow`, `/endless` (a body that never ends),
 `/redirect/<code>?to=<url>`.
 """
 
@@ -40,6 +41,7 @@ class HookServer:
     secret: str
     received: list[Received] = field(default_factory=list)
     endless_sent: int = 0  # bytes of the endless body written before the client went away
+    failed: dict[str, int] = field(default_factory=dict)  # flaky paths: requests answered so far
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -96,6 +98,14 @@ def _handler(server: HookServer) -> type[BaseHTTPRequestHandler]:
                 case ["status", code]:
                     retry_after = parse_qs(url.query).get("retry_after", ["7"])[0]
                     self._answer(int(code), b"nope", Retry_After=retry_after)
+                case ["flaky", count, _key]:
+                    with server.lock:
+                        failed = server.failed.get(url.path, 0)
+                        server.failed[url.path] = failed + 1
+                    if failed < int(count):
+                        self._answer(500, b"not yet")
+                    else:
+                        self._answer(200, b"at last")
                 case ["slow"]:
                     time.sleep(SLOW_SECONDS)
                     self._answer(200, b"late")

@@ -14,21 +14,23 @@ import pytest
 
 from outreach.config import Settings
 from outreach.kit.targets import TargetGuard
+from outreach.kit.webhooks import (
+    KEPT_BYTES,
+    MAX_REDIRECTS,
+    WebhookResult,
+    new_signing_secret,
+    webhook_client,
+)
 from outreach.models import Contact
 from outreach.templates.rendering import Personalization, Renderer
 from outreach.workflows.actions.webhooks import (
-    KEPT_BYTES,
     MAX_DEPTH,
-    MAX_REDIRECTS,
     MAX_VALUES,
     RETRY_CAP,
     WebhookAction,
-    WebhookResult,
     call_webhook,
     retry_delay,
-    webhook_client,
 )
-from outreach.workflows.versions.keys import new_signing_secret
 from tests.factories import production_settings
 from tests.sending.tcp_servers import speak_http, tcp_listener
 from tests.workflows.actions.hook_server import HookServer, hook_server

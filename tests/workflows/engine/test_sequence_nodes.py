@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outreach.db import DatabaseUrls
-from outreach.workflows.versions.keys import new_signing_secret
+from outreach.kit.webhooks import new_signing_secret
 from tests.factories import (
     MailSink,
     Org,

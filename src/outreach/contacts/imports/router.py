@@ -16,6 +16,19 @@ from outreach.kit.problems import problem_responses
 
 router = APIRouter(tags=["imports"])
 
+IMPORT_CODES = [
+    "IMPORT_ENCODING_UNKNOWN",
+    "IMPORT_FILE_EMPTY",
+    "IMPORT_FILE_MISSING",
+    "IMPORT_HEADER_MISSING",
+    "IMPORT_MAPPING_COLUMN_UNKNOWN",
+    "IMPORT_MAPPING_FIELD_TWICE",
+    "IMPORT_MAPPING_FIELD_UNKNOWN",
+    "IMPORT_MAPPING_INVALID",
+    "IMPORT_NOT_MULTIPART",
+    "IMPORT_TOO_MANY_COLUMNS",
+]
+
 UPLOAD_DESCRIPTION = (
     "`multipart/form-data` with the CSV file in `file` and, optionally, `mapping`: a JSON "
     'object of CSV header -> field (`{"E-mail": "email", "Team": "custom_fields.team"}`). '
@@ -74,7 +87,18 @@ async def _upload(
     description=UPLOAD_DESCRIPTION,
     status_code=202,
     response_model=ImportOut,
-    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+        codes={
+            409: ["CAMPAIGN_READ_ONLY"],
+            422: IMPORT_CODES,
+        },
+    ),
     openapi_extra=UPLOAD_BODY,
 )
 async def import_into_campaign(
@@ -92,7 +116,13 @@ async def import_into_campaign(
     description=UPLOAD_DESCRIPTION,
     status_code=202,
     response_model=ImportOut,
-    responses=problem_responses(401, 403, 413, 422),
+    responses=problem_responses(
+        401,
+        403,
+        413,
+        422,
+        codes={422: IMPORT_CODES},
+    ),
     openapi_extra=UPLOAD_BODY,
 )
 async def import_into_org(
@@ -108,6 +138,9 @@ async def import_into_org(
     responses=problem_responses(401, 404),
 )
 async def get_import(import_id: uuid.UUID, session: TenantSession) -> ImportOut:
+    """Status `queued`, `running`, `completed` or `failed`; rows done of the total; created,
+    updated, skipped and invalid counts; an estimate of the time left; and `errors_url` for the CSV
+    of the rows not imported."""
     return await service.get_import(session, import_id)
 
 

@@ -5,29 +5,130 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, tuple_
+from sqlalchemy import Select, delete, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.contacts.people.filters import ContactFilters, conditions
+from outreach.contacts.people.filters import (
+    SEARCH_WORDS,
+    ContactFilters,
+    conditions,
+    has_word_starting,
+    row_has_word_starting,
+    searched_words,
+    word_range,
+)
 from outreach.kit.keyset import Position
 from outreach.models import Campaign, CampaignContact, Contact, EngagementEvent
 
 LIVE_STATUSES = ("scheduled", "active", "paused")
 
 
-def people_query(filters: ContactFilters, after: Position | None, limit: int) -> Select[Any]:
-    """The page query of `people_page` (bench/contacts_search.py times this very SQL)."""
-    query = select(Contact).where(*conditions(filters))
+# A search reads the entries of its rarest word when that word has fewer than this many: an
+# index-only scan and a sort of at most this many entries (about 10 ms). When every word has
+# more, each is common enough that walking the people newest first finds a page after a few
+# thousand probes at most (about 50 x people / entries).
+WORD_LEADS_BELOW = 30_000
+
+
+WALK_SETTINGS = text(
+    "SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true)"
+)
+DEFAULT_SETTINGS = text(
+    "SELECT set_config(name, reset_val, true) FROM pg_settings "
+    "WHERE name IN ('enable_sort', 'enable_seqscan', 'max_parallel_workers_per_gather')"
+)
+
+
+def people_query(
+    filters: ContactFilters, after: Position | None, limit: int, led_by: str | None = None
+) -> Select[Any]:
+    """The page query of `people_page` (bench/contacts_search.py times this very SQL): the
+    people newest first, checked against every filter; `led_by` (one of the searched words)
+    finds them through that word's entries instead."""
+    if led_by is not None:
+        return _led_by_word(filters, after, limit, led_by)
+    words = searched_words(filters)
+    query = select(Contact).where(
+        *conditions(filters, searched=not words), *(row_has_word_starting(word) for word in words)
+    )
     if after is not None:
         query = query.where(tuple_(Contact.created_at, Contact.id) < tuple_(*after))
     return query.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit)
 
 
+def _led_by_word(
+    filters: ContactFilters, after: Position | None, limit: int, lead: str
+) -> Select[Any]:
+    """The people who have a word starting with `lead` (an entry carries the person's age), the
+    other searched words, then the other filters on the people found."""
+    entries = SEARCH_WORDS.alias("lead")
+    found = (
+        select(entries.c.contact_id, entries.c.created_at)
+        .where(
+            *word_range(entries, lead),
+            *(
+                has_word_starting(word, entries.c.org_id, entries.c.contact_id)
+                for word in searched_words(filters)
+                if word != lead
+            ),
+        )
+        .distinct()  # a person may have several words with the prefix
+    )
+    if after is not None:
+        found = found.where(tuple_(entries.c.created_at, entries.c.contact_id) < tuple_(*after))
+    others = conditions(filters, searched=False)
+    if not filters.model_dump(exclude={"q"}, exclude_defaults=True):
+        # the page is known from the entries alone: only its people are read
+        found = found.order_by(entries.c.created_at.desc(), entries.c.contact_id.desc()).limit(
+            limit
+        )
+    page = found.subquery("found")
+    return (
+        select(Contact)
+        .join(page, Contact.id == page.c.contact_id)
+        .where(*others)
+        .order_by(page.c.created_at.desc(), page.c.contact_id.desc())
+        .limit(limit)
+    )
+
+
+def word_count(word: str, up_to: int) -> Select[Any]:
+    """How many entries start with `word`, counting up to `up_to`."""
+    entries = select(literal(1)).select_from(SEARCH_WORDS).where(*word_range(SEARCH_WORDS, word))
+    return select(func.count()).select_from(entries.limit(up_to).subquery())
+
+
+async def rarest_word(session: AsyncSession, words: list[str]) -> str | None:
+    """The searched word with the fewest entries, when it has fewer than WORD_LEADS_BELOW. The
+    longest words are counted first (a long prefix is usually the rarer) and each count stops
+    at the fewest found so far, so a rare word spares counting the common ones."""
+    lead, fewest = None, WORD_LEADS_BELOW
+    for word in sorted(set(words), key=len, reverse=True):
+        count = await session.scalar(word_count(word, fewest))
+        if count is not None and count < fewest:
+            lead, fewest = word, count
+    return lead
+
+
 async def people_page(
     session: AsyncSession, filters: ContactFilters, after: Position | None, limit: int
 ) -> list[Contact]:
-    """The people the filters match, newest first (idx_contacts_newest)."""
-    return list(await session.scalars(people_query(filters, after, limit)))
+    """The people the filters match, newest first (idx_contacts_newest, or the entries of the
+    rarest searched word)."""
+    words = searched_words(filters)
+    lead = await rarest_word(session, words) if words else None
+    query = people_query(filters, after, limit, lead)
+    if not words or lead is not None:
+        return list(await session.scalars(query))
+    # A walk: PostgreSQL cannot estimate how many rows the words' regular expressions keep (it
+    # assumes very few, and would read every person to sort them); its parallel workers cost
+    # more to start than a walk that stops after a page. Both only for this statement.
+    await session.execute(WALK_SETTINGS)
+    try:
+        return list(await session.scalars(query))
+    finally:
+        await session.execute(DEFAULT_SETTINGS)
 
 
 async def count_people(session: AsyncSession, filters: ContactFilters) -> int:

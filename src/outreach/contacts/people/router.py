@@ -47,6 +47,8 @@ async def list_people(
     responses=problem_responses(401, 404, 422),
 )
 async def get_person(contact_id: uuid.UUID, session: TenantSession) -> PersonDetail:
+    """The person with their fields, tags, score and each campaign they are in with their status
+    there."""
     return await service.get_person(session, contact_id)
 
 
@@ -61,7 +63,23 @@ async def get_person(contact_id: uuid.UUID, session: TenantSession) -> PersonDet
         "organization has (409 CONTACT_DUPLICATE). Viewers may not edit (403)."
     ),
     response_model=PersonDetail,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["CONTACT_DUPLICATE"],
+            422: [
+                "CONTACTS_BATCH_EMPTY",
+                "CONTACTS_BATCH_TOO_LARGE",
+                "CONTACT_EMAIL_REQUIRED",
+                "CONTACT_LINKEDIN_URL_REQUIRED",
+                "CUSTOM_FIELDS_TOO_LARGE",
+            ],
+        },
+    ),
 )
 async def update_person(
     contact_id: uuid.UUID,
@@ -81,7 +99,9 @@ async def update_person(
         "TEXT_CONTROL_CHARACTERS (422). Viewers may not change tags (403)."
     ),
     response_model=PersonDetail,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(
+        401, 403, 404, 422, codes={422: ["CONTACT_NOT_FOUND", "CONTACT_TAGS_CHANGE_EMPTY"]}
+    ),
 )
 async def change_tags(
     contact_id: uuid.UUID,
@@ -105,7 +125,7 @@ async def change_tags(
     ),
     status_code=204,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, codes={409: ["CONTACT_IN_LIVE_CAMPAIGN"]}),
 )
 async def delete_person(
     contact_id: uuid.UUID,
@@ -131,4 +151,5 @@ async def delete_person(
 async def list_activity(
     contact_id: uuid.UUID, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ActivityOut]:
+    """Every event of the person, across all their campaigns, newest first."""
     return await service.list_activity(session, contact_id, limit, cursor)

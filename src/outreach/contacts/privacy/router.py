@@ -71,6 +71,8 @@ async def list_audit_entries(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AuditEntryOut]:
+    """Who exported or erased which person's data, and when. Filter by `action`. Only admins may
+    read it (else `403 FORBIDDEN`)."""
     return await service.list_audit_entries(
         session, principal, action=action, limit=limit, cursor=cursor
     )

@@ -29,6 +29,7 @@ from outreach.mailcatcher.service import erase_messages_to
 from outreach.sending.outbox.service import erase_for_members as erase_outbox_messages
 from outreach.suppressions.repository import email_hash, suppress_erased
 from outreach.tasks.service import erase_for_members as erase_tasks
+from outreach.webhooks.service import forget_contact as forget_webhook_deliveries
 from outreach.workflows.enrollments.service import erase_walks
 
 # The most rows an export gives of each kind; a person with more (100,000 events) gets the
@@ -91,6 +92,7 @@ async def erase_contact(
         "events": await erase_event_details(session, member_ids),
         "inbox_messages": await erase_inbox_messages(session, member_ids),
         "trigger_signals": await repository.forget_trigger_signals(session, contact_id),
+        "webhook_deliveries": await forget_webhook_deliveries(session, contact_id),
     }
     if address is not None:
         erased["caught_messages"] = await erase_messages_to(session, address)

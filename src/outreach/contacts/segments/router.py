@@ -27,7 +27,9 @@ FILTERS = (
     "Viewers may not (403).",
     status_code=201,
     response_model=SegmentOut,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(
+        401, 403, 409, 422, codes={409: ["SEGMENT_NAME_TAKEN"], 422: ["CONTACT_FILTER_SCORE_RANGE"]}
+    ),
 )
 async def create_segment(
     body: SegmentIn, session: TenantSession, principal: CurrentPrincipal
@@ -44,6 +46,7 @@ async def create_segment(
 async def list_segments(
     session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[SegmentOut]:
+    """Each segment with its filter and the number of people it matches now."""
     return await service.list_segments(session, limit, cursor)
 
 
@@ -54,6 +57,7 @@ async def list_segments(
     responses=problem_responses(401, 404, 422),
 )
 async def get_segment(segment_id: uuid.UUID, session: TenantSession) -> SegmentOut:
+    """The segment's filter and the number of people it matches now."""
     return await service.read_segment(session, segment_id)
 
 
@@ -63,7 +67,17 @@ async def get_segment(segment_id: uuid.UUID, session: TenantSession) -> SegmentO
     description=f"{FILTERS} Recruiters change only the segments they created (403). Codes: "
     "SEGMENT_NAME_TAKEN, SEGMENT_NAME_REQUIRED (409); the filters' codes (422).",
     response_model=SegmentOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["SEGMENT_NAME_REQUIRED", "SEGMENT_NAME_TAKEN"],
+            422: ["CONTACT_FILTER_SCORE_RANGE"],
+        },
+    ),
 )
 async def update_segment(
     segment_id: uuid.UUID,
@@ -84,6 +98,7 @@ async def update_segment(
 async def delete_segment(
     segment_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> Response:
+    """Deletes the saved filter. People enrolled from it stay in their campaigns."""
     await service.delete_segment(session, principal, segment_id)
     return Response(status_code=204)
 
@@ -94,7 +109,8 @@ async def delete_segment(
     response_model=Page[PersonOut],
     responses=problem_responses(401, 404, 422),
 )
-async def segment_contacts(
+async def list_segment_contacts(
     segment_id: uuid.UUID, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[PersonOut]:
+    """The people the segment's filter matches at the moment of the request."""
     return await service.segment_people(session, segment_id, limit, cursor)

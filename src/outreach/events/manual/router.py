@@ -19,7 +19,16 @@ router = APIRouter(tags=["events"])
     summary="Record a reply, conversion or manual step (LinkedIn, call, letter, SMS)",
     status_code=201,
     response_model=ManualEventOut,
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        codes={
+            409: ["CAMPAIGN_READ_ONLY"],
+            422: ["CONVERSION_TYPE_INVALID", "EVENT_IN_FUTURE", "FIELD_NOT_ALLOWED"],
+        },
+    ),
 )
 async def record_manual_event(
     campaign_id: uuid.UUID,
@@ -30,6 +39,10 @@ async def record_manual_event(
     principal: CurrentPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """For what happened outside tracked email: `response_received` (with `response_text` and
+    `channel`), `converted` (with `conversion_type`), `linkedin_sent`, `linkedin_viewed`. Allowed
+    whether the contact was contacted yet or not (a reply may come by phone). Send an
+    `Idempotency-Key` to make a retry safe."""
     return await idempotent(
         session,
         request,

@@ -26,6 +26,7 @@ from outreach.jobs.runs import for_each_org
 from outreach.kit.targets import TargetGuard
 from outreach.kit.tenancy import org_session
 from outreach.models import Sender
+from outreach.observability.metrics import BREAKER_TRIPS, SENDS
 from outreach.sending.outbox import queue
 from outreach.sending.secrets import InvalidToken, SenderSecrets, sender_secrets
 from outreach.sending.senders.limits import MAX_ATTEMPTS, RETRY_DELAYS, limits_of
@@ -191,11 +192,13 @@ async def _trip_breaker(session: AsyncSession, ctx: SendingContext, sender: Send
     bounce_rate = 100 * int(recent["bounces"]) / sends
     complaint_rate = 100 * int(recent["complaints"]) / sends
     if bounce_rate > sender.bounce_rate_threshold:
+        tripped = "bounce_rate"
         reason = (
             f"sender {sender.from_email} paused: hard-bounce rate {bounce_rate:.2f}% over its "
             f"last {sends} sends is above {sender.bounce_rate_threshold}%"
         )
     elif complaint_rate > sender.complaint_rate_threshold:
+        tripped = "complaint_rate"
         reason = (
             f"sender {sender.from_email} paused: complaint rate {complaint_rate:.2f}% over its "
             f"last {sends} sends is above {sender.complaint_rate_threshold}%"
@@ -204,6 +207,7 @@ async def _trip_breaker(session: AsyncSession, ctx: SendingContext, sender: Send
         return False
     log.warning("%s", reason)
     await queue.pause_sender(session, sender, reason)
+    BREAKER_TRIPS.labels(tripped).inc()
     return True
 
 
@@ -220,6 +224,9 @@ async def send_batch(
     throughput: bench/sending.py.)
     """
     waiting = deque(batch.messages)
+    # By kind of sender, not by sender: one series per sender of every tenant would grow
+    # with the tenants.
+    transport = batch.sender.transport if batch.sender is not None else "sms"
     async with (
         org_session(sessionmaker, batch.org_id) as session,
         await queue.acceptance_connection(ctx.dsn, batch.org_id) as marks,
@@ -234,6 +241,7 @@ async def send_batch(
             else:
                 async with session.begin():
                     await _record_failure(session, batch, row, outcome)
+            SENDS.labels(outcome.kind.value, row["channel"], transport).inc()
 
         async def lane(attempt: Transport) -> None:
             try:

@@ -28,6 +28,8 @@ async def list_outbox(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[OutboxMessageOut]:
+    """Queued, sending, sent and failed messages with their result. Filters: `campaign_id`,
+    `status`, `channel`."""
     filters = OutboxFilters(campaign_id=campaign_id, status=status, channel=channel)
     return await service.list_messages(session, filters, limit=limit, cursor=cursor)
 
@@ -39,4 +41,5 @@ async def list_outbox(
     responses=problem_responses(401, 404, 422),
 )
 async def get_outbox_message(message_id: uuid.UUID, session: TenantSession) -> OutboxMessageOut:
+    """One message of the outbox, with its rendered content, attempts and result."""
     return await service.get_message(session, message_id)

@@ -23,7 +23,17 @@ router = APIRouter(prefix="/campaigns", tags=["sending"])
     "or a task for the owner. Contacts already started are left as they are. "
     "`409 CAMPAIGN_SEND_LIMIT_EXCEEDED` when the daily or total lead limit leaves no room.",
     response_model=SendNowOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["CAMPAIGN_NOT_ACTIVE", "CAMPAIGN_READ_ONLY", "CAMPAIGN_SEND_LIMIT_EXCEEDED"],
+            422: ["CONTACT_FIELD_NOT_UPDATABLE", "CONTACT_NOT_FOUND"],
+        },
+    ),
 )
 async def send_campaign_now(
     campaign_id: uuid.UUID,

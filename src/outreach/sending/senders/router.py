@@ -18,6 +18,14 @@ from outreach.sending.senders.schemas import ConnectionCheckOut, SenderIn, Sende
 
 router = APIRouter(prefix="/senders", tags=["senders"])
 
+SENDER_FIELD_CODES = [
+    "SENDER_EMAIL_INVALID",
+    "SENDER_THRESHOLD_INVALID",
+    "SENDER_WARMUP_INVALID",
+    "TARGET_NOT_ALLOWED",
+    "VALUE_REQUIRED",
+]
+
 
 async def get_sender_secrets(settings: SettingsDep) -> SenderSecrets:
     return sender_secrets(tuple(settings.sender_secret_keys))
@@ -40,7 +48,16 @@ SMTP_HOST_RULE = (
     "already has a sender with this `from_email` (in any case)." + SMTP_HOST_RULE,
     status_code=201,
     response_model=SenderOut,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        409,
+        422,
+        codes={
+            409: ["SENDER_EXISTS"],
+            422: SENDER_FIELD_CODES,
+        },
+    ),
 )
 async def create_sender(
     body: SenderIn,
@@ -68,6 +85,8 @@ async def create_sender(
 async def list_senders(
     session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[SenderOut]:
+    """The organization's sending mailboxes with their limits, warm-up, what they may still send
+    today, breaker state and mailbox sync state. SMTP passwords are never returned."""
     return await service.list_senders(session, limit=limit, cursor=cursor)
 
 
@@ -78,6 +97,7 @@ async def list_senders(
     responses=problem_responses(401, 404, 422),
 )
 async def get_sender(sender_id: uuid.UUID, session: TenantSession) -> SenderOut:
+    """One sending mailbox; the SMTP password is never returned."""
     return await service.get_sender(session, sender_id)
 
 
@@ -88,7 +108,17 @@ async def get_sender(sender_id: uuid.UUID, session: TenantSession) -> SenderOut:
     "for `smtp_password` removes the password). A system sender's address and SMTP fields "
     "are refused with `409 SENDER_SYSTEM_READ_ONLY`. " + MANAGERS_ONLY + SMTP_HOST_RULE,
     response_model=SenderOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["SENDER_EXISTS", "SENDER_SYSTEM_READ_ONLY"],
+            422: SENDER_FIELD_CODES,
+        },
+    ),
 )
 async def update_sender(
     sender_id: uuid.UUID,
@@ -121,7 +151,7 @@ async def resume_sender(
     description="Refused with `409 SENDER_IN_USE` while outbox messages name it.",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, codes={409: ["SENDER_IN_USE"]}),
 )
 async def delete_sender(
     sender_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal

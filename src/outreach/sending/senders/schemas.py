@@ -124,7 +124,25 @@ COMPLAINT_THRESHOLD = "Complaint rate (%) at which the circuit breaker pauses th
 class SenderIn(BaseModel):
     """A new sending mailbox."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_email": "recruiting@example.com",
+                    "from_name": "Example Recruiting",
+                    "smtp_host": "smtp.example.com",
+                    "smtp_port": 587,
+                    "smtp_tls": "starttls",
+                    "smtp_username": "recruiting@example.com",
+                    "smtp_password": "app-password",
+                    "daily_limit": 500,
+                    "warmup_start_per_day": 20,
+                    "warmup_increment_per_day": 10,
+                }
+            ]
+        },
+    )
 
     from_email: FromEmail
     from_name: FromName = None
@@ -145,8 +163,13 @@ class SenderIn(BaseModel):
     warmup_start_per_day: WarmupStart | None = Field(None, description=WARMUP_START)
     warmup_increment_per_day: WarmupIncrement = Field(0, description=WARMUP_INCREMENT)
     warmup_started_on: date | None = Field(None, description=WARMUP_STARTED_ON)
-    bounce_rate_threshold: Threshold = Field(Decimal("5.00"), description=BOUNCE_THRESHOLD)
-    complaint_rate_threshold: Threshold = Field(Decimal("0.30"), description=COMPLAINT_THRESHOLD)
+    # The schema's default is the number a client sends, not pydantic's text form of a Decimal.
+    bounce_rate_threshold: Threshold = Field(
+        Decimal("5.00"), description=BOUNCE_THRESHOLD, json_schema_extra={"default": 5.0}
+    )
+    complaint_rate_threshold: Threshold = Field(
+        Decimal("0.30"), description=COMPLAINT_THRESHOLD, json_schema_extra={"default": 0.3}
+    )
 
 
 class SenderPatch(BaseModel):

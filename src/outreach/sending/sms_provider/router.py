@@ -14,8 +14,12 @@ from outreach.sending.sms_provider.schemas import SmsProviderIn, SmsProviderOut
 router = APIRouter(prefix="/sms-provider", tags=["sms"])
 
 
-def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    documented = problem_responses(*statuses)
+def _responses(
+    *statuses: int, codes: dict[int, list[str]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    if 404 in statuses:
+        codes = {**(codes or {}), 404: ["SMS_PROVIDER_NOT_CONFIGURED"]}
+    documented = problem_responses(*statuses, codes=codes)
     if 404 in documented:
         documented[404]["description"] = (
             "No SMS provider is configured (SMS_PROVIDER_NOT_CONFIGURED)"
@@ -32,7 +36,23 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     "private or CGNAT one (unless the operator allows them), is refused with "
     "`422 TARGET_NOT_ALLOWED`; every connection checks it again.",
     response_model=SmsProviderOut,
-    responses={201: {"description": "Created", "model": SmsProviderOut}, **_responses(401, 403)},
+    responses={
+        201: {"description": "Created", "model": SmsProviderOut},
+        **_responses(
+            401,
+            403,
+            codes={
+                422: [
+                    "SMS_ACCOUNT_SID_INVALID",
+                    "SMS_ACCOUNT_SID_REQUIRED",
+                    "SMS_AUTH_TOKEN_REQUIRED",
+                    "SMS_BASE_URL_INVALID",
+                    "SMS_FROM_NUMBER_INVALID",
+                    "TARGET_NOT_ALLOWED",
+                ]
+            },
+        ),
+    },
 )
 async def put_sms_provider(
     body: SmsProviderIn,
@@ -54,6 +74,8 @@ async def put_sms_provider(
     responses=_responses(401, 404),
 )
 async def get_sms_provider(session: TenantSession, principal: CurrentPrincipal) -> SmsProviderOut:
+    """The provider's settings; the auth token is never returned. None configured: `404
+    SMS_PROVIDER_NOT_CONFIGURED`."""
     return await service.get_provider(session, principal)
 
 
@@ -65,5 +87,6 @@ async def get_sms_provider(session: TenantSession, principal: CurrentPrincipal) 
     responses=_responses(401, 403, 404),
 )
 async def delete_sms_provider(session: TenantSession, principal: CurrentPrincipal) -> Response:
+    """SMS steps fail until a provider is set again."""
     await service.delete_provider(session, principal)
     return Response(status_code=204)

@@ -27,6 +27,7 @@ from outreach.events.service import WorkflowEvent, record_workflow_events
 from outreach.jobs.runs import for_each_org
 from outreach.kit.targets import TargetGuard
 from outreach.kit.tenancy import org_session
+from outreach.kit.webhooks import WebhookResult, webhook_client
 from outreach.models import Campaign, CampaignWorkflow, MessageTemplate, Sender
 from outreach.sending.outbox import service as outbox
 from outreach.sending.senders.service import default_sender
@@ -37,12 +38,7 @@ from outreach.templates.compose import Composer, MessageText
 from outreach.templates.rendering import Renderer
 from outreach.templates.sandbox import TemplateLimitExceeded
 from outreach.workflows.actions import service as actions
-from outreach.workflows.actions.webhooks import (
-    WebhookResult,
-    call_webhook,
-    retry_delay,
-    webhook_client,
-)
+from outreach.workflows.actions.webhooks import call_webhook, retry_delay
 from outreach.workflows.engine import reads
 from outreach.workflows.engine.clock import Clock
 from outreach.workflows.engine.conditions import Facts, evaluate

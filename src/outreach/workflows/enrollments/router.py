@@ -35,6 +35,8 @@ async def list_enrollments(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[EnrollmentOut]:
+    """Each enrolled contact's place in the sequence: version, current node, `workflow_status`, what
+    it waits for and when it runs next. Filters: `workflow_status`, `current_node_id`."""
     filters = StateFilters(list(workflow_status or []), current_node_id)
     return await service.list_enrollments(session, campaign_id, filters, limit, cursor)
 
@@ -48,4 +50,5 @@ async def list_enrollments(
 async def get_enrollment(
     campaign_id: uuid.UUID, enrollment_id: uuid.UUID, session: TenantSession
 ) -> EnrollmentDetail:
+    """The enrollment's state and every step it took, with the time and outcome of each."""
     return await service.get_enrollment(session, campaign_id, enrollment_id)

@@ -121,7 +121,7 @@ class EnrollmentOut(BaseModel):
     updated_at: datetime
 
 
-class StepOut(BaseModel):
+class EnrollmentStepOut(BaseModel):
     """One workflow event of the enrollment: what a node did."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -136,5 +136,7 @@ class StepOut(BaseModel):
 class EnrollmentDetail(EnrollmentOut):
     workflow_variables: dict[str, Any]
     variants: dict[str, Any]
-    steps: list[StepOut] = Field(description="The step log, oldest first (the latest 500 at most)")
+    steps: list[EnrollmentStepOut] = Field(
+        description="The step log, oldest first (the latest 500 at most)"
+    )
     steps_truncated: bool = Field(description="Whether older steps were left out")

@@ -22,7 +22,7 @@ from outreach.workflows.enrollments.repository import StateFilters
 from outreach.workflows.enrollments.schemas import (
     EnrollmentDetail,
     EnrollmentOut,
-    StepOut,
+    EnrollmentStepOut,
 )
 from outreach.workflows.versions.service import ensure_published, graph_of
 
@@ -201,7 +201,7 @@ async def get_enrollment(
         **_state_values(state),
         workflow_variables=state.workflow_variables,
         variants=state.variants,
-        steps=[StepOut.model_validate(step) for step in reversed(steps[:STEP_LOG_LIMIT])],
+        steps=[EnrollmentStepOut.model_validate(step) for step in reversed(steps[:STEP_LOG_LIMIT])],
         steps_truncated=len(steps) > STEP_LOG_LIMIT,
     )
 

@@ -36,7 +36,14 @@ async def list_ab_tests(campaign_id: uuid.UUID, session: TenantSession) -> AbTes
     "`404 SPLIT_NOT_FOUND` / `404 VARIANT_NOT_FOUND` for a node or variant the published "
     "version does not have; `409 WINNER_ALREADY_DECLARED` when the split has a winner.",
     response_model=SplitTestOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={404: ["SPLIT_NOT_FOUND", "VARIANT_NOT_FOUND"], 409: ["WINNER_ALREADY_DECLARED"]},
+    ),
 )
 async def declare_winner(
     campaign_id: uuid.UUID,

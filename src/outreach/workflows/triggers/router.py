@@ -36,7 +36,26 @@ router = APIRouter(tags=["sequences"])
         "ENROLLMENT_TARGET_INVALID, ENROLLMENT_BATCH_EMPTY, ENROLLMENT_BATCH_TOO_LARGE (422)."
     ),
     response_model=EnrollOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={
+            409: ["CAMPAIGN_NOT_ACTIVE"],
+            422: [
+                "CONTACT_EMAIL_REQUIRED",
+                "CONTACT_FIELD_NOT_UPDATABLE",
+                "CONTACT_LINKEDIN_URL_REQUIRED",
+                "CONTACT_NOT_FOUND",
+                "ENROLLMENT_BATCH_EMPTY",
+                "ENROLLMENT_BATCH_TOO_LARGE",
+                "ENROLLMENT_FOLLOW_WITHOUT_SEGMENT",
+                "ENROLLMENT_TARGET_INVALID",
+            ],
+        },
+    ),
 )
 async def enroll_contacts(
     campaign_id: uuid.UUID,
@@ -73,7 +92,33 @@ async def enroll_contacts(
     ),
     status_code=202,
     response_model=WebhookTriggerOut,
-    responses=problem_responses(404, 409, 422, 429),
+    responses=problem_responses(
+        404,
+        409,
+        422,
+        429,
+        codes={
+            404: ["CONTACT_NOT_FOUND"],
+            409: [
+                "CAMPAIGN_LEAD_LIMIT_REACHED",
+                "CAMPAIGN_NOT_ACTIVE",
+                "CONTACT_SUPPRESSED",
+                "CONTACT_UNREACHABLE",
+                "ENROLLMENT_DEFERRED",
+                "ENROLLMENT_EXISTS",
+                "TRIGGER_NOT_WEBHOOK",
+            ],
+            422: [
+                "CONTACT_EMAIL_REQUIRED",
+                "CONTACT_FIELD_NOT_UPDATABLE",
+                "CONTACT_LINKEDIN_URL_REQUIRED",
+                "CONTACT_NOT_FOUND",
+                "CONTACT_TYPE_MISMATCH",
+                "TRIGGER_CONTACT_FIELDS_WITH_ID",
+                "TRIGGER_CONTACT_REQUIRED",
+            ],
+        },
+    ),
 )
 async def webhook_trigger(
     campaign_id: uuid.UUID,

@@ -1,5 +1,5 @@
-"""A campaign workflow's secrets: the signing secret of its webhook actions, and the key of its
-webhook-trigger URL (`/triggers/{campaign_id}/{token}`) with the tokens minted from it.
+"""A campaign workflow's webhook-trigger key (`/triggers/{campaign_id}/{token}`) and the tokens
+minted from it (the signing secret of its webhook actions comes from `kit.webhooks`).
 
 The token carries the organization's id (the route has no user token to name it, and row-level
 security needs it before anything can be read) followed by an HMAC-SHA256 of the organization
@@ -14,14 +14,8 @@ import hmac
 import secrets
 import uuid
 
-SIGNING_SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks form, not a secret
 _ORG_BYTES = 16
 _MAC_BYTES = hashlib.sha256().digest_size
-
-
-def new_signing_secret() -> str:
-    """A secret in the Standard Webhooks form (`whsec_` and 32 random bytes in base64)."""
-    return SIGNING_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def new_trigger_key() -> str:

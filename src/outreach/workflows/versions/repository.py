@@ -8,6 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.kit.webhooks import new_signing_secret
 from outreach.models import Campaign, CampaignVersion, CampaignWorkflow
 from outreach.workflows.versions import keys
 
@@ -40,7 +41,7 @@ async def create_workflow(
             campaign_id=campaign_id,
             canvas=canvas,
             trigger_key=keys.new_trigger_key(),
-            signing_secret=keys.new_signing_secret(),
+            signing_secret=new_signing_secret(),
             updated_by=user_id,
         )
         .on_conflict_do_nothing()

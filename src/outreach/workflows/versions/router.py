@@ -24,6 +24,8 @@ from outreach.workflows.versions.schemas import (
 
 router = APIRouter(prefix="/campaigns/{campaign_id}", tags=["sequences"])
 
+CANVAS_CODES = ["WORKFLOW_INVALID", "WORKFLOW_TRIGGER_COUNT"]
+
 VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="A version number")]
 READ_ERRORS = problem_responses(401, 404)
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
@@ -68,7 +70,14 @@ async def get_workflow(
     "edited: it reaches new enrollments once published, and contacts already enrolled finish "
     "the version they walk.",
     response_model=WorkflowOut,
-    responses=WRITE_ERRORS,
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={409: ["CAMPAIGN_READ_ONLY"], 422: CANVAS_CODES},
+    ),
 )
 async def put_workflow(
     campaign_id: uuid.UUID,
@@ -90,7 +99,14 @@ async def put_workflow(
     f"take the new version. The draft is checked again ({INVALID}) {WRITE_RULES}",
     status_code=201,
     response_model=VersionOut,
-    responses=WRITE_ERRORS,
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={409: ["CAMPAIGN_READ_ONLY"], 422: CANVAS_CODES},
+    ),
 )
 async def publish_workflow(
     campaign_id: uuid.UUID,
@@ -118,6 +134,7 @@ async def publish_workflow(
 async def list_versions(
     campaign_id: uuid.UUID, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[VersionOut]:
+    """Every published version: number, change type and description, who published it and when."""
     return await service.list_versions(session, campaign_id, cursor, limit)
 
 
@@ -130,6 +147,7 @@ async def list_versions(
 async def get_version(
     campaign_id: uuid.UUID, version: VersionNumber, session: TenantSession
 ) -> VersionDetail:
+    """What version `version` was: the campaign's settings, steps and canvas, as published."""
     return await service.get_version(session, campaign_id, version)
 
 
@@ -159,7 +177,14 @@ async def diff_versions(
     f"({INVALID}) {WRITE_RULES}",
     status_code=201,
     response_model=VersionOut,
-    responses=WRITE_ERRORS,
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        422,
+        codes={409: ["CAMPAIGN_READ_ONLY"], 422: CANVAS_CODES},
+    ),
 )
 async def rollback_version(
     campaign_id: uuid.UUID,

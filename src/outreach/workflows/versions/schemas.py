@@ -57,7 +57,7 @@ class StepEdgeOut(BaseModel):
     target: str
 
 
-class StepOut(BaseModel):
+class VersionStepOut(BaseModel):
     """A node as the engine reads it: its typed config with defaults filled in."""
 
     node_id: str
@@ -71,7 +71,7 @@ class VersionDetail(VersionOut):
     """A version's snapshot: the campaign's settings, the steps and the canvas."""
 
     campaign: dict[str, Any]
-    steps: list[StepOut]
+    steps: list[VersionStepOut]
     canvas: CanvasIn
 
 

@@ -24,10 +24,10 @@ from outreach.workflows.graph.validation import problems, template_ids
 from outreach.workflows.versions import keys, repository
 from outreach.workflows.versions.diff import edges_diff, nodes_diff, setting_changes
 from outreach.workflows.versions.schemas import (
-    StepOut,
     VersionDetail,
     VersionDiff,
     VersionOut,
+    VersionStepOut,
     WorkflowOut,
 )
 
@@ -341,7 +341,7 @@ async def get_version(session: AsyncSession, campaign_id: uuid.UUID, number: int
         created_by=found.created_by,
         created_at=found.created_at,
         campaign=found.campaign_snapshot,
-        steps=[StepOut.model_validate(step) for step in found.steps_snapshot],
+        steps=[VersionStepOut.model_validate(step) for step in found.steps_snapshot],
         canvas=CanvasIn.model_validate(found.canvas_snapshot),
     )
 
