@@ -4,8 +4,9 @@ Phases (the machinery of bench/campaign_reads.py): a fresh database, migrated; a
 one org's people with names drawn from a few hundred first and last names (a few common, most
 rare), emails `first.lastN@company-domain`, companies from a few thousand names; the real
 service (uvicorn, 2 workers, as the app role) read by wrk over 16 connections, one run per query
-shape and one with every shape mixed; the same SQL (the app's own page query, compiled) as the
-owner without RLS over 16 connections, the ceiling; EXPLAIN ANALYZE of one query of each shape;
+shape and one with every shape mixed; the same statements (the app's own counts and page query,
+compiled) through psycopg as the app role over 16 connections, the ceiling; EXPLAIN ANALYZE of
+one query of each shape;
 a summary against the target. The server is stopped and the database dropped at the end.
 
     .venv/bin/python bench/contacts_search.py                     # 1M people (several minutes)
@@ -47,11 +48,15 @@ from campaign_reads import (
 )
 from outreach.auth.tokens import Role, mint_token
 from outreach.config import get_settings
-from outreach.contacts.people.filters import ContactFilters
-from outreach.contacts.people.repository import people_query
+from outreach.contacts.people.filters import ContactFilters, search_query
+from outreach.contacts.people.repository import (
+    DEFAULT_SETTINGS,
+    WALK_SETTINGS,
+    people_query,
+    rarest_word,
+)
 from outreach.db import DatabaseUrls
 from outreach.kit.dburls import libpq_url
-from outreach.models import Contact
 
 TARGET_P95_MS = 50.0
 PAGE = 50  # the route's default limit
@@ -218,32 +223,53 @@ def compiled(statement: Select[Any]) -> tuple[str, dict[str, Any]]:
     return str(result), dict(result.params)
 
 
-def page_sql(q: str, org: uuid.UUID | None = None) -> tuple[str, dict[str, Any]]:
-    """The app's first-page query for `q` (SQL, parameters); with `org`, naming the org itself
-    as the owner must (RLS does not hold it)."""
-    statement = people_query(ContactFilters(q=q), None, PAGE + 1)
-    if org is not None:
-        statement = statement.where(Contact.org_id == org)
-    return compiled(statement)
+async def page_statements(
+    conn: psycopg.AsyncConnection[Any], q: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """The statements `people_page` runs for `q` after its counts (which it runs on `conn`, as
+    the app does): the page query, between the walk's settings when it walks."""
+    words = search_query(q)
+
+    async def count(statement: Select[Any]) -> Any:
+        row = await (await conn.execute(*compiled(statement))).fetchone()
+        return row[0] if row else None
+
+    lead = await rarest_word(count, words) if words else None
+    page = compiled(people_query(ContactFilters(q=q), None, PAGE + 1, lead))
+    if lead is not None or not words:
+        return [page]
+    return [(str(WALK_SETTINGS), {}), page, (str(DEFAULT_SETTINGS), {})]
 
 
-def match_counts(urls: DatabaseUrls, people: People, shapes: dict[str, list[str]]) -> None:
-    """How many people each shape's queries match (min / median / max)."""
-    with psycopg.connect(libpq_url(urls.owner)) as conn:
+async def app_connection(urls: DatabaseUrls, people: People) -> psycopg.AsyncConnection[Any]:
+    """A connection as the application role, in the org (row-level security on)."""
+    conn = await psycopg.AsyncConnection.connect(libpq_url(urls.app), autocommit=True)
+    await conn.execute("SELECT set_config('app.org_id', %s, false)", (str(people.org),))
+    return conn
+
+
+async def match_counts(urls: DatabaseUrls, people: People, shapes: dict[str, list[str]]) -> None:
+    """How many people each shape's queries match (min / median / max), and how many of them
+    are led by their rarest word (the others walk the people)."""
+    conn = await app_connection(urls, people)
+    try:
         for shape, values in shapes.items():
-            counts = []
+            counts, led = [], 0
             for q in values:
+                statements = await page_statements(conn, q)
+                led += len(statements) == 1
                 matched = people_query(ContactFilters(q=q), None, PAGE).limit(None)
-                statement = select(func.count()).select_from(
-                    matched.where(Contact.org_id == people.org).subquery()
-                )
-                row = conn.execute(*compiled(statement)).fetchone()
+                statement = select(func.count()).select_from(matched.subquery())
+                row = await (await conn.execute(*compiled(statement))).fetchone()
                 counts.append(row[0] if row else 0)
             counts.sort()
             print(
                 f"{shape:<26} e.g. {values[0]!r:<22} matches min {counts[0]:>7,}  "
-                f"median {counts[len(counts) // 2]:>7,}  max {counts[-1]:>7,}"
+                f"median {counts[len(counts) // 2]:>7,}  max {counts[-1]:>7,}  "
+                f"led by a word {led}/{len(values)}"
             )
+    finally:
+        await conn.close()
 
 
 def api_reads(
@@ -277,26 +303,26 @@ def api_reads(
     ]
 
 
-async def owner_reads(
+async def sql_reads(
     urls: DatabaseUrls, people: People, shapes: dict[str, list[str]], total: int
 ) -> list[Timings]:
-    """Each shape's SQL as the owner (no RLS, no HTTP, no serialization) over CLIENTS
-    connections: the ceiling."""
-    connections = [
-        await psycopg.AsyncConnection.connect(libpq_url(urls.owner), autocommit=True)
-        for _ in range(CLIENTS)
-    ]
-    idle = asyncio.Queue[psycopg.AsyncConnection]()
+    """Each shape's statements, as people_page runs them, straight through psycopg as the app
+    role in the org over CLIENTS connections (no HTTP, no ORM, no serialization): the ceiling."""
+    connections = [await app_connection(urls, people) for _ in range(CLIENTS)]
+    idle = asyncio.Queue[psycopg.AsyncConnection[Any]]()
     for conn in connections:
         idle.put_nowait(conn)
 
-    def reader(statements: list[tuple[str, dict[str, Any]]]) -> Request:
+    def reader(values: list[str]) -> Request:
         async def read(rng: random.Random) -> float | None:
-            sql, params = rng.choice(statements)
+            q = rng.choice(values)
             conn = await idle.get()
             try:
                 started = time.perf_counter()
-                await (await conn.execute(sql, params)).fetchall()
+                for sql, params in await page_statements(conn, q):
+                    cursor = await conn.execute(sql, params)
+                    if cursor.description is not None:
+                        await cursor.fetchall()
                 return time.perf_counter() - started
             finally:
                 idle.put_nowait(conn)
@@ -305,12 +331,7 @@ async def owner_reads(
 
     try:
         return [
-            await run_clients(
-                f"SQL owner {shape}",
-                total,
-                reader([page_sql(q, people.org) for q in values]),
-                warmup=100,
-            )
+            await run_clients(f"SQL {shape}", total, reader(values), warmup=100)
             for shape, values in shapes.items()
         ]
     finally:
@@ -318,37 +339,38 @@ async def owner_reads(
             await conn.close()
 
 
-def explain(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> list[str]:
-    return [str(row[0]) for row in conn.execute("EXPLAIN ANALYZE " + sql, params)]
-
-
-def plans(urls: DatabaseUrls, people: People, shapes: dict[str, list[str]], full: bool) -> None:
-    """EXPLAIN ANALYZE of each shape's first query: as the app role in the org (the API's plan,
-    RLS on) and as the owner. Besides the top line, the first scan: whether the search index
-    serves the query is what matters (under RLS a qual that is not leakproof, as `@@` on the
-    index's expression, cannot be an index condition)."""
-    with (
-        psycopg.connect(libpq_url(urls.app)) as app,
-        psycopg.connect(libpq_url(urls.owner), autocommit=True) as owner,
-    ):
+async def plans(
+    urls: DatabaseUrls, people: People, shapes: dict[str, list[str]], full: bool
+) -> None:
+    """EXPLAIN ANALYZE of each shape's first query as the app role in the org (the API's plan,
+    RLS on), with the walk's settings when it walks: the top line, the first scan and the
+    execution time."""
+    conn = await app_connection(urls, people)
+    try:
         for shape, values in shapes.items():
             q = values[0]
-            with app.transaction():
-                app.execute("SELECT set_config('app.org_id', %s, true)", (str(people.org),))
-                rls_plan = explain(app, *page_sql(q))
-            owner_plan = explain(owner, *page_sql(q, people.org))
-            print(f"{shape} (q={q!r})")
-            for side, plan in (("app role", rls_plan), ("owner", owner_plan)):
-                scan = next((line.strip() for line in plan if " Scan " in line), "")
-                print(f"  {side:<9} {plan[0]}")
-                print(f"  {'':<9} {scan.split('  (')[0]}; {plan[-1]}")
-                if full:
-                    print("\n".join(f"      {line}" for line in plan[1:-2]))
+            statements = await page_statements(conn, q)
+            plan: list[str] = []
+            for sql, params in statements:
+                if sql.lstrip().upper().startswith("SELECT SET_CONFIG"):
+                    await conn.execute(sql, params)
+                    continue
+                rows = await (await conn.execute("EXPLAIN ANALYZE " + sql, params)).fetchall()
+                plan = [str(row[0]) for row in rows]
+            scan = next((line.strip() for line in plan if " Scan " in line), "")
+            how = "led by its rarest word" if len(statements) == 1 else "a walk of the people"
+            print(f"{shape} (q={q!r}, {how})")
+            print(f"  {plan[0]}")
+            print(f"  {scan.split('  (')[0]}; {plan[-1]}")
+            if full:
+                print("\n".join(f"      {line}" for line in plan[1:-2]))
+    finally:
+        await conn.close()
 
 
 def summary(api: list[Timings], ceiling: list[Timings]) -> bool:
     phase("summary")
-    print(f"{'shape':<28} {'API p95':>10} {'owner SQL p95':>14}  target  result")
+    print(f"{'shape':<28} {'API p95':>10} {'SQL p95':>14}  target  result")
     checks = []
     for shape, timings, sql in zip(
         [*SHAPES, "all shapes mixed"], api, [*ceiling, None], strict=True
@@ -370,7 +392,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--contacts", type=int, default=1_000_000, help="people in the org")
     parser.add_argument(
-        "--requests", type=int, default=2000, help="measured SQL requests per shape (owner)"
+        "--requests", type=int, default=2000, help="measured SQL requests per shape (the ceiling)"
     )
     service_arguments(parser, seconds=10, port=8766)
     parser.add_argument("--plans", action="store_true", help="print the whole plans")
@@ -390,7 +412,7 @@ def main() -> int:
         analyze(urls)
         shapes = queries(people)
         phase("query shapes (people matched by each shape's queries)")
-        match_counts(urls, people, shapes)
+        asyncio.run(match_counts(urls, people, shapes))
 
         phase(f"API: {CLIENTS} connections, {args.workers} uvicorn workers, app role (RLS on)")
         with running_service(urls, args.port, args.workers) as base_url:
@@ -398,13 +420,13 @@ def main() -> int:
         for timings in api:
             print(timings.line())
 
-        phase(f"ceiling: the same SQL as the owner (no RLS), {CLIENTS} connections")
-        ceiling = asyncio.run(owner_reads(urls, people, shapes, args.requests))
+        phase(f"ceiling: the same statements through psycopg, app role, {CLIENTS} connections")
+        ceiling = asyncio.run(sql_reads(urls, people, shapes, args.requests))
         for timings in ceiling:
             print(timings.line())
 
         phase("EXPLAIN ANALYZE, one query of each shape (top line, execution time)")
-        plans(urls, people, shapes, args.plans)
+        asyncio.run(plans(urls, people, shapes, args.plans))
 
         passed = summary(api, ceiling)
     return 0 if passed else 1

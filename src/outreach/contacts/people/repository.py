@@ -2,6 +2,7 @@
 and their events."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -99,15 +100,18 @@ def word_count(word: str, up_to: int) -> Select[Any]:
     return select(func.count()).select_from(entries.limit(up_to).subquery())
 
 
-async def rarest_word(session: AsyncSession, words: list[str]) -> str | None:
+async def rarest_word(
+    count: Callable[[Select[Any]], Awaitable[Any]], words: list[str]
+) -> str | None:
     """The searched word with the fewest entries, when it has fewer than WORD_LEADS_BELOW. The
     longest words are counted first (a long prefix is usually the rarer) and each count stops
-    at the fewest found so far, so a rare word spares counting the common ones."""
+    at the fewest found so far, so a rare word spares counting the common ones. `count` runs
+    a statement and answers its number (the session's `scalar`)."""
     lead, fewest = None, WORD_LEADS_BELOW
     for word in sorted(set(words), key=len, reverse=True):
-        count = await session.scalar(word_count(word, fewest))
-        if count is not None and count < fewest:
-            lead, fewest = word, count
+        found = await count(word_count(word, fewest))
+        if found is not None and found < fewest:
+            lead, fewest = word, found
     return lead
 
 
@@ -117,7 +121,7 @@ async def people_page(
     """The people the filters match, newest first (idx_contacts_newest, or the entries of the
     rarest searched word)."""
     words = searched_words(filters)
-    lead = await rarest_word(session, words) if words else None
+    lead = await rarest_word(session.scalar, words) if words else None
     query = people_query(filters, after, limit, lead)
     if not words or lead is not None:
         return list(await session.scalars(query))
