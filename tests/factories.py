@@ -154,6 +154,18 @@ def known(client: TestClient, org: Org) -> Org:
     return org
 
 
+def create_api_key(
+    client: TestClient, org: Org, role: Role = Role.ADMIN, **fields: Any
+) -> dict[str, Any]:
+    """An API key of the organization (with its secret `key`), made by one of its admins."""
+    body = {"name": f"{role.value} integration", "role": role.value} | fields
+    return dict(ok(post(client, org, "/api/v1/api-keys", body), 201))
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 def add_sender(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
     """A sender of the organization, at an SMTP host no test connects to."""
     body = {"from_email": "talent@example.com", "smtp_host": "smtp.example.com"} | fields

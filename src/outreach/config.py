@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     allow_private_targets: bool = False
     # POST /senders/{id}/test per organization per minute, counted in PostgreSQL.
     sender_tests_per_minute: int = Field(default=10, ge=1, le=10000)
+    # Requests per minute of each user and each API key to /api/v1 (0: no limit), counted in
+    # PostgreSQL (rate_limit_windows) so that every replica shares the count.
+    rate_limit_per_minute: int = Field(default=600, ge=0, le=1_000_000)
     # POST /triggers/{campaign_id}/{token} (a campaign's webhook trigger) per campaign per minute.
     trigger_webhooks_per_minute: int = Field(default=600, ge=1, le=100_000)
     # Request bodies over this are refused (413) as they arrive, before parsing; routes that

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from outreach.analytics.router import router as analytics_router
 from outreach.approvals.router import router as approvals_router
 from outreach.auth.dependencies import known_principals
+from outreach.auth.keys.router import router as api_keys_router
 from outreach.auth.tokens import TokenVerifier
 from outreach.campaigns.router import router as campaigns_router
 from outreach.config import Settings, get_settings
@@ -34,6 +35,7 @@ from outreach.kit.bodylimit import BodySizeLimit
 from outreach.kit.jsondepth import JsonDepthLimit
 from outreach.kit.logs import guard_log_handlers
 from outreach.kit.problems import install_problem_handlers
+from outreach.kit.ratelimit import RateLimitHeaders, RequestBudget
 from outreach.kit.targets import TargetGuard
 from outreach.mailboxes.router import router as mailboxes_router
 from outreach.mailcatcher.router import router as mail_catcher_router
@@ -78,11 +80,14 @@ DESCRIPTION = """
 Plan outreach campaigns, add contacts, and watch their metrics.
 
 Every `/api/v1` route needs `Authorization: Bearer <JWT>` with the claims `sub`, `org_id`,
-`role` and `exp`. Errors are `application/problem+json` with a machine `code`; each error
-response lists the codes it can carry. Lists take `?limit=` and `?cursor=` and answer
+`role` and `exp`, or `Authorization: Bearer <API key>` (`ok_live_...`, from `POST /api-keys`).
+Errors are `application/problem+json` with a machine `code`; each error response lists the
+codes it can carry. Lists take `?limit=` and `?cursor=` and answer
 `{"items": [...], "next_cursor": ...}`. A `POST` that creates or sends honours
 `Idempotency-Key` (24 hours; a replay says `Idempotent-Replayed: true`). Every answer carries
-`X-Request-ID` (yours, when you send one); quote it when reporting a problem.
+`X-Request-ID` (yours, when you send one); quote it when reporting a problem. Each user and
+each API key may make OUTREACH_RATE_LIMIT_PER_MINUTE requests a minute (600 by default): the
+`RateLimit-*` headers say what is left; past it, `429 RATE_LIMITED` with `Retry-After`.
 """
 
 # The tag of every route, in the order /docs shows them (tests/test_openapi.py: each is here).
@@ -110,6 +115,7 @@ TAGS = [
     ("inbox", "Replies read from the senders' mailboxes, and answers to them"),
     ("inbound", "Events pushed by email providers (signed by the organization's secret)"),
     ("webhooks", "Outbound webhooks: subscriptions, signed deliveries, their log, redelivery"),
+    ("api-keys", "API keys for machine clients (admins): shown once, kept hashed, with a role"),
     ("mail catcher", "Mail the embedded SMTP catcher received (local use)"),
     ("tracking", "Public links in sent mail: open pixel, click redirect, unsubscribe"),
     ("health", "Liveness and readiness of the process"),
@@ -148,6 +154,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_app_role(urls.app)
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
+        app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.database_facts = DatabaseFacts(
             app.state.sessionmaker, settings.metrics_db_seconds, settings.metrics_db_orgs
@@ -183,12 +190,14 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     app.state.settings = settings
     app.state.known_principals = known_principals()
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.request_budget = RequestBudget(settings.rate_limit_per_minute)
     app.state.tracking_signer = TrackingSigner(settings.tracking_secrets)
     app.state.target_guard = TargetGuard.for_settings(settings)
     app.state.renderer = Renderer(settings.template_render_seconds)
     app.state.migration_head = head_revision(urls)
     app.add_middleware(JsonDepthLimit)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, per_path=body_limits(settings))
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
@@ -221,6 +230,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         triggers_router,
         versions_router,
         webhooks_router,
+        api_keys_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # The pixel and the click are answered ahead of every middleware (tracking/asgi.py), but

@@ -1,4 +1,5 @@
-"""Request dependencies: the verified caller, and a database session scoped to its organization.
+"""Request dependencies: the verified caller (a JWT or an API key, within its request budget),
+and a database session scoped to its organization.
 
 One transaction per request: `get_tenant_session` begins it with the caller's org set, makes
 sure the org and the user exist (just-in-time, from the token's claims), and commits when the
@@ -19,13 +20,36 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
+from outreach.auth.keys.verification import authenticate, is_api_key
 from outreach.auth.tokens import Principal, TokenVerifier
 from outreach.errors import Forbidden, Unauthorized
-from outreach.kit.tenancy import org_session
+from outreach.kit.ratelimit import REQUEST_ALLOWANCE, Allowance, RequestBudget
+from outreach.kit.tenancy import org_session, pipelined_in_org
 
 _bearer = HTTPBearer(
-    auto_error=False, bearerFormat="JWT", description="A JWT from your identity provider"
+    auto_error=False,
+    bearerFormat="JWT",
+    description="A JWT from your identity provider, or an API key (`ok_live_...`, see "
+    "`POST /api-keys`)",
 )
+
+# A user's requests are counted once the organization exists (its first request creates it).
+_USER = "SELECT 'requests:' || %(user_id)s::text AS key WHERE EXISTS (SELECT FROM organizations)"
+
+
+async def _user_allowance(state: State, principal: Principal) -> Allowance | None:
+    budget: RequestBudget = state.request_budget
+    if not budget.enabled:
+        return None
+    caller = f"user:{principal.org_id}:{principal.user_id}"
+    spent = budget.spend(caller)
+    if spent is not None:
+        return spent
+    params = {"org_id": principal.org_id, "user_id": principal.user_id}
+    [rows] = await pipelined_in_org(
+        state.engine, principal.org_id, [budget.statement(_USER, params)], durable=False
+    )
+    return budget.granted(caller, rows[0])
 
 
 # Async on purpose: a sync dependency would cost every request a hop to the thread pool.
@@ -33,11 +57,23 @@ async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller, once its request is counted (429 past its budget: the RateLimit headers of
+    what is left go on the response, outreach.kit.ratelimit.RateLimitHeaders)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(detail="Send 'Authorization: Bearer <token>'.")
-    verifier: TokenVerifier = request.app.state.token_verifier
-    principal = verifier.verify(credentials.credentials)
+    state = request.app.state
+    allowance: Allowance | None
+    if is_api_key(credentials.credentials):
+        principal, allowance = await authenticate(
+            state.engine, credentials.credentials, state.request_budget
+        )
+    else:
+        verifier: TokenVerifier = state.token_verifier
+        principal = verifier.verify(credentials.credentials)
+        allowance = await _user_allowance(state, principal)
     request.state.org_id = principal.org_id  # the request's log lines name it
+    if allowance is not None:
+        request.scope.setdefault("state", {})[REQUEST_ALLOWANCE] = allowance
     return principal
 
 
@@ -72,11 +108,11 @@ async def ensure_org_and_user(session: AsyncSession, principal: Principal) -> No
     found = await session.execute(
         text(
             "UPDATE user_profiles SET role = :role, email = coalesce(:email, email), "
-            "name = coalesce(:name, name) WHERE id = :user_id RETURNING id"
+            "name = coalesce(:name, name) WHERE id = :user_id AND kind = 'user' RETURNING id"
         ),
         _profile_params(principal),
     )
-    if found.first() is None:
+    if found.first() is None:  # a token naming an API key's profile is refused too
         raise Forbidden(detail="This user belongs to another organization.")
 
 
@@ -95,7 +131,8 @@ async def tenant_transaction(state: State, principal: Principal) -> AsyncIterato
     """A session in one transaction with the caller's org set, committed at the end."""
     async with org_session(state.sessionmaker, principal.org_id) as session:
         session.info["user_id"] = principal.user_id  # scopes Idempotency-Key replays
-        first_seen = state.known_principals.get(principal) is None
+        # an API key's profile was made with the key
+        first_seen = not principal.api_key and state.known_principals.get(principal) is None
         async with session.begin():
             if first_seen:
                 await ensure_org_and_user(session, principal)

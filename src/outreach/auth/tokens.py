@@ -38,6 +38,7 @@ class Principal:
     email: str | None = None
     name: str | None = None
     org_name: str | None = None
+    api_key: bool = False  # an API key's own profile (user_id is the key's id), not a person
 
     @property
     def manages_org(self) -> bool:

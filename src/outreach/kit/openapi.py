@@ -7,6 +7,8 @@
   cursor, and those the route declares (`problem_responses(..., codes={409: [...]})`).
 - Headers: `X-Request-ID` on every answer, `Idempotent-Replayed` on the answers of a route that
   takes `Idempotency-Key`, `Retry-After` on 429 and 503, `RateLimit-*` on 429.
+- A route that needs a caller (it has `security`) counts against the caller's request budget:
+  it may answer 429 RATE_LIMITED, and its successful answers carry `RateLimit-*`.
 - Bodies a route reads itself (a signed body, say) are documented by `documented_body`.
 """
 
@@ -59,6 +61,7 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 RATE_LIMIT_HEADERS = ("Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+BUDGET_HEADERS = RATE_LIMIT_HEADERS[1:]
 
 _EXTRA_SCHEMAS: dict[str, type[BaseModel]] = {}
 
@@ -136,11 +139,21 @@ def _finish_operation(
         p.get("in") == "header" and p.get("name") == IDEMPOTENCY_HEADER for p in parameters
     )
     paged = any(p.get("in") == "query" and p.get("name") == "cursor" for p in parameters)
-    for status, response in operation.get("responses", {}).items():
+    counted = bool(operation.get("security"))
+    responses = operation.setdefault("responses", {})
+    if counted and problem is not None and "429" not in responses:
+        responses["429"] = {
+            "description": "Too many requests: try again after Retry-After",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        operation["responses"] = responses = dict(sorted(responses.items()))
+    for status, response in responses.items():
         declared = response.pop(CODES_KEY, [])
         headers = ["X-Request-ID"]
         if status.startswith("2") and idempotent:
             headers.append("Idempotent-Replayed")
+        if status.startswith("2") and counted:
+            headers.extend(BUDGET_HEADERS)
         if status == "429":
             headers.extend(RATE_LIMIT_HEADERS)
         if status == "503":

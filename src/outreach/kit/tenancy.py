@@ -5,17 +5,20 @@ Row-level security reads `app.org_id`. A SQLAlchemy session opened by `org_sessi
 at the start of each of its transactions (`set_config(..., true)`), so a pooled connection
 never carries it into the next transaction; a session with no organization sees no tenant
 rows at all. Raw psycopg connections get it from `set_org` (one transaction) or
-`org_connection` (a connection of its own, never pooled).
+`org_connection` (a connection of its own, never pooled); `pipelined_in_org` runs a few
+statements in one transaction of the organization in a single round trip.
 """
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
 SET_ORG = "SELECT set_config('app.org_id', %s, %s)"
@@ -54,6 +57,45 @@ async def org_connection(dsn: str, org_id: uuid.UUID) -> psycopg.AsyncConnection
     connection = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
     await connection.execute(SET_ORG, (str(org_id), False))
     return connection
+
+
+Rows = list[dict[str, Any]]
+
+
+async def pipelined_in_org(
+    engine: AsyncEngine,
+    org_id: uuid.UUID,
+    statements: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    durable: bool = True,
+) -> list[Rows]:
+    """The rows of each statement (psycopg `%(name)s` parameters), run in one transaction of
+    the organization on a pooled connection. They go out in one pipeline: the begin, the
+    organization, the statements and the commit cost one round trip, where a session costs
+    four. For the work every request does before its route (the API key, the rate limit).
+    `durable=False` does not wait for the commit to reach the disk: a crash of the database
+    may lose the last moments of such writes, never make them half-done."""
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(raw, psycopg.AsyncConnection)
+        try:
+            async with raw.pipeline():
+                await raw.execute(SET_ORG, (str(org_id), True))
+                if not durable:
+                    await raw.execute("SET LOCAL synchronous_commit = off")
+                cursors = []
+                for statement, params in statements:
+                    cursor = raw.cursor(row_factory=dict_row)
+                    await cursor.execute(statement, params)
+                    cursors.append(cursor)
+                await raw.commit()
+            return [await cursor.fetchall() for cursor in cursors]
+        except psycopg.Error as exc:
+            if raw.broken:
+                await connection.invalidate()
+            # As SQLAlchemy would have raised it, so the usual handlers answer (503 when the
+            # database is unreachable); the pool rolls the connection back when it gets it.
+            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 async def each_org_in_turn(

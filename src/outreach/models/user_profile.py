@@ -1,4 +1,5 @@
-"""A user of one organization, created just in time from the token (id = the token's sub)."""
+"""A user of one organization: a person, created just in time from the token (id = the token's
+sub), or an API key (id = the key's id), created with the key."""
 
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,3 +13,4 @@ class UserProfile(IdMixin, TenantMixin, TimestampMixin, Base):
     email: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False, server_default="user")  # or api_key
