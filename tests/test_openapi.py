@@ -1,17 +1,20 @@
 """The OpenAPI document: every route is described well enough to code against."""
 
+import json
 import re
 import uuid
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from outreach.auth.tokens import Role
 from outreach.campaigns.schemas import CampaignCreate
 from outreach.contacts.schemas import BulkAddIn, ContactIn
 from outreach.inbound.generic import GenericPayload
+from outreach.kit.openapi import RESPONSE_EXAMPLES
 from outreach.kit.problems import PROBLEM_MEDIA_TYPE
 from outreach.sending.senders.schemas import SenderIn
 from outreach.templates.schemas import TemplateIn
@@ -246,3 +249,15 @@ def test_the_problem_codes_answered_are_documented(
         assert answer.status_code >= 400, answer.text
         code = answer.json()["code"]
         assert code in codes_of(document, path, method, answer.status_code), (path, code)
+
+
+@pytest.mark.parametrize("name", json.loads(RESPONSE_EXAMPLES.read_text()))
+def test_response_examples_fit_their_schema(document: dict[str, Any], name: str) -> None:
+    """The answers scripts/openapi-examples saved still fit the document: valid against the
+    schema, every field of it shown (a field added to a model asks for the script again)."""
+    schema = document["components"]["schemas"][name]
+    [example] = schema["examples"]
+    # the whole document as the root schema, so that its "#/components/..." references resolve
+    validator = Draft202012Validator({**document, "$ref": f"#/components/schemas/{name}"})
+    assert list(validator.iter_errors(example)) == []
+    assert set(example) == set(schema["properties"]), "run scripts/openapi-examples"

@@ -13,8 +13,10 @@
 """
 
 import copy
+import json
 import re
 from collections.abc import Callable, Iterable
+from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI
@@ -106,11 +108,18 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# Real answers of the main routes (scripts/openapi-examples writes them), set after FastAPI
+# has built the document: FastAPI drops every null from it, which an example must keep.
+RESPONSE_EXAMPLES = files("outreach") / "openapi_examples.json"
+
+
 def finish(document: dict[str, Any]) -> dict[str, Any]:
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for name, model in _EXTRA_SCHEMAS.items():
         _add_model(schemas, name, model)
+    for name, example in json.loads(RESPONSE_EXAMPLES.read_text()).items():
+        schemas[name]["examples"] = [example]
     components["headers"] = HEADERS
     problem = schemas.get("Problem")
     for item in document.get("paths", {}).values():
