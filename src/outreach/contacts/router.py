@@ -10,6 +10,7 @@ from outreach.auth.dependencies import CurrentPrincipal, TenantSession
 from outreach.contacts import service
 from outreach.contacts.repository import MemberFilters
 from outreach.contacts.schemas import (
+    CONTACT_FIELD_CODES,
     AbVariant,
     BulkAddIn,
     BulkAddOut,
@@ -149,6 +150,7 @@ async def get_contact(
         codes={
             409: ["CAMPAIGN_FIELD_LOCKED", "CONTACT_DUPLICATE"],
             422: [
+                *CONTACT_FIELD_CODES,
                 "CONTACTS_BATCH_EMPTY",
                 "CONTACTS_BATCH_TOO_LARGE",
                 "CONTACT_AB_VARIANT_INVALID",

@@ -118,6 +118,17 @@ Tags = Annotated[
 ]
 
 
+# The codes of ContactFields' own checks (a 422 of a route taking them; a bulk add's rows carry
+# them in their results instead).
+CONTACT_FIELD_CODES = [
+    "CONTACT_EMAIL_INVALID",
+    "CONTACT_LINKEDIN_URL_INVALID",
+    "CONTACT_TIMEZONE_INVALID",
+    "CONTACT_TYPE_INVALID",
+    "CUSTOM_FIELDS_TOO_LARGE",
+]
+
+
 class ContactFields(BaseModel):
     """The org-level person's editable fields (PATCH: `null` clears one)."""
 

@@ -11,7 +11,7 @@ from outreach.kit.targets import OutboundGuard
 from outreach.mailboxes import service
 from outreach.mailboxes.schemas import MailboxIn, MailboxTestOut
 from outreach.sending.senders.router import Secrets
-from outreach.sending.senders.schemas import SenderOut
+from outreach.sending.senders.schemas import SenderOut, host_codes
 
 router = APIRouter(prefix="/senders/{sender_id}/mailbox", tags=["senders"])
 
@@ -40,7 +40,12 @@ MANAGERS_ONLY = "Admins and TA managers only. "
         422,
         codes={
             409: ["SENDER_SYSTEM_READ_ONLY"],
-            422: ["MAILBOX_SECRET_CONFLICT", "MAILBOX_SECRET_REQUIRED", "TARGET_NOT_ALLOWED"],
+            422: [
+                *host_codes("MAILBOX"),
+                "MAILBOX_SECRET_CONFLICT",
+                "MAILBOX_SECRET_REQUIRED",
+                "TARGET_NOT_ALLOWED",
+            ],
         },
     ),
 )

@@ -39,6 +39,8 @@ Body = Annotated[str | None, Field(max_length=100_000), AfterValidator(_blank_to
 # The codes of the template rules a message's text must follow (templates/service.py).
 TEMPLATE_RULE_CODES = [
     "TEMPLATE_BODY_REQUIRED",
+    "TEMPLATE_CONNECTION_REQUEST_TOO_LONG",
+    "TEMPLATE_INMAIL_TOO_LONG",
     "TEMPLATE_FIELD_NOT_ALLOWED",
     "TEMPLATE_LIMIT_EXCEEDED",
     "TEMPLATE_LINKEDIN_KIND_NOT_ALLOWED",

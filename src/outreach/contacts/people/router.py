@@ -11,7 +11,7 @@ from outreach.contacts.people import service
 from outreach.contacts.people.filters import ContactFilters
 from outreach.contacts.people.schemas import ActivityOut, PersonDetail, PersonOut, TagsChange
 from outreach.contacts.privacy import service as privacy
-from outreach.contacts.schemas import ContactFields
+from outreach.contacts.schemas import CONTACT_FIELD_CODES, ContactFields
 from outreach.kit.pagination import Cursor, Limit, Page
 from outreach.kit.problems import problem_responses
 
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/contacts", tags=["people"])
         "Codes: CONTACT_FILTER_SCORE_RANGE, CURSOR_INVALID and the fields' codes (422)."
     ),
     response_model=Page[PersonOut],
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 422, codes={422: ["CONTACT_FILTER_SCORE_RANGE"]}),
 )
 async def list_people(
     session: TenantSession,
@@ -72,6 +72,7 @@ async def get_person(contact_id: uuid.UUID, session: TenantSession) -> PersonDet
         codes={
             409: ["CONTACT_DUPLICATE"],
             422: [
+                *CONTACT_FIELD_CODES,
                 "CONTACTS_BATCH_EMPTY",
                 "CONTACTS_BATCH_TOO_LARGE",
                 "CONTACT_EMAIL_REQUIRED",

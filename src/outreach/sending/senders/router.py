@@ -14,11 +14,18 @@ from outreach.kit.problems import problem_responses
 from outreach.kit.targets import OutboundGuard
 from outreach.sending.secrets import SenderSecrets, sender_secrets
 from outreach.sending.senders import service
-from outreach.sending.senders.schemas import ConnectionCheckOut, SenderIn, SenderOut, SenderPatch
+from outreach.sending.senders.schemas import (
+    ConnectionCheckOut,
+    SenderIn,
+    SenderOut,
+    SenderPatch,
+    host_codes,
+)
 
 router = APIRouter(prefix="/senders", tags=["senders"])
 
 SENDER_FIELD_CODES = [
+    *host_codes("SENDER"),
     "SENDER_EMAIL_INVALID",
     "SENDER_THRESHOLD_INVALID",
     "SENDER_WARMUP_INVALID",

@@ -40,6 +40,11 @@ def _email(value: str) -> str:
     return email
 
 
+def host_codes(code_prefix: str) -> list[str]:
+    """The codes of host_check's errors."""
+    return [f"{code_prefix}_HOST_{problem}" for problem in ("INVALID", "REQUIRED", "TOO_LONG")]
+
+
 def host_check(code_prefix: str, what: str) -> Callable[[str], str]:
     """A host name's check, its errors coded `<code_prefix>_HOST_REQUIRED / _TOO_LONG /
     _INVALID` and worded for `what` ("SMTP host")."""

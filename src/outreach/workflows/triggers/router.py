@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from outreach.auth.dependencies import CurrentPrincipal, TenantSession
+from outreach.contacts.schemas import CONTACT_FIELD_CODES
 from outreach.dependencies import Sessionmaker, SettingsDep
 from outreach.kit.idempotency import IdempotencyKey, idempotent
 from outreach.kit.problems import problem_responses
@@ -102,13 +103,16 @@ async def enroll_contacts(
             409: [
                 "CAMPAIGN_LEAD_LIMIT_REACHED",
                 "CAMPAIGN_NOT_ACTIVE",
+                "CONTACT_BOUNCED",
                 "CONTACT_SUPPRESSED",
+                "CONTACT_UNSUBSCRIBED",
                 "CONTACT_UNREACHABLE",
                 "ENROLLMENT_DEFERRED",
                 "ENROLLMENT_EXISTS",
                 "TRIGGER_NOT_WEBHOOK",
             ],
             422: [
+                *CONTACT_FIELD_CODES,
                 "CONTACT_EMAIL_REQUIRED",
                 "CONTACT_FIELD_NOT_UPDATABLE",
                 "CONTACT_LINKEDIN_URL_REQUIRED",
