@@ -319,10 +319,11 @@ async def sql_reads(
             conn = await idle.get()
             try:
                 started = time.perf_counter()
-                for sql, params in await page_statements(conn, q):
-                    cursor = await conn.execute(sql, params)
-                    if cursor.description is not None:
-                        await cursor.fetchall()
+                async with conn.transaction():  # as the API's session: the walk's settings hold
+                    for sql, params in await page_statements(conn, q):
+                        cursor = await conn.execute(sql, params)
+                        if cursor.description is not None:
+                            await cursor.fetchall()
                 return time.perf_counter() - started
             finally:
                 idle.put_nowait(conn)
@@ -349,14 +350,15 @@ async def plans(
     try:
         for shape, values in shapes.items():
             q = values[0]
-            statements = await page_statements(conn, q)
             plan: list[str] = []
-            for sql, params in statements:
-                if sql.lstrip().upper().startswith("SELECT SET_CONFIG"):
-                    await conn.execute(sql, params)
-                    continue
-                rows = await (await conn.execute("EXPLAIN ANALYZE " + sql, params)).fetchall()
-                plan = [str(row[0]) for row in rows]
+            async with conn.transaction():
+                statements = await page_statements(conn, q)
+                for sql, params in statements:
+                    if sql.lstrip().upper().startswith("SELECT SET_CONFIG"):
+                        await conn.execute(sql, params)
+                        continue
+                    explained = await conn.execute("EXPLAIN ANALYZE " + sql, params)
+                    plan = [str(row[0]) for row in await explained.fetchall()]
             scan = next((line.strip() for line in plan if " Scan " in line), "")
             how = "led by its rarest word" if len(statements) == 1 else "a walk of the people"
             print(f"{shape} (q={q!r}, {how})")

@@ -63,10 +63,11 @@ def people(client: TestClient, org: Org, campaign: dict[str, Any]) -> dict[str, 
 
 @pytest.fixture(params=["led by the rarest word", "walking the people"])
 def search_plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each search test runs through both of people_page's plans: the threshold decides which
-    (the tests' words are all rare, so a threshold of 0 makes every search a walk)."""
+    """Each search test runs through both of people_page's plans: the thresholds decide which
+    (the tests' words are all rare, so thresholds of 0 make every search a walk)."""
     if request.param == "walking the people":
         monkeypatch.setattr(people_repository, "WORD_LEADS_BELOW", 0)
+        monkeypatch.setattr(people_repository, "WORDS_LEAD_BELOW", 0)
     return str(request.param)
 
 
