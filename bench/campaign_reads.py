@@ -415,6 +415,8 @@ request = function()
   i = i % #requests + 1
   return requests[i]
 end
+statuses = ""
+{response}
 done = function(summary, latency)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.status + summary.errors.timeout
@@ -422,8 +424,23 @@ done = function(summary, latency)
   for _, thread in ipairs(threads) do
     total_sent = total_sent + thread:get("sent")
   end
+  local seen = ""
+  for _, thread in ipairs(threads) do
+    seen = seen .. thread:get("statuses")
+  end
   io.write(string.format("RESULT %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
     errors, latency:percentile(50), latency:percentile(95), latency:percentile(99), total_sent))
+  io.write(string.format("ERRORS connect %d read %d write %d timeout %d status %d:%s\\n",
+    summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout,
+    summary.errors.status, seen))
+end
+"""
+# Which error statuses were answered: only when asked, as wrk then hands every response to Lua.
+WRK_STATUSES = """
+response = function(status, headers, body)
+  if status >= 300 and not string.find(statuses, tostring(status), 1, true) then
+    statuses = statuses .. " " .. tostring(status)
+  end
 end
 """
 
@@ -439,15 +456,18 @@ def run_wrk(
     seconds: int,
     connections: int = CLIENTS,
     timeout: int = 2,
+    statuses: bool = False,
 ) -> Timings:
     """wrk (C, two threads) drives keep-alive connections through `requests` in turn; a
-    request not answered within `timeout` seconds counts as an error, not in the latencies.
+    request not answered within `timeout` seconds counts as an error, not in the latencies;
+    with `statuses`, the error statuses answered are printed with the errors.
 
     wrk rather than a Python client: on a 2-core machine a Python load generator takes the
     CPU the server needs, and the figures would measure the client.
     """
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(WRK_SCRIPT.format(requests=",\n".join(requests)))
+    response = WRK_STATUSES if statuses else ""
+    script.write_text(WRK_SCRIPT.format(requests=",\n".join(requests), response=response))
     try:
         command = [
             *("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s"),
@@ -458,6 +478,10 @@ def run_wrk(
         script.unlink()
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
     count, duration_us, errors, p50, p95, p99, sent = (int(v) for v in line.split()[1:])
+    if errors:
+        print(
+            f"{label}: " + next(line for line in output.splitlines() if line.startswith("ERRORS"))
+        )
     return Timings(label, [], errors, duration_us / 1e6, count, (p50, p95, p99), sent)
 
 

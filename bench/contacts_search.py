@@ -294,12 +294,14 @@ def api_reads(
     random.Random(5).shuffle(mixed)
     run_wrk("warm-up", base_url, mixed, 3, timeout=WRK_TIMEOUT)
     timings = [
-        run_wrk(f"API {shape}", base_url, values, seconds, timeout=WRK_TIMEOUT)
+        run_wrk(f"API {shape}", base_url, values, seconds, timeout=WRK_TIMEOUT, statuses=True)
         for shape, values in requests.items()
     ]
     return [
         *timings,
-        run_wrk("API all shapes mixed", base_url, mixed, seconds, timeout=WRK_TIMEOUT),
+        run_wrk(
+            "API all shapes mixed", base_url, mixed, seconds, timeout=WRK_TIMEOUT, statuses=True
+        ),
     ]
 
 

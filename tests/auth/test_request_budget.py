@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from outreach.auth.tokens import Role
 from outreach.config import Settings
 from outreach.db import DatabaseUrls
+from outreach.kit import ratelimit
 from outreach.main import create_app
 from tests.factories import Org, bearer, create_api_key
 
@@ -249,3 +250,33 @@ def test_every_counted_operation_documents_the_budget(client: TestClient) -> Non
         assert all("RateLimit-Remaining" in r["headers"] for r in answered), (method, path)
     public = document["paths"]["/healthz"]["get"]
     assert "429" not in public["responses"]
+
+
+def test_a_slice_taken_in_the_last_second_of_its_window_lasts_to_its_end(
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    client: TestClient,
+    org: Org,
+    as_owner: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slice lasts until its window ends, however little of it is left: a lease that ended a
+    second early took a new slice for every request of the window's last second, and burned
+    the budget there (429s at a fraction of it). Windows of 2 s, so the test needs no minute."""
+    monkeypatch.setattr(ratelimit, "WINDOW_SECONDS", 2)
+    headers = org.headers()
+    client.get(CAMPAIGNS, headers=headers)  # the organization exists before the first count
+    with app_client(settings, database_urls, 500) as sliced:
+        for _ in range(5):
+            while not 1.1 <= time.time() % 2 <= 1.3:  # 0.7 to 0.9 s left in the window
+                time.sleep(0.01)
+            window = time.time() // 2
+            before = counted_uses(as_owner, org)
+            answers = [sliced.get(CAMPAIGNS, headers=headers) for _ in range(3)]
+            after = counted_uses(as_owner, org)
+            if time.time() // 2 == window:  # else the requests crossed into the next window
+                break
+        else:
+            pytest.fail("three requests never fitted in 0.7 s")
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert after - before == 5  # one slice of 500 / 100, spent from memory

@@ -42,7 +42,8 @@ WITH window_start AS (
   RETURNING uses
 )
 SELECT (SELECT uses FROM counted) AS uses,
-  ceil(extract(epoch FROM at + make_interval(secs => %(seconds)s) - now()))::int AS reset
+  ceil(extract(epoch FROM at + make_interval(secs => %(seconds)s) - now()))::int AS reset,
+  extract(epoch FROM at + make_interval(secs => %(seconds)s) - now())::float8 AS remaining
 FROM window_start
 """  # noqa: S608 - `who` is the callers' own SQL, never input
 
@@ -131,7 +132,7 @@ class RequestBudget:
         if lease is None or now >= lease.ends:
             return None
         if lease.refused:
-            raise refusal(self.per_minute, math.ceil(lease.ends + 1 - now), "requests ")
+            raise refusal(self.per_minute, max(1, math.ceil(lease.ends - now)), "requests ")
         if lease.left <= 0:
             return None
         lease.left -= 1
@@ -151,8 +152,8 @@ class RequestBudget:
         uses = int(row["uses"])
         granted = min(self.slice, self.per_minute - (uses - self.slice))
         others = max(0, self.per_minute - uses)
-        # The window ends within `reset` seconds (rounded up): the slice ends a second early.
-        ends = time.time() + reset - 1
+        # The slice lasts until its window ends, as the database sees it (`reset` is rounded up).
+        ends = time.time() + float(row["remaining"])
         if granted <= 0:
             self._leases[caller] = _Lease(0, 0, ends, refused=True)
             raise refusal(self.per_minute, reset, "requests ")
