@@ -4,10 +4,10 @@ Phases (the machinery of bench/campaign_reads.py): a fresh database, migrated; a
 one org's people with names drawn from a few hundred first and last names (a few common, most
 rare), emails `first.lastN@company-domain`, companies from a few thousand names; the real
 service (uvicorn, 2 workers, as the app role) read by wrk over 16 connections, one run per query
-shape and one with every shape mixed; the same statements (the app's own counts and page query,
-compiled) through psycopg as the app role over 16 connections, the ceiling; EXPLAIN ANALYZE of
-one query of each shape;
-a summary against the target. The server is stopped and the database dropped at the end.
+shape and one with every shape mixed, and the mix again over 4 connections (below saturation);
+the same statements (the app's own counts and page query, compiled) through psycopg as the app
+role over 16 connections, the ceiling; EXPLAIN ANALYZE of one query of each shape; a summary
+against the target. The server is stopped and the database dropped at the end.
 
     .venv/bin/python bench/contacts_search.py                     # 1M people (several minutes)
     .venv/bin/python bench/contacts_search.py --contacts 100000   # quick
@@ -61,6 +61,7 @@ from outreach.kit.dburls import libpq_url
 TARGET_P95_MS = 50.0
 PAGE = 50  # the route's default limit
 VALUES_PER_SHAPE = 8
+FEW_CLIENTS = 4
 WRK_TIMEOUT = 30  # seconds: a slow search is measured, not dropped as a timeout
 
 
@@ -302,6 +303,17 @@ def api_reads(
         run_wrk(
             "API all shapes mixed", base_url, mixed, seconds, timeout=WRK_TIMEOUT, statuses=True
         ),
+        # 16 connections keep both cores busy: a request's latency there is mostly its wait
+        # behind the 15 others. Below saturation, the latency of one search.
+        run_wrk(
+            f"API all shapes mixed, {FEW_CLIENTS} connections",
+            base_url,
+            mixed,
+            seconds,
+            connections=FEW_CLIENTS,
+            timeout=WRK_TIMEOUT,
+            statuses=True,
+        ),
     ]
 
 
@@ -376,8 +388,9 @@ def summary(api: list[Timings], ceiling: list[Timings]) -> bool:
     phase("summary")
     print(f"{'shape':<28} {'API p95':>10} {'SQL p95':>14}  target  result")
     checks = []
+    mixed_few = f"all shapes mixed, {FEW_CLIENTS} conn."
     for shape, timings, sql in zip(
-        [*SHAPES, "all shapes mixed"], api, [*ceiling, None], strict=True
+        [*SHAPES, "all shapes mixed", mixed_few], api, [*ceiling, None, None], strict=True
     ):
         p95 = timings.percentile_ms(95)
         ok = p95 < TARGET_P95_MS and timings.errors == 0
