@@ -153,3 +153,23 @@ def test_a_jobs_log_lines_carry_its_name(database_urls: DatabaseUrls) -> None:
     assert line["job"] == "log_test_job"
     assert line["message"] == "job log_test_job: sent 2 messages"
     assert "timestamp" in line
+
+
+def test_tracking_tokens_stay_out_of_the_access_log(two_workers: tuple[Served, Path]) -> None:
+    """A tracking link's token names a contact, and the unsubscribe page's unsubscribes them:
+    the pixel and the click are not access-logged (they are events, and counted), the other
+    tracking routes are logged by their template."""
+    served, _ = two_workers
+    token = "a-token-no-log-may-hold"
+    httpx.get(f"{served.url}/t/o/{token}.gif")
+    httpx.get(f"{served.url}/t/c/{token}")
+    httpx.get(f"{served.url}/t/u/{token}", headers={"X-Request-ID": "unsubscribe-page-1"})
+
+    def page_line() -> list[dict[str, Any]]:
+        return [
+            line for line in json_lines(served) if line.get("request_id") == "unsubscribe-page-1"
+        ]
+
+    assert eventually(lambda: page_line() != [], seconds=5)
+    assert "GET /t/u/{token} 404" in page_line()[0]["message"]
+    assert [line for line in json_lines(served) if token in json.dumps(line)] == []

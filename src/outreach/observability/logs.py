@@ -195,8 +195,13 @@ def configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
 
 def access_log_line(scope: Scope, status: int, seconds: float) -> None:
     """One line per request: method, path (percent-encoded as sent, without its query: a query
-    may hold a token), status, duration; the context adds request id, organization, route."""
+    may hold a token; a tracking link's route template), status, duration; the context adds
+    request id, organization, route."""
     path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    if path.startswith("/t/"):
+        # A tracking link's token is a capability (the unsubscribe page's unsubscribes the
+        # person): the route's template stands in for the path.
+        path = route_of(scope) or "/t/..."
     milliseconds = round(seconds * 1000, 2)
     # One string, no arguments: the access log is the hottest line there is, and each argument
     # costs the control-character guard a pass of its own.

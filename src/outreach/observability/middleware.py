@@ -22,6 +22,15 @@ from outreach.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+# The open pixel and the click redirect: every sent message loads one, most links go through
+# the other. They are left out of the access log: each hit is an event in the event log and
+# counted in outreach_tracking_hits_total already, a line each would cost the pixel a quarter
+# of its throughput (bench/observability.py), and their paths carry the contact's token.
+TRACKING_HITS = ("/t/o/", "/t/c/")
+
+
+def is_tracking_hit(scope: Scope) -> bool:
+    return bool(scope["path"].startswith(TRACKING_HITS))
 
 
 class RequestObservation:
@@ -58,7 +67,7 @@ class RequestObservation:
                 seconds = time.perf_counter() - started
                 if self.metrics:
                     self._observe(scope, status, seconds)
-                if self.access_log:
+                if self.access_log and not is_tracking_hit(scope):
                     access_log_line(scope, status, seconds)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
