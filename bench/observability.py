@@ -2,15 +2,16 @@
 and of the open pixel (GET /t/o/{token}.gif) with them off and on, in the same run.
 
 Off: OUTREACH_METRICS=false, text logs, no access log (what the service did before /metrics).
-On: OUTREACH_METRICS=true and OUTREACH_LOG_FORMAT=json, whose access log is on by default: a
-JSON line per request, written to a pipe (as to a container runtime's log collector). Each is
-`outreach serve --workers 2` (multiprocess metrics, as deployed), read by wrk; the
-configurations take turns (off, on, off, on, ...) so that a neighbour's load on a shared
-machine falls on both alike, and each round's pair gives a cost, 1 - on/off; the summary is the
-median of the rounds' costs; the target is under 10 % for each route. At the end of an "on"
-round the pixel requests /metrics counted are printed (wrk's, warm-up included).
+On: OUTREACH_METRICS=true and OUTREACH_LOG_FORMAT=json, whose access log is on by default (a
+JSON line per request but the pixel's and the click's, written to a pipe as to a container
+runtime's log collector). Each is `outreach serve --workers 2` (multiprocess metrics, as
+deployed), both running at once, read by wrk in turns: in each round, each route is read off
+then on (or on then off, alternating) within seconds, so that the machine's drift falls on
+both alike; each pair gives a cost, 1 - on/off; the summary is the median of the rounds' costs;
+the target is under 10 % for each route. At the end, the pixel requests the "on" server's
+/metrics counted (wrk's, warm-up included).
 
-    .venv/bin/python bench/observability.py                      # 3 rounds of 8 s per route
+    .venv/bin/python bench/observability.py                      # 6 rounds of 5 s per run
     .venv/bin/python bench/observability.py --rounds 2 --seconds 3   # quick
 """
 
@@ -122,8 +123,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=8, help="per route and round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--seconds", type=int, default=5, help="per route, configuration and round")
     parser.add_argument("--contacts", type=int, default=2000, help="pixel tokens")
     args = parser.parse_args()
     if subprocess.run(["which", "wrk"], capture_output=True, check=False).returncode:
@@ -143,21 +144,28 @@ def main() -> int:
         pixels = [
             pixel(signer.sign(TrackingToken(TokenKind.OPEN, org, campaign, m))) for m in members
         ]
-        port = free_port()
-        phase(f"wrk: {CONNECTIONS} connections, 2 workers, {args.seconds} s per route and round")
+        phase(f"wrk: {CONNECTIONS} connections, 2 workers, {args.seconds} s per route and run")
         print(f"load before the runs (1, 5, 15 min): {os.getloadavg()}")
-        for round_ in range(1, args.rounds + 1):
-            for name, config in (("off", OFF), ("on", ON)):
-                with served(urls, port, config, logs / f"{name}.log") as base_url:
-                    run_wrk("warm-up", base_url, lists + pixels[:100], 2, CONNECTIONS)
-                    for route, requests in (("list", lists), ("pixel", pixels)):
+        # Both servers up at once, idle while the other is read: each route's off and on runs
+        # follow each other within seconds, the first of the pair alternating, so that the
+        # machine's drift falls on both alike.
+        with (
+            served(urls, free_port(), OFF, logs / "off.log") as off_url,
+            served(urls, free_port(), ON, logs / "on.log") as on_url,
+        ):
+            bases = {"off": off_url, "on": on_url}
+            for base_url in bases.values():
+                run_wrk("warm-up", base_url, lists + pixels[:100], 2, CONNECTIONS)
+            for round_ in range(1, args.rounds + 1):
+                order = ("off", "on") if round_ % 2 else ("on", "off")
+                for route, requests in (("list", lists), ("pixel", pixels)):
+                    for name in order:
                         label = f"{route}, observability {name} #{round_}"
-                        timings = run_wrk(label, base_url, requests, args.seconds, CONNECTIONS)
+                        timings = run_wrk(label, bases[name], requests, args.seconds, CONNECTIONS)
                         print(timings.line(), flush=True)
                         rounds.setdefault((route, name), []).append(timings)
-                    if name == "on":
-                        pixel_count = counted(base_url, "/t/o/{token}.gif")
-                        print(f"/metrics counts {pixel_count:,.0f} pixel requests in this server")
+            pixel_count = counted(on_url, "/t/o/{token}.gif")
+            print(f"/metrics of the 'on' server counts {pixel_count:,.0f} pixel requests")
         print(f"load after the runs (1, 5, 15 min): {os.getloadavg()}")
         lines = sum(1 for _ in (logs / "on.log").open("rb"))
         print(f"JSON log lines written by the 'on' servers: {lines:,} ({logs / 'on.log'})")

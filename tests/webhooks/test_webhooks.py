@@ -14,6 +14,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.auth.tokens import Role
 from outreach.config import Settings
@@ -22,12 +24,14 @@ from outreach.kit.targets import TargetGuard
 from outreach.kit.tenancy import set_org
 from outreach.sending.secrets import sender_secrets
 from outreach.webhooks.jobs import Dispatcher
+from outreach.webhooks.repository import claim_due
 from outreach.webhooks.service import MAX_SUBSCRIPTIONS
 from tests.factories import (
     Org,
     act,
     add_sender,
     create_campaign,
+    in_org,
     insert_row,
     ok,
     patch,
@@ -688,3 +692,35 @@ def test_another_organization_can_neither_see_nor_redeliver(
     assert [a.status_code for a in attempts] == [404] * len(attempts)
     assert ok(client.get(WEBHOOKS, headers=headers))["items"] == []
     assert len(deliveries(client, org, hook["id"])) == 1
+
+
+@pytest.mark.parametrize("join", ["nested loop", "hash join"])
+def test_a_claim_takes_no_more_than_its_limit_whatever_the_plan(
+    client: TestClient,
+    org: Org,
+    receiver: HookServer,
+    database_urls: DatabaseUrls,
+    as_owner: psycopg.Connection,
+    join: str,
+) -> None:
+    """The claim's locking subquery is evaluated once. A plan that ran it again for each row
+    of the deliveries it read (a nested loop, newest first) skipped the row the statement had
+    just claimed and found the next due one, past the limit: an organization's share."""
+    subscribe(client, org, receiver, path="/slow")
+    for n in range(3):
+        replied(client, org, f"person{n}@example.com")
+    # the newest first due, as a newest-first scan of the deliveries meets them
+    as_owner.execute(
+        "UPDATE webhook_deliveries d SET next_attempt_at = now() - make_interval(mins => o.n::int) "
+        "FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n "
+        "FROM webhook_deliveries WHERE org_id = %s) o WHERE d.id = o.id",
+        (org.id,),
+    )
+
+    async def claim_one(session: AsyncSession) -> int:
+        off = ["enable_hashjoin", "enable_material"] if join == "nested loop" else []
+        for setting in [*off, "enable_mergejoin"]:
+            await session.execute(text(f"SET LOCAL {setting} = off"))
+        return len(await claim_due(session, org.id, 1, 60))
+
+    assert in_org(database_urls, org, claim_one) == 1

@@ -116,11 +116,16 @@ class ClaimedMailbox:
 
 # name: claim-due-mailboxes (side effect: leases them for `lease` seconds; another worker
 # skips them until the lease ends or the sync releases them)
+# MATERIALIZED: evaluated once (as a subquery in FROM, a nested loop could run it again for
+# each mailbox it read and claim past :limit; see webhooks.repository).
 CLAIM_DUE = text("""
+WITH due AS MATERIALIZED (
+  SELECT sender_id FROM sender_mailboxes
+  WHERE next_sync_at <= now() AND (leased_until IS NULL OR leased_until <= now())
+  ORDER BY next_sync_at LIMIT :limit FOR UPDATE SKIP LOCKED
+)
 UPDATE sender_mailboxes m SET leased_until = now() + make_interval(secs => :lease)
-FROM (SELECT sender_id FROM sender_mailboxes
-      WHERE next_sync_at <= now() AND (leased_until IS NULL OR leased_until <= now())
-      ORDER BY next_sync_at LIMIT :limit FOR UPDATE SKIP LOCKED) due
+FROM due
 WHERE m.org_id = :org_id AND m.sender_id = due.sender_id
 RETURNING m.org_id, m.sender_id, m.imap_host, m.imap_port, m.imap_tls, m.imap_username, m.auth,
           m.secret_encrypted, m.uid_validity, m.last_uid, m.leased_until

@@ -209,15 +209,20 @@ class ClaimedDelivery:
 # name: claim-due-deliveries (side effect: leases them: `next_attempt_at` moves to the lease's
 # end and `lease` names this claim; other workers skip them until then, and take them again
 # after it: a worker that died mid-delivery loses nothing)
+# The due rows are chosen in a MATERIALIZED CTE, evaluated once: as a subquery in FROM, a
+# nested loop ran it again for each delivery it read, and each run skipped the rows this
+# statement had just claimed and locked the next due ones, past :limit.
 _CLAIM_DUE = text("""
+WITH due AS MATERIALIZED (
+  SELECT d.id FROM webhook_deliveries d
+  JOIN webhook_subscriptions s ON s.org_id = d.org_id AND s.id = d.subscription_id
+  WHERE d.org_id = :org_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+    AND s.enabled
+  ORDER BY d.next_attempt_at LIMIT :limit FOR UPDATE OF d SKIP LOCKED
+)
 UPDATE webhook_deliveries d SET lease = gen_random_uuid(), attempts = d.attempts + 1,
   next_attempt_at = now() + make_interval(secs => :lease)
-FROM (SELECT d.id FROM webhook_deliveries d
-      JOIN webhook_subscriptions s ON s.org_id = d.org_id AND s.id = d.subscription_id
-      WHERE d.org_id = :org_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-        AND s.enabled
-      ORDER BY d.next_attempt_at LIMIT :limit FOR UPDATE OF d SKIP LOCKED) due,
-     webhook_subscriptions s
+FROM due, webhook_subscriptions s
 WHERE d.org_id = :org_id AND d.id = due.id AND s.org_id = d.org_id AND s.id = d.subscription_id
 RETURNING d.id, d.org_id, d.subscription_id, d.message_id, d.payload, d.attempts, d.lease,
   d.created_at, s.url, s.secret_encrypted
