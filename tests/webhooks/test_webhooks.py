@@ -6,8 +6,9 @@ roles and tenancy."""
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -98,6 +99,15 @@ def deliver(urls: DatabaseUrls, settings: Settings, org: Org, **options: Any) ->
     return run_job(urls, one_pass)
 
 
+OnePass = Callable[..., int]
+
+
+@pytest.fixture
+def one_pass(database_urls: DatabaseUrls, settings: Settings, org: Org) -> OnePass:
+    """`deliver` over the test's organization: one_pass(**options) -> attempts."""
+    return partial(deliver, database_urls, settings, org)
+
+
 def replied(client: TestClient, org: Org, email: str = "ada@example.com") -> tuple[str, str]:
     """A campaign with one contact, who then replies (a manual event): campaign and member."""
     campaign = create_campaign(client, org)
@@ -135,11 +145,7 @@ def test_the_secret_is_shown_once_and_kept_encrypted(
 
 
 def test_a_reply_is_delivered_signed_and_logged(
-    client: TestClient,
-    org: Org,
-    receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
+    client: TestClient, org: Org, receiver: HookServer, one_pass: OnePass
 ) -> None:
     hook = subscribe(client, org, receiver)
     campaign_id, member = replied(client, org)
@@ -150,7 +156,7 @@ def test_a_reply_is_delivered_signed_and_logged(
         0,
     )
 
-    assert deliver(database_urls, settings, org) == 1
+    assert one_pass() == 1
 
     [request] = receiver.received
     assert request.verified is not None, "the signature did not verify"
@@ -270,17 +276,13 @@ def attempts_counted(client: TestClient) -> dict[str, float]:
 
 
 def test_a_500_is_retried_then_delivered(
-    client: TestClient,
-    org: Org,
-    receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
+    client: TestClient, org: Org, receiver: HookServer, one_pass: OnePass
 ) -> None:
     hook = subscribe(client, org, receiver, path=f"/flaky/1/{uuid.uuid4()}")
     replied(client, org)
     before = attempts_counted(client)
 
-    assert deliver(database_urls, settings, org) == 1
+    assert one_pass() == 1
     [retrying] = deliveries(client, org, hook["id"])
     assert (retrying["status"], retrying["attempts"], retrying["last_status_code"]) == (
         "pending",
@@ -289,7 +291,7 @@ def test_a_500_is_retried_then_delivered(
     )
     assert retrying["last_response"] == "not yet"
 
-    assert deliver(database_urls, settings, org) == 1
+    assert one_pass() == 1
     [done] = deliveries(client, org, hook["id"])
     assert (done["status"], done["attempts"], done["last_status_code"]) == ("delivered", 2, 200)
     assert [r.verified is not None for r in receiver.received] == [True, True]
@@ -300,17 +302,13 @@ def test_a_500_is_retried_then_delivered(
 
 
 def test_a_retry_waits_for_its_backoff(
-    client: TestClient,
-    org: Org,
-    receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
+    client: TestClient, org: Org, receiver: HookServer, one_pass: OnePass
 ) -> None:
     hook = subscribe(client, org, receiver, path="/status/503")
     replied(client, org)
     later = {"delay": lambda _attempt, _after: timedelta(hours=1)}
-    assert deliver(database_urls, settings, org, **later) == 1
-    assert deliver(database_urls, settings, org, **later) == 0
+    assert one_pass(**later) == 1
+    assert one_pass(**later) == 0
     [waiting] = deliveries(client, org, hook["id"])
     assert (waiting["status"], waiting["attempts"]) == ("pending", 1)
     assert len(receiver.received) == 1
@@ -322,6 +320,7 @@ def test_a_crash_between_claim_and_delivery_delivers_when_the_lease_ends(
     receiver: HookServer,
     database_urls: DatabaseUrls,
     settings: Settings,
+    one_pass: OnePass,
 ) -> None:
     hook = subscribe(client, org, receiver)
     replied(client, org)
@@ -331,10 +330,10 @@ def test_a_crash_between_claim_and_delivery_delivers_when_the_lease_ends(
         return len(claimed)  # and never sends them: the process died here
 
     assert run_job(database_urls, claim_and_die) == 1
-    assert deliver(database_urls, settings, org) == 0  # still leased to the dead worker
+    assert one_pass() == 0  # still leased to the dead worker
     assert receiver.received == []
     time.sleep(1.2)
-    assert deliver(database_urls, settings, org) == 1
+    assert one_pass() == 1
     [request] = receiver.received
     assert request.verified is not None
     [done] = deliveries(client, org, hook["id"])
@@ -368,17 +367,13 @@ def test_a_late_worker_does_not_record_over_a_newer_claim(
 
 
 def test_persistent_failure_disables_the_subscription_with_a_reason(
-    client: TestClient,
-    org: Org,
-    receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
+    client: TestClient, org: Org, receiver: HookServer, one_pass: OnePass
 ) -> None:
     hook = subscribe(client, org, receiver, path="/status/500")
     replied(client, org)
     replied(client, org, "grace@example.com")
 
-    assert deliver(database_urls, settings, org, retry_for=timedelta(0)) == 2
+    assert one_pass(retry_for=timedelta(0)) == 2
 
     read = ok(client.get(f"{WEBHOOKS}/{hook['id']}", headers=org.headers()))
     assert read["enabled"] is False
@@ -402,25 +397,24 @@ def test_a_failed_delivery_does_not_disable_a_subscription_that_delivered_since(
     client: TestClient,
     org: Org,
     receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
     as_owner: psycopg.Connection,
+    one_pass: OnePass,
 ) -> None:
     hook = subscribe(client, org, receiver, path="/status/500")
     path = f"{WEBHOOKS}/{hook['id']}"
     replied(client, org)
     later = {"delay": lambda _attempt, _after: timedelta(hours=1)}
-    assert deliver(database_urls, settings, org, **later) == 1  # failed, retried in an hour
+    assert one_pass(**later) == 1  # failed, retried in an hour
     ok(patch(client, org, path, {"url": receiver.url + "/ok"}))
     replied(client, org, "grace@example.com")
-    assert deliver(database_urls, settings, org) == 1  # this one got through
+    assert one_pass() == 1  # this one got through
     ok(patch(client, org, path, {"url": receiver.url + "/status/500"}))
     as_owner.execute(  # the hour has passed, and the first one's day with it
         "UPDATE webhook_deliveries SET next_attempt_at = now() "
         "WHERE subscription_id = %s AND status = 'pending'",
         (hook["id"],),
     )
-    assert deliver(database_urls, settings, org, retry_for=timedelta(0)) == 1
+    assert one_pass(retry_for=timedelta(0)) == 1
     read = ok(client.get(path, headers=org.headers()))
     assert read["enabled"] is True
     statuses = sorted(d["status"] for d in deliveries(client, org, hook["id"]))
@@ -428,15 +422,11 @@ def test_a_failed_delivery_does_not_disable_a_subscription_that_delivered_since(
 
 
 def test_410_gone_disables_at_once(
-    client: TestClient,
-    org: Org,
-    receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
+    client: TestClient, org: Org, receiver: HookServer, one_pass: OnePass
 ) -> None:
     hook = subscribe(client, org, receiver, path="/status/410")
     replied(client, org)
-    assert deliver(database_urls, settings, org) == 1
+    assert one_pass() == 1
     read = ok(client.get(f"{WEBHOOKS}/{hook['id']}", headers=org.headers()))
     assert (read["enabled"], read["disabled_reason"]) == (False, "The endpoint answered 410 Gone.")
 
@@ -479,22 +469,18 @@ def test_one_organization_s_slow_endpoint_leaves_room_for_the_others(
 
 
 def test_a_redelivery_sends_the_same_message_again(
-    client: TestClient,
-    org: Org,
-    receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
+    client: TestClient, org: Org, receiver: HookServer, one_pass: OnePass
 ) -> None:
     hook = subscribe(client, org, receiver)
     replied(client, org)
-    deliver(database_urls, settings, org)
+    one_pass()
     [first] = deliveries(client, org, hook["id"])
 
     path = f"{WEBHOOKS}/{hook['id']}/deliveries/{first['id']}/redeliver"
     again = ok(post(client, org, path, {}), 202)
     assert (again["status"], again["redelivery_of"]) == ("pending", first["id"])
     assert again["webhook_id"] == first["webhook_id"]
-    assert deliver(database_urls, settings, org) == 1
+    assert one_pass() == 1
 
     first_body, second_body = (r.verified for r in receiver.received)
     assert first_body is not None
@@ -515,16 +501,12 @@ def test_a_pending_delivery_is_not_redelivered(
 
 
 def test_a_ping_is_delivered_whatever_the_event_types(
-    client: TestClient,
-    org: Org,
-    receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
+    client: TestClient, org: Org, receiver: HookServer, one_pass: OnePass
 ) -> None:
     hook = subscribe(client, org, receiver, event_types=("sender.paused",))
     queued = ok(post(client, org, f"{WEBHOOKS}/{hook['id']}/ping", {}), 202)
     assert (queued["event_type"], queued["status"]) == ("webhook.ping", "pending")
-    assert deliver(database_urls, settings, org) == 1
+    assert one_pass() == 1
     [request] = receiver.received
     assert request.verified is not None
     assert request.verified["type"] == "webhook.ping"
@@ -668,16 +650,11 @@ def test_only_admins_and_ta_managers_manage_webhooks(
 
 
 def test_another_organization_can_neither_see_nor_redeliver(
-    client: TestClient,
-    org: Org,
-    other_org: Org,
-    receiver: HookServer,
-    database_urls: DatabaseUrls,
-    settings: Settings,
+    client: TestClient, org: Org, other_org: Org, receiver: HookServer, one_pass: OnePass
 ) -> None:
     hook = subscribe(client, org, receiver)
     replied(client, org)
-    deliver(database_urls, settings, org)
+    one_pass()
     [delivery] = deliveries(client, org, hook["id"])
     base = f"{WEBHOOKS}/{hook['id']}"
     headers = other_org.headers()
